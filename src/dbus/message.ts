@@ -35,4 +35,10 @@ export interface Message {
   endianness?: 'l' | 'B';
   /** File descriptors travelling with the message (UNIX_FDS header is their count). */
   fds?: number[];
+  /**
+   * Order of the header field codes as received, set by the decoder only when it is not ascending
+   * (GDBus, sd-bus and dbus-daemon each have their own); the encoder follows it, so a decoded
+   * message re-encodes byte for byte.
+   */
+  fieldOrder?: number[];
 }

@@ -1,0 +1,766 @@
+// A D-Bus connection in the shape of GLib's GDBusConnection: to a bus (Hello, unique name, match
+// rules, name ownership) or peer to peer; method calls with timeout and cancellation, signal
+// subscriptions, filters, object export, and a `closed` event emitted exactly once.
+
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { closeFd, UnixFdSocket } from '../unix/index.js';
+import { parseAddress, sessionBusAddress, systemBusAddress } from './address.js';
+import { type AuthMechanism, type AuthResult, authenticateClient, type CookieKeyring } from './auth.js';
+import {
+  DBusCancelledError,
+  DBusClosedError,
+  DBusError,
+  DBusInvalidArgsError,
+  DBusProtocolError,
+  DBusTimeoutError,
+  StandardErrors,
+} from './errors.js';
+import { type ExporterOptions, ObjectExporter } from './export.js';
+import { decodeMessage, encodeMessageWithFds, messageLength } from './marshal.js';
+import { formatMatchRule, type MatchRule, matchesRule } from './match.js';
+import { type Message, MessageFlags, MessageType } from './message.js';
+import { connectAddress, type PeerCredentials, Transport } from './transport.js';
+
+const BUS_NAME = 'org.freedesktop.DBus';
+const BUS_PATH = '/org/freedesktop/DBus';
+
+/** Default time a call waits for its reply (GDBus's 25 s). */
+export const DEFAULT_CALL_TIMEOUT_MS = 25_000;
+
+/**
+ * Default bound on bytes queued for the socket. While more than this waits to be written,
+ * `call()` waits for the socket to drain before writing, and reading from the peer pauses (so
+ * replies to a peer that does not read cannot pile up). `send()` and `emitSignal()` never wait;
+ * they return false past the bound, and the caller may `await flush()`.
+ */
+export const DEFAULT_WRITE_BUFFER_LIMIT = 4 * 1024 * 1024;
+
+/** Flags of RequestName (org.freedesktop.DBus). */
+export const RequestNameFlags = { AllowReplacement: 0x1, ReplaceExisting: 0x2, DoNotQueue: 0x4 } as const;
+/** Replies of RequestName. */
+export const RequestNameReply = { PrimaryOwner: 1, InQueue: 2, Exists: 3, AlreadyOwner: 4 } as const;
+/** Replies of ReleaseName. */
+export const ReleaseNameReply = { Released: 1, NonExistent: 2, NotOwner: 3 } as const;
+
+/** Options for connecting. */
+export interface ConnectOptions {
+  /** SASL mechanisms to try, in order. */
+  mechanisms?: AuthMechanism[];
+  /** Keyring for DBUS_COOKIE_SHA1. */
+  keyring?: CookieKeyring;
+  /** Ask for fd passing where the transport can (default true). */
+  negotiateUnixFd?: boolean;
+  /** Say Hello and take a unique name (default: true for 'session'/'system', false for a plain address). */
+  bus?: boolean;
+  /** See DEFAULT_WRITE_BUFFER_LIMIT. */
+  writeBufferLimit?: number;
+  /** Time allowed for authentication and Hello. */
+  timeout?: number;
+  /** Options of the object exporter behind registerObject/registerSubtree. */
+  exporter?: ExporterOptions;
+}
+
+/** Arguments of `call()`. */
+export interface CallOptions {
+  destination?: string;
+  path: string;
+  interface?: string;
+  member: string;
+  signature?: string;
+  body?: unknown[];
+  /** Milliseconds to wait for the reply; default 25000, Infinity waits forever. */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** The reply must have exactly this signature (else DBusInvalidArgsError). */
+  replySignature?: string;
+  noAutoStart?: boolean;
+  /** Send and resolve at once with [] (no reply is asked for). */
+  noReplyExpected?: boolean;
+  allowInteractiveAuthorization?: boolean;
+  fds?: number[];
+}
+
+/** What a signal subscription matches; unset keys match anything. */
+export interface SignalSubscription {
+  sender?: string;
+  interface?: string;
+  member?: string;
+  path?: string;
+  pathNamespace?: string;
+  /** String argument 0 equals this. */
+  arg0?: string;
+  /** String argument 0 is this name or below it (`org.foo` → `org.foo.Bar`). */
+  arg0namespace?: string;
+  /** Argument 0 (string or object path) equals this, or one is a '/'-ended prefix of the other. */
+  arg0path?: string;
+}
+
+/** Called with each matching signal. */
+export type SignalCallback = (signal: Message) => void;
+
+/** A filter sees every incoming (`incoming` true) and outgoing message; returns it (maybe rewritten) or null to drop it. */
+export type MessageFilter = (msg: Message, incoming: boolean) => Message | null;
+
+interface PendingCall {
+  resolve: (body: unknown[]) => void;
+  reject: (err: Error) => void;
+  timer?: NodeJS.Timeout;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  replySignature?: string;
+  fds: boolean;
+}
+
+interface Subscription {
+  rule: MatchRule;
+  ruleText: string | undefined;
+  callback: SignalCallback;
+}
+
+type ExporterMethods = Pick<ObjectExporter, 'registerObject' | 'registerSubtree'>;
+
+/** A connection to a message bus or to a peer. Events: 'closed' (remotePeerVanished: boolean, error?: Error). */
+export class DBusConnection extends EventEmitter {
+  /** The unique name the bus gave us (undefined on a peer-to-peer connection). */
+  uniqueName: string | undefined;
+  /** True once closed. */
+  closed = false;
+  /** Can `h` values (file descriptors) travel on this connection. */
+  readonly unixFd: boolean;
+  /** The server's GUID (ours when we are the server side). */
+  readonly guid: string;
+  /** Which SASL mechanism authenticated the connection. */
+  readonly authMechanism: AuthMechanism;
+  /** Server side: the uid the peer proved (undefined for ANONYMOUS). */
+  readonly peerUid: number | undefined;
+  /** Whether this connection talks to a message bus. */
+  isBus = false;
+
+  private readonly transport: Transport;
+  private readonly exporter: ObjectExporter;
+  private serial = 0;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly subscriptions = new Map<number, Subscription>();
+  private lastSubscriptionId = 0;
+  private readonly matchRefs = new Map<string, number>();
+  private readonly filters = new Map<number, MessageFilter>();
+  private lastFilterId = 0;
+  private readonly nameOwners = new Map<string, { owner: string | undefined; refs: number; subscription: number }>();
+  private readonly writeLimit: number;
+  private readPaused = false;
+  private drainWaiters: Array<() => void> = [];
+  private started = false;
+  // Incoming bytes: chunks of a message not complete yet.
+  private inChunks: Buffer[] = [];
+  private inLength = 0;
+  private inNeeded = 0;
+  private inFds: number[] = [];
+  private credentials: PeerCredentials | undefined;
+
+  /** Wraps an authenticated transport; use connect(), fromStream() or DBusServer instead. */
+  constructor(
+    transport: Transport,
+    auth: AuthResult,
+    options: { writeBufferLimit?: number; exporter?: ExporterOptions } = {},
+  ) {
+    super();
+    this.transport = transport;
+    this.guid = auth.guid;
+    this.unixFd = auth.unixFd;
+    this.authMechanism = auth.mechanism;
+    this.peerUid = auth.uid;
+    this.credentials = auth.credentials;
+    this.writeLimit = options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT;
+    this.exporter = new ObjectExporter(
+      { send: (m: Omit<Message, 'serial'>) => this.sendMessage({ ...m, serial: 0 } as Message) },
+      options.exporter,
+    );
+  }
+
+  /** Connects to 'session', 'system' or an address, authenticates, and (on a bus) says Hello. */
+  static async connect(target: 'session' | 'system' | string = 'session', options: ConnectOptions = {}): Promise<DBusConnection> {
+    const named = target === 'session' || target === 'system';
+    const address = target === 'session' ? sessionBusAddress() : target === 'system' ? systemBusAddress() : target;
+    parseAddress(address); // reject a malformed address before any socket is opened
+    const { transport, entry } = await connectAddress(address, options.negotiateUnixFd !== false);
+    return DBusConnection.open(transport, { ...options, bus: options.bus ?? named }, entry.params.get('guid'));
+  }
+
+  /** Runs the client side of authentication over an already connected stream (peer to peer unless `bus`). */
+  static async fromStream(stream: Duplex, options: ConnectOptions & { unix?: boolean } = {}): Promise<DBusConnection> {
+    const transport = new Transport(stream, options.unix ?? stream instanceof UnixFdSocket);
+    return DBusConnection.open(transport, options);
+  }
+
+  private static async open(transport: Transport, options: ConnectOptions, expectedGuid?: string): Promise<DBusConnection> {
+    let auth: AuthResult;
+    try {
+      auth = await authenticateClient(transport, {
+        mechanisms: options.mechanisms,
+        keyring: options.keyring,
+        negotiateUnixFd: options.negotiateUnixFd,
+        expectedGuid,
+        timeout: options.timeout,
+      });
+    } catch (err) {
+      transport.destroy();
+      throw err;
+    }
+    const conn = new DBusConnection(transport, auth, options);
+    conn.start();
+    if (options.bus) {
+      conn.isBus = true;
+      try {
+        const [name] = await conn.call({
+          destination: BUS_NAME,
+          path: BUS_PATH,
+          interface: BUS_NAME,
+          member: 'Hello',
+          replySignature: 's',
+          timeout: options.timeout,
+        });
+        conn.uniqueName = name as string;
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    }
+    return conn;
+  }
+
+  /** Starts reading messages; the server calls it after its 'connection' listeners ran. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.transport.setHandlers({
+      data: (chunk, fds) => this.onData(chunk, fds),
+      drain: () => this.onDrain(),
+      close: (err) => this.onTransportClosed(err),
+    });
+  }
+
+  /** Credentials (pid, uid, gid) of the peer process, where the transport and native support give them. */
+  get peerCredentials(): PeerCredentials | undefined {
+    this.credentials ??= this.transport.peerCredentials();
+    return this.credentials;
+  }
+
+  /** Bytes written but not yet handed to the kernel (bounded by writeBufferLimit for call()). */
+  get writeQueueLength(): number {
+    return this.transport.writableLength;
+  }
+
+  // --- Reading ----------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer, fds: number[] | undefined): void {
+    if (this.closed) return;
+    if (fds) {
+      if (this.unixFd) this.inFds.push(...fds);
+      else {
+        this.protocolError('peer sent file descriptors without negotiating them');
+        return;
+      }
+    }
+    let buf: Buffer;
+    if (this.inLength === 0) buf = chunk;
+    else {
+      this.inChunks.push(chunk);
+      this.inLength += chunk.length;
+      // Wait for the whole message before joining the pieces (one copy per message).
+      if (this.inNeeded > 0 && this.inLength < this.inNeeded) return;
+      buf = Buffer.concat(this.inChunks, this.inLength);
+      this.inChunks = [];
+      this.inLength = 0;
+    }
+    this.inNeeded = 0;
+    let offset = 0;
+    while (!this.closed) {
+      const rest = buf.length - offset;
+      if (rest < 16) break;
+      const view = offset === 0 ? buf : buf.subarray(offset);
+      let length: number | undefined;
+      try {
+        length = messageLength(view);
+      } catch (err) {
+        this.protocolError((err as Error).message);
+        return;
+      }
+      if (length === undefined) break;
+      if (rest < length) {
+        this.inNeeded = length;
+        break;
+      }
+      const bytes = view.subarray(0, length);
+      offset += length;
+      let msg: Message;
+      try {
+        msg = decodeMessage(bytes, this.unixFd ? this.inFds : undefined);
+      } catch (err) {
+        this.protocolError(`undecodable message: ${(err as Error).message}`);
+        return;
+      }
+      // The codec may hand our array itself to the message; take the used fds off by copying.
+      if (msg.fds && msg.fds.length > 0) this.inFds = this.inFds.slice(msg.fds.length);
+      this.dispatch(msg);
+    }
+    if (offset < buf.length && !this.closed) {
+      this.inChunks = [buf.subarray(offset)];
+      this.inLength = buf.length - offset;
+    }
+  }
+
+  private protocolError(reason: string): void {
+    this.closeWith(true, new DBusProtocolError(`protocol violation by peer, connection closed: ${reason}`));
+  }
+
+  private dispatch(incoming: Message): void {
+    let msg: Message | null = incoming;
+    if (this.filters.size > 0) {
+      for (const filter of [...this.filters.values()]) {
+        msg = this.runFilter(filter, msg, true);
+        if (!msg) return;
+      }
+    }
+    switch (msg.type) {
+      case MessageType.MethodReturn:
+      case MessageType.Error:
+        this.onReply(msg);
+        break;
+      case MessageType.Signal:
+        this.onSignal(msg);
+        break;
+      case MessageType.MethodCall:
+        try {
+          this.exporter.handleMethodCall(msg);
+        } catch (err) {
+          this.replyError(msg, err);
+        }
+        break;
+      default:
+        break; // unknown types are ignored, as the specification asks
+    }
+  }
+
+  private runFilter(filter: MessageFilter, msg: Message, incoming: boolean): Message | null {
+    try {
+      return filter(msg, incoming);
+    } catch (err) {
+      process.emitWarning(`D-Bus message filter threw: ${(err as Error).message}`);
+      return msg;
+    }
+  }
+
+  private replyError(call: Message, err: unknown): void {
+    if (call.flags & MessageFlags.NoReplyExpected) return;
+    const e = err instanceof DBusError ? err : new DBusError(StandardErrors.Failed, String((err as Error)?.message ?? err));
+    this.sendMessage({
+      type: MessageType.Error,
+      flags: MessageFlags.NoReplyExpected,
+      serial: 0,
+      errorName: e.errorName,
+      replySerial: call.serial,
+      destination: call.sender,
+      signature: 's',
+      body: [e.message],
+    });
+  }
+
+  private onReply(msg: Message): void {
+    const serial = msg.replySerial;
+    if (serial === undefined) return;
+    const call = this.pending.get(serial);
+    if (!call) return; // late reply of a call that timed out or was cancelled
+    this.finishCall(serial, call);
+    if (msg.type === MessageType.Error) {
+      const text = typeof msg.body[0] === 'string' ? (msg.body[0] as string) : (msg.errorName ?? '');
+      call.reject(new DBusError(msg.errorName ?? StandardErrors.Failed, text, msg.body));
+    } else if (call.replySignature !== undefined && call.replySignature !== msg.signature) {
+      call.reject(
+        new DBusInvalidArgsError(`reply has signature "${msg.signature}", expected "${call.replySignature}"`),
+      );
+    } else call.resolve(msg.body);
+  }
+
+  private finishCall(serial: number, call: PendingCall): void {
+    this.pending.delete(serial);
+    if (call.timer) clearTimeout(call.timer);
+    if (call.onAbort) call.signal?.removeEventListener('abort', call.onAbort);
+  }
+
+  private onSignal(msg: Message): void {
+    if (this.isBus && msg.sender === BUS_NAME && msg.member === 'NameOwnerChanged' && msg.interface === BUS_NAME) {
+      const [name, , newOwner] = msg.body as [string, string, string];
+      const tracked = this.nameOwners.get(name);
+      if (tracked) tracked.owner = newOwner || undefined;
+    }
+    for (const sub of [...this.subscriptions.values()]) {
+      if (!matchesRule(sub.rule, msg, this.senderMatches)) continue;
+      try {
+        sub.callback(msg);
+      } catch (err) {
+        process.emitWarning(`D-Bus signal callback threw: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private readonly senderMatches = (ruleSender: string, msgSender: string | undefined): boolean => {
+    if (!this.isBus) return true; // peer to peer: there is only one sender
+    if (ruleSender === msgSender) return true;
+    if (ruleSender.startsWith(':') || ruleSender === BUS_NAME) return false;
+    return msgSender !== undefined && this.nameOwners.get(ruleSender)?.owner === msgSender;
+  };
+
+  // --- Writing ----------------------------------------------------------------------------------
+
+  private nextSerial(): number {
+    this.serial = this.serial >= 0xffffffff ? 1 : this.serial + 1;
+    return this.serial;
+  }
+
+  /** Filters, assigns a serial, encodes and writes; returns false past the write bound. */
+  private sendMessage(message: Message): boolean {
+    if (this.closed) throw new DBusClosedError();
+    let msg: Message | null = message;
+    if (!msg.serial) msg.serial = this.nextSerial();
+    if (this.filters.size > 0) {
+      for (const filter of [...this.filters.values()]) {
+        msg = this.runFilter(filter, msg, false);
+        if (!msg) return true;
+      }
+    }
+    const { buffer: bytes, fds } = encodeMessageWithFds(msg);
+    if (fds.length > 0 && !this.unixFd) {
+      throw new DBusError(
+        StandardErrors.NotSupported,
+        'file descriptors cannot be sent: fd passing was not negotiated on this connection',
+      );
+    }
+    this.transport.write(bytes, fds.length > 0 ? fds : undefined);
+    const over = this.transport.writableLength > this.writeLimit;
+    if (over && !this.readPaused && this.started) {
+      this.readPaused = true;
+      this.transport.pause();
+    }
+    return !over;
+  }
+
+  private onDrain(): void {
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.transport.resume();
+    }
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private waitForDrain(): Promise<void> {
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Sends a message for which no reply is awaited; returns false when over the write bound. */
+  send(message: Omit<Message, 'serial'> & { serial?: number }): boolean {
+    return this.sendMessage({ ...message, serial: message.serial ?? 0 } as Message);
+  }
+
+  /** Calls a method and resolves with the reply's body; rejects with DBusError (the error's name) and its subclasses. */
+  async call(options: CallOptions): Promise<unknown[]> {
+    if (this.closed) throw new DBusClosedError();
+    const signal = options.signal;
+    if (signal?.aborted) throw new DBusCancelledError();
+    while (this.transport.writableLength > this.writeLimit && !this.closed) {
+      await this.waitForDrain();
+      if (signal?.aborted) throw new DBusCancelledError();
+    }
+    if (this.closed) throw new DBusClosedError();
+    let flags = 0;
+    if (options.noAutoStart) flags |= MessageFlags.NoAutoStart;
+    if (options.noReplyExpected) flags |= MessageFlags.NoReplyExpected;
+    if (options.allowInteractiveAuthorization) flags |= MessageFlags.AllowInteractiveAuthorization;
+    const serial = this.nextSerial();
+    const msg: Message = {
+      type: MessageType.MethodCall,
+      flags,
+      serial,
+      path: options.path,
+      interface: options.interface,
+      member: options.member,
+      destination: options.destination,
+      signature: options.signature ?? '',
+      body: options.body ?? [],
+    };
+    if (options.fds) msg.fds = options.fds;
+    if (options.noReplyExpected) {
+      this.sendMessage(msg);
+      return [];
+    }
+    return new Promise<unknown[]>((resolve, reject) => {
+      const call: PendingCall = { resolve, reject, replySignature: options.replySignature, fds: !!options.fds };
+      const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS;
+      if (Number.isFinite(timeout)) {
+        call.timer = setTimeout(() => {
+          this.finishCall(serial, call);
+          reject(new DBusTimeoutError(`no reply to ${options.interface ?? ''}.${options.member} within ${timeout} ms`));
+        }, Math.max(0, timeout));
+      }
+      if (signal) {
+        call.signal = signal;
+        call.onAbort = () => {
+          this.finishCall(serial, call);
+          reject(new DBusCancelledError());
+        };
+        signal.addEventListener('abort', call.onAbort, { once: true });
+      }
+      this.pending.set(serial, call);
+      try {
+        this.sendMessage(msg);
+      } catch (err) {
+        this.finishCall(serial, call);
+        reject(err);
+      }
+    });
+  }
+
+  /** Emits a signal; destination null broadcasts. Returns false when over the write bound. */
+  emitSignal(
+    destination: string | null,
+    path: string,
+    iface: string,
+    member: string,
+    signature = '',
+    body: unknown[] = [],
+  ): boolean {
+    return this.sendMessage({
+      type: MessageType.Signal,
+      flags: MessageFlags.NoReplyExpected,
+      serial: 0,
+      destination: destination ?? undefined,
+      path,
+      interface: iface,
+      member,
+      signature,
+      body,
+    });
+  }
+
+  /** Resolves once everything written so far has been handed to the kernel. */
+  async flush(): Promise<void> {
+    this.transport.flushBatch();
+    // 'drain' only follows a refused write, so also look again every few milliseconds.
+    while (!this.closed && this.transport.writableLength > 0) {
+      await Promise.race([this.waitForDrain(), new Promise((r) => setTimeout(r, 5))]);
+    }
+  }
+
+  // --- Filters and signal subscriptions --------------------------------------------------------
+
+  /** Adds a filter run on every incoming and outgoing message; returns its id. */
+  addFilter(filter: MessageFilter): number {
+    const id = ++this.lastFilterId;
+    this.filters.set(id, filter);
+    return id;
+  }
+
+  removeFilter(id: number): void {
+    this.filters.delete(id);
+  }
+
+  /**
+   * Subscribes to signals; on a bus this adds the match rule (AddMatch, in order with later
+   * messages, so a call made afterwards returns only once the rule is in place). Returns an id, never 0.
+   */
+  signalSubscribe(match: SignalSubscription, callback: SignalCallback): number {
+    if (this.closed) throw new DBusClosedError();
+    const rule: MatchRule = {
+      type: 'signal',
+      sender: match.sender,
+      interface: match.interface,
+      member: match.member,
+      path: match.path,
+      pathNamespace: match.pathNamespace,
+      arg0namespace: match.arg0namespace,
+    };
+    if (match.arg0 !== undefined) rule.args = new Map([[0, match.arg0]]);
+    if (match.arg0path !== undefined) rule.argPaths = new Map([[0, match.arg0path]]);
+    const id = ++this.lastSubscriptionId;
+    let ruleText: string | undefined;
+    if (this.isBus) {
+      ruleText = formatMatchRule(rule);
+      const refs = this.matchRefs.get(ruleText) ?? 0;
+      this.matchRefs.set(ruleText, refs + 1);
+      if (refs === 0) this.busCallQuiet('AddMatch', 's', [ruleText]);
+      const sender = match.sender;
+      if (sender && !sender.startsWith(':') && sender !== BUS_NAME) this.trackOwner(sender);
+    }
+    this.subscriptions.set(id, { rule, ruleText, callback });
+    return id;
+  }
+
+  /** Removes a subscription (and its match rule once no other subscription uses it). */
+  signalUnsubscribe(id: number): void {
+    const sub = this.subscriptions.get(id);
+    if (!sub) return;
+    this.subscriptions.delete(id);
+    if (sub.ruleText !== undefined) {
+      const refs = (this.matchRefs.get(sub.ruleText) ?? 1) - 1;
+      if (refs <= 0) {
+        this.matchRefs.delete(sub.ruleText);
+        if (!this.closed) this.busCallQuiet('RemoveMatch', 's', [sub.ruleText]);
+      } else this.matchRefs.set(sub.ruleText, refs);
+    }
+    const sender = sub.rule.sender;
+    if (sender && this.nameOwners.has(sender)) this.untrackOwner(sender);
+  }
+
+  // The bus driver call whose failure only deserves a warning (AddMatch, RemoveMatch).
+  private busCallQuiet(member: string, signature: string, body: unknown[]): void {
+    this.call({ destination: BUS_NAME, path: BUS_PATH, interface: BUS_NAME, member, signature, body }).catch((err) => {
+      if (!(err instanceof DBusClosedError)) process.emitWarning(`D-Bus ${member} failed: ${(err as Error).message}`);
+    });
+  }
+
+  // Signals from a well-known name arrive with the owner's unique name as sender; follow the owner.
+  private trackOwner(name: string): void {
+    const tracked = this.nameOwners.get(name);
+    if (tracked) {
+      tracked.refs++;
+      return;
+    }
+    const entry = { owner: undefined as string | undefined, refs: 1, subscription: 0 };
+    this.nameOwners.set(name, entry);
+    entry.subscription = this.signalSubscribe(
+      { sender: BUS_NAME, interface: BUS_NAME, member: 'NameOwnerChanged', path: BUS_PATH, arg0: name },
+      () => {}, // onSignal updates the owner table itself
+    );
+    this.getNameOwner(name).then(
+      (owner) => {
+        if (this.nameOwners.get(name) === entry && entry.owner === undefined) entry.owner = owner;
+      },
+      () => {},
+    );
+  }
+
+  private untrackOwner(name: string): void {
+    const tracked = this.nameOwners.get(name);
+    if (!tracked) return;
+    if (--tracked.refs > 0) return;
+    this.nameOwners.delete(name);
+    this.signalUnsubscribe(tracked.subscription);
+  }
+
+  // --- Bus names ----------------------------------------------------------------------------------
+
+  private busCall(member: string, signature: string, body: unknown[], replySignature?: string): Promise<unknown[]> {
+    return this.call({ destination: BUS_NAME, path: BUS_PATH, interface: BUS_NAME, member, signature, body, replySignature });
+  }
+
+  /** Asks the bus for a well-known name; resolves with a RequestNameReply code. */
+  async requestName(name: string, flags = 0): Promise<number> {
+    const [code] = await this.busCall('RequestName', 'su', [name, flags], 'u');
+    return code as number;
+  }
+
+  /** Gives a well-known name back; resolves with a ReleaseNameReply code. */
+  async releaseName(name: string): Promise<number> {
+    const [code] = await this.busCall('ReleaseName', 's', [name], 'u');
+    return code as number;
+  }
+
+  /** The unique name owning `name`, or undefined when nobody does. */
+  async getNameOwner(name: string): Promise<string | undefined> {
+    try {
+      const [owner] = await this.busCall('GetNameOwner', 's', [name], 's');
+      return owner as string;
+    } catch (err) {
+      if (err instanceof DBusError && err.errorName === 'org.freedesktop.DBus.Error.NameHasNoOwner') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Watches a name: `onAppeared(name, owner)` when it gets an owner (and at once if it has one),
+   * `onVanished(name)` when it loses it (and at once if it has none). Returns an id for unwatchName.
+   */
+  watchName(name: string, onAppeared?: (name: string, owner: string) => void, onVanished?: (name: string) => void): number {
+    let known: string | null | undefined; // undefined: not yet known; null: no owner
+    const report = (owner: string | undefined) => {
+      const next = owner ?? null;
+      if (next === known) return;
+      const hadOwner = typeof known === 'string';
+      known = next;
+      if (next === null) onVanished?.(name);
+      else {
+        if (hadOwner) onVanished?.(name);
+        onAppeared?.(name, next);
+      }
+    };
+    let settled = false;
+    const id = this.signalSubscribe(
+      { sender: BUS_NAME, interface: BUS_NAME, member: 'NameOwnerChanged', path: BUS_PATH, arg0: name },
+      (msg) => {
+        settled = true;
+        report((msg.body[2] as string) || undefined);
+      },
+    );
+    this.getNameOwner(name).then(
+      (owner) => {
+        if (!settled && this.subscriptions.has(id)) report(owner);
+      },
+      () => {},
+    );
+    return id;
+  }
+
+  /** Stops watching a name. */
+  unwatchName(id: number): void {
+    this.signalUnsubscribe(id);
+  }
+
+  // --- Object export ------------------------------------------------------------------------------
+
+  /** Exports an object implementing an interface at a path (see ObjectExporter.registerObject). */
+  registerObject(...args: Parameters<ExporterMethods['registerObject']>): ReturnType<ExporterMethods['registerObject']> {
+    return this.exporter.registerObject(...args);
+  }
+
+  /** Exports a dynamic subtree below a path (see ObjectExporter.registerSubtree). */
+  registerSubtree(...args: Parameters<ExporterMethods['registerSubtree']>): ReturnType<ExporterMethods['registerSubtree']> {
+    return this.exporter.registerSubtree(...args);
+  }
+
+  /** The exporter behind registerObject/registerSubtree, for its other operations. */
+  get objects(): ObjectExporter {
+    return this.exporter;
+  }
+
+  // --- Closing ------------------------------------------------------------------------------------
+
+  /** Closes the connection after writing what is queued; pending calls fail with DBusClosedError. */
+  close(): void {
+    this.closeWith(false, undefined);
+  }
+
+  private onTransportClosed(error?: Error): void {
+    this.closeWith(true, error ?? new DBusClosedError('the peer closed the connection'));
+  }
+
+  private closeWith(remotePeerVanished: boolean, error: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (remotePeerVanished) this.transport.destroy();
+    else this.transport.end();
+    const closedError = new DBusClosedError(error ? `connection closed: ${error.message}` : undefined);
+    for (const [serial, call] of [...this.pending]) {
+      this.finishCall(serial, call);
+      call.reject(closedError);
+    }
+    for (const w of this.drainWaiters.splice(0)) w();
+    // Descriptors received for a message that never completed belong to nobody: close them.
+    for (const fd of this.inFds) {
+      try {
+        closeFd(fd);
+      } catch {}
+    }
+    this.inFds = [];
+    this.emit('closed', remotePeerVanished, error);
+  }
+}

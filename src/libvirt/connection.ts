@@ -1,0 +1,761 @@
+// A connection to a libvirt daemon over its RPC protocol (the job of libvirt's virNetClient and
+// remote driver): many calls in flight on one socket matched by serial, events, streams,
+// keepalive, and a `closed` event that fires exactly once while every pending call is rejected.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import {
+  type CloseReason,
+  LibvirtAuthError,
+  LibvirtConnectError,
+  LibvirtConnectionClosedError,
+  LibvirtError,
+  LibvirtProtocolError,
+  LibvirtUnsupportedError,
+  VIR_ERR_AUTH_UNAVAILABLE,
+  VIR_ERR_NO_SUPPORT,
+} from './errors.js';
+import {
+  DEFAULT_KEEPALIVE_COUNT,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_PROC_PING,
+  KEEPALIVE_PROC_PONG,
+  KEEPALIVE_PROGRAM,
+  KEEPALIVE_PROTOCOL_VERSION,
+  Keepalive,
+} from './keepalive.js';
+import {
+  type Packet,
+  PacketDecoder,
+  PacketStatus,
+  PacketType,
+  checkLength,
+  decodeError,
+  encodePacket,
+} from './packet.js';
+import { type EventFamily, type EventRegistration, EventRouter } from './events.js';
+import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
+import type { ProcedureInfo } from './procedure-info.js';
+import { QEMU_PROGRAM, type QemuEvent, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
+import {
+  REMOTE_PROGRAM,
+  REMOTE_PROTOCOL_VERSION,
+  type RemoteEvent,
+  type RemoteNonnullDomain,
+  type RemoteNonnullNetwork,
+  type RemoteNonnullNodeDevice,
+  type RemoteNonnullSecret,
+  type RemoteNonnullStoragePool,
+  RemoteProcedures,
+  remoteEventDecoders,
+  remoteProcedureInfo,
+} from './remote-protocol.gen.js';
+import { LibvirtStream, type StreamHost } from './stream.js';
+import { type ConnectPlan, type ConnectTarget, type ResolveContext, resolveUri } from './uri.js';
+import { XdrReader, XdrWriter } from './xdr.js';
+
+export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
+
+const PROC_CONNECT_CLOSE = 2;
+/** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE (libvirt_internal.h) */
+const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
+/** remote_auth_type */
+const REMOTE_AUTH_NONE = 0;
+const REMOTE_AUTH_SASL = 1;
+const REMOTE_AUTH_POLKIT = 2;
+const AUTH_NAMES: Record<number, string> = { 0: 'none', 1: 'sasl', 2: 'polkit' };
+/** VIR_CONNECT_RO */
+const VIR_CONNECT_RO = 1;
+
+/** Options of LibvirtConnection.open(). */
+export interface OpenOptions {
+  /** Open read-only (VIR_CONNECT_RO, and the -sock-ro socket of a local daemon). */
+  readonly?: boolean;
+  /** Milliseconds of silence before we ping; 0 disables our pings (we still answer the daemon's). Default 5000. */
+  keepaliveInterval?: number;
+  /** Unanswered pings before the connection is declared dead. Default 5. */
+  keepaliveCount?: number;
+  /** Give up connecting after this many milliseconds. Default 30000. */
+  connectTimeout?: number;
+  /** How local sockets are found (environment, euid); the process's own by default. */
+  resolve?: ResolveContext;
+}
+
+/** Payload of the `closed` event. */
+export interface ClosedEvent {
+  reason: CloseReason;
+  error?: Error;
+}
+
+/** An event sent by the daemon (a VIR_NET_MESSAGE of REMOTE_PROGRAM or QEMU_PROGRAM), decoded. */
+export type ConnectionEvent =
+  | (RemoteEvent & { program: typeof REMOTE_PROGRAM })
+  | (QemuEvent & { program: typeof QEMU_PROGRAM });
+
+/** An event delivered to a callback registered with register*Event: a RemoteEvent with its callbackID. */
+export type RemoteCallbackEvent = RemoteEvent & { family: EventFamily; callbackID: number };
+
+interface PendingCall {
+  program: number;
+  procedure: number;
+  decode: ((r: XdrReader) => unknown) | null;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  stream?: LibvirtStream;
+}
+
+type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
+
+/** What a call needs to know about its procedure (from the generated tables). */
+export type CallInfo = Pick<ProcedureInfo, 'stream' | 'fdsIn' | 'fdsOut'> | null;
+
+/**
+ * A connection to libvirtd: the typed procedures of REMOTE_PROGRAM (generated, in
+ * RemoteProcedures), `qemu` and `lxc` for the other programs, events, streams and keepalive.
+ */
+export class LibvirtConnection extends RemoteProcedures implements StreamHost {
+  protected socket: net.Socket | undefined;
+  private state: State = 'new';
+  private serial = 0;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly streams = new Map<number, LibvirtStream>();
+  private readonly decoder = new PacketDecoder();
+  private readonly writer = new XdrWriter(4096);
+  private readonly emitter = new EventEmitter();
+  private keepalive: Keepalive | undefined;
+  private corked = false;
+  private closeInfo: ClosedEvent | undefined;
+  private streamCapture: LibvirtStream[] | undefined;
+  private readonly router: EventRouter;
+  readonly plan: ConnectPlan;
+  readonly options: OpenOptions;
+  /** The procedures of QEMU_PROGRAM (qemu_protocol.x) on this connection. */
+  readonly qemu: QemuProcedures;
+  /** The procedures of LXC_PROGRAM (lxc_protocol.x) on this connection. */
+  readonly lxc: LxcProcedures;
+
+  /** Opens a connection to the daemon serving `uri` (see open()). */
+  static open(uri: string, options: OpenOptions = {}): Promise<LibvirtConnection> {
+    return new LibvirtConnection(uri, options).open();
+  }
+
+  /** Parses `uri` (throws LibvirtUriError / LibvirtUnsupportedError); open() connects. */
+  constructor(uri: string, options: OpenOptions = {}) {
+    super();
+    this.options = options;
+    this.qemu = bindProgram(this, QemuProcedures);
+    this.lxc = bindProgram(this, LxcProcedures);
+    this.router = new EventRouter({
+      register: (family, eventID, object) => this.registerCall(family, eventID, object),
+      deregister: (family, callbackID) => this.deregisterCall(family, callbackID),
+    });
+    this.plan = resolveUri(uri, { ...options.resolve, readonly: options.readonly ?? options.resolve?.readonly });
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** The URI given to the constructor's parse, as sent to the daemon in CONNECT_OPEN. */
+  get daemonUri(): string {
+    return this.plan.name;
+  }
+
+  /** True between a successful open() and the connection's end. */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Why the connection closed, once it has. */
+  get closedReason(): CloseReason | undefined {
+    return this.closeInfo?.reason;
+  }
+
+  /** Number of calls waiting for a reply. */
+  get pendingCalls(): number {
+    return this.pending.size;
+  }
+
+  /** Listens for 'closed' (ClosedEvent, once per connection) or 'event' (every ConnectionEvent). */
+  on(event: 'closed', listener: (ev: ClosedEvent) => void): this;
+  on(event: 'event', listener: (ev: ConnectionEvent) => void): this;
+  on(event: string, listener: (...args: never[]) => void): this {
+    this.emitter.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Like on(), for one occurrence. */
+  once(event: 'closed', listener: (ev: ClosedEvent) => void): this;
+  once(event: 'event', listener: (ev: ConnectionEvent) => void): this;
+  once(event: string, listener: (...args: never[]) => void): this {
+    this.emitter.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Removes a listener added with on() or once(). */
+  off(event: 'closed' | 'event', listener: (...args: never[]) => void): this {
+    this.emitter.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Connects, authenticates, enables keepalive and opens the hypervisor connection (REMOTE_PROC_CONNECT_OPEN). */
+  async open(): Promise<this> {
+    if (this.state !== 'new') throw new LibvirtProtocolError(`open() called on a connection that is ${this.state}`);
+    this.state = 'connecting';
+    try {
+      this.socket = await connectSocket(this.plan.target, this.options.connectTimeout ?? 30_000);
+    } catch (e) {
+      this.state = 'closed';
+      this.closeInfo = { reason: 'error', error: e as Error };
+      throw e;
+    }
+    this.attach(this.socket);
+    try {
+      await this.authenticate();
+      const interval = this.options.keepaliveInterval ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+      if (interval > 0) {
+        const { supported } = await this.connectSupportsFeature({ feature: VIR_DRV_FEATURE_PROGRAM_KEEPALIVE });
+        if (supported) {
+          this.keepalive = new Keepalive(
+            { sendKeepalive: (p) => this.sendKeepalive(p), keepaliveDead: () => this.keepaliveDead() },
+            interval,
+            this.options.keepaliveCount ?? DEFAULT_KEEPALIVE_COUNT,
+          );
+        }
+      }
+      // An empty name asks the daemon to pick its default URI (remote:///).
+      const name = this.plan.name;
+      await this.connectOpen({ name: name === '' ? null : name, flags: this.options.readonly ? VIR_CONNECT_RO : 0 });
+    } catch (e) {
+      this.shutdown('error', e as Error);
+      throw e;
+    }
+    if (this.state !== 'connecting') throw new LibvirtConnectionClosedError(this.closeInfo?.reason ?? 'eof');
+    this.state = 'open';
+    this.keepalive?.start();
+    return this;
+  }
+
+  /** REMOTE_PROC_AUTH_LIST, then the chosen method (none or polkit), as remoteAuthenticate does. */
+  private async authenticate(): Promise<void> {
+    let types: number[];
+    try {
+      types = (await this.authList()).types;
+    } catch (e) {
+      // Very old daemons lack AUTH_LIST: they need no authentication.
+      if (e instanceof LibvirtError && e.code === VIR_ERR_NO_SUPPORT) return;
+      throw e;
+    }
+    if (types.length === 0) return;
+    let chosen = types[0];
+    const wanted = this.plan.auth;
+    if (wanted !== undefined) {
+      const want = Object.entries(AUTH_NAMES).find(([, n]) => n === wanted.toLowerCase() || wanted.toLowerCase().startsWith(`${n}.`));
+      const code = want ? Number(want[0]) : -1;
+      if (!types.includes(code)) {
+        throw new LibvirtAuthError(
+          `requested authentication type '${wanted}' is not offered by the server (offered: ${types.map((t) => AUTH_NAMES[t] ?? t).join(', ')})`,
+          VIR_ERR_AUTH_UNAVAILABLE,
+        );
+      }
+      chosen = code;
+    }
+    switch (chosen) {
+      case REMOTE_AUTH_NONE:
+        return;
+      case REMOTE_AUTH_POLKIT: {
+        const { complete } = await this.authPolkit();
+        if (!complete) throw new LibvirtAuthError('polkit authentication did not complete');
+        return;
+      }
+      case REMOTE_AUTH_SASL:
+        throw new LibvirtUnsupportedError(
+          'sasl',
+          'the daemon requires SASL authentication, which this client does not support',
+          VIR_ERR_AUTH_UNAVAILABLE,
+        );
+      default:
+        throw new LibvirtAuthError(`unknown authentication type ${chosen} offered by the server`, VIR_ERR_AUTH_UNAVAILABLE);
+    }
+  }
+
+  /** Closes the hypervisor connection (REMOTE_PROC_CONNECT_CLOSE) and then the socket. Never rejects. */
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') {
+      if (this.state === 'closing') await new Promise<void>((r) => this.emitter.once('closed', () => r()));
+      return;
+    }
+    if (this.state === 'open') {
+      this.state = 'closing';
+      try {
+        const info = remoteProcedureInfo[PROC_CONNECT_CLOSE]!;
+        await this.sendCall(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, PROC_CONNECT_CLOSE, undefined, null, null, info);
+      } catch {
+        // The daemon may already be gone; closing is still complete.
+      }
+    }
+    this.socket?.end();
+    this.shutdown('closed');
+  }
+
+  /** Makes a call and decodes its reply (the generated methods go through here). */
+  protected callProcedure<A, R>(
+    program: number,
+    version: number,
+    procedure: number,
+    args: A,
+    encode: ((w: XdrWriter, v: A) => void) | null,
+    decode: ((r: XdrReader) => R) | null,
+    info: ProcedureInfo,
+  ): Promise<R> {
+    return this.call(program, version, procedure, args, encode, decode, info);
+  }
+
+  /** Calls any procedure of any program; rejects at once unless the connection is open (or opening). */
+  call<A, R>(
+    program: number,
+    version: number,
+    procedure: number,
+    args: A,
+    encode: ((w: XdrWriter, v: A) => void) | null,
+    decode: ((r: XdrReader) => R) | null,
+    info: CallInfo,
+  ): Promise<R> {
+    if (this.state !== 'open' && this.state !== 'connecting') return Promise.reject(this.closedError());
+    return this.sendCall(program, version, procedure, args, encode, decode, info);
+  }
+
+  private closedError(): LibvirtConnectionClosedError {
+    if (this.state === 'new' || this.state === 'connecting') {
+      return new LibvirtConnectionClosedError('closed', 'connection is not open yet');
+    }
+    return new LibvirtConnectionClosedError(this.closeInfo?.reason ?? 'closed');
+  }
+
+  private sendCall<A, R>(
+    program: number,
+    version: number,
+    procedure: number,
+    args: A,
+    encode: ((w: XdrWriter, v: A) => void) | null,
+    decode: ((r: XdrReader) => R) | null,
+    info: CallInfo,
+  ): Promise<R> {
+    if (this.state === 'closed' || !this.socket) return Promise.reject(this.closedError());
+    if (info?.fdsIn) {
+      return Promise.reject(
+        new LibvirtUnsupportedError('fd-passing', 'calls that pass file descriptors are not supported yet'),
+      );
+    }
+    this.serial = this.serial >= 0xffffffff ? 1 : this.serial + 1;
+    const serial = this.serial;
+    const w = this.writer;
+    let packet: Buffer;
+    try {
+      w.reset();
+      for (let i = 0; i < 7; i++) w.writeUint(0);
+      if (encode) encode(w, args);
+      const total = w.length;
+      checkLength(total);
+      packet = Buffer.allocUnsafe(total);
+      w.view().copy(packet);
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      if (this.writer.length > 1 << 20) this.writer.reset();
+    }
+    packet.writeUInt32BE(packet.length, 0);
+    packet.writeUInt32BE(program >>> 0, 4);
+    packet.writeUInt32BE(version >>> 0, 8);
+    packet.writeInt32BE(procedure, 12);
+    packet.writeInt32BE(PacketType.CALL, 16);
+    packet.writeUInt32BE(serial, 20);
+    packet.writeInt32BE(PacketStatus.OK, 24);
+    return new Promise<R>((resolve, reject) => {
+      const call: PendingCall = {
+        program,
+        procedure,
+        decode,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      };
+      if (info?.stream) {
+        const stream = new LibvirtStream(this, program, version, procedure, serial);
+        call.stream = stream;
+        this.streams.set(serial, stream);
+        this.streamCapture?.push(stream);
+      }
+      this.pending.set(serial, call);
+      this.write(packet);
+    });
+  }
+
+  /**
+   * Runs `start` (one call of a procedure that opens a stream, e.g. storageVolDownload) and
+   * returns its result together with the stream, ready before any stream data arrives.
+   */
+  async withStream<R>(start: () => Promise<R>): Promise<{ result: R; stream: LibvirtStream }> {
+    const captured: LibvirtStream[] = [];
+    this.streamCapture = captured;
+    let p: Promise<R>;
+    try {
+      p = start();
+    } finally {
+      this.streamCapture = undefined;
+    }
+    const result = await p;
+    const stream = captured[0];
+    if (!stream) throw new LibvirtProtocolError('the call did not open a stream');
+    return { result, stream };
+  }
+
+  private write(buf: Buffer): void {
+    const s = this.socket;
+    if (!s || s.destroyed) return;
+    // Batch the packets of one tick into one writev.
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        s.uncork();
+      });
+    }
+    s.write(buf);
+  }
+
+  /** StreamHost: sends a stream packet with the stream's procedure and serial. */
+  sendStreamPacket(stream: LibvirtStream, type: number, status: number, payload?: Buffer): Promise<void> {
+    if (this.state === 'closed' || !this.socket) return Promise.reject(this.closedError());
+    const buf = encodePacket(
+      {
+        program: stream.program,
+        version: stream.version,
+        procedure: stream.procedure,
+        type: type as PacketType,
+        serial: stream.serial,
+        status: status as PacketStatus,
+      },
+      payload,
+    );
+    const s = this.socket;
+    return new Promise((resolve, reject) => {
+      const ok = s.write(buf, (err) => (err ? reject(this.closedError()) : undefined));
+      if (ok) resolve();
+      else s.once('drain', () => resolve());
+    });
+  }
+
+  /** StreamHost: forgets a finished stream. */
+  releaseStream(stream: LibvirtStream): void {
+    if (this.streams.get(stream.serial) === stream) this.streams.delete(stream.serial);
+  }
+
+  private sendKeepalive(procedure: number): void {
+    this.write(
+      encodePacket({
+        program: KEEPALIVE_PROGRAM,
+        version: KEEPALIVE_PROTOCOL_VERSION,
+        procedure,
+        type: PacketType.MESSAGE,
+        serial: 0,
+        status: PacketStatus.OK,
+      }),
+    );
+  }
+
+  private keepaliveDead(): void {
+    this.shutdown('keepalive', new LibvirtConnectionClosedError('keepalive', 'the daemon stopped answering keepalive pings'));
+  }
+
+  private attach(s: net.Socket): void {
+    s.setNoDelay?.(true);
+    s.on('data', (chunk: Buffer) => this.onData(chunk));
+    s.on('end', () => this.shutdown(this.state === 'closing' ? 'closed' : 'eof'));
+    s.on('close', () => this.shutdown(this.state === 'closing' ? 'closed' : 'eof'));
+    s.on('error', (err) => this.shutdown(this.state === 'closing' ? 'closed' : 'eof', err));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    let packets: Packet[];
+    try {
+      packets = this.decoder.push(chunk);
+    } catch (e) {
+      this.shutdown('protocol', e as Error);
+      return;
+    }
+    for (const p of packets) {
+      if ((this.state as State) === 'closed') return; // a listener may have closed us
+      try {
+        this.dispatch(p);
+      } catch (e) {
+        this.shutdown('protocol', e instanceof LibvirtError ? e : new LibvirtProtocolError(String(e)));
+        return;
+      }
+    }
+  }
+
+  private dispatch(p: Packet): void {
+    this.keepalive?.received();
+    if (p.program === KEEPALIVE_PROGRAM) {
+      if (p.type !== PacketType.MESSAGE) throw new LibvirtProtocolError(`keepalive packet of type ${p.type}`);
+      if (p.procedure === KEEPALIVE_PROC_PING) this.sendKeepalive(KEEPALIVE_PROC_PONG);
+      return;
+    }
+    switch (p.type) {
+      case PacketType.REPLY:
+      case PacketType.REPLY_WITH_FDS:
+        this.dispatchReply(p);
+        return;
+      case PacketType.MESSAGE:
+        this.dispatchEvent(p);
+        return;
+      case PacketType.STREAM:
+      case PacketType.STREAM_HOLE: {
+        const stream = this.streams.get(p.serial);
+        // libvirt ignores stream packets for streams it no longer knows (e.g. after an abort).
+        if (stream && !this.pending.has(p.serial)) stream.handlePacket(p);
+        else if (stream) throw new LibvirtProtocolError(`stream data for serial ${p.serial} before the call's reply`);
+        return;
+      }
+      default:
+        throw new LibvirtProtocolError(`unexpected packet type ${p.type} from the daemon`);
+    }
+  }
+
+  private dispatchReply(p: Packet): void {
+    const call = this.pending.get(p.serial);
+    if (!call) {
+      const stream = this.streams.get(p.serial);
+      if (stream) {
+        stream.handlePacket(p);
+        return;
+      }
+      throw new LibvirtProtocolError(`no call expecting a reply with serial ${p.serial}`);
+    }
+    if (call.program !== p.program || call.procedure !== p.procedure) {
+      throw new LibvirtProtocolError(
+        `reply with serial ${p.serial} is for procedure ${p.program}:${p.procedure}, not ${call.program}:${call.procedure}`,
+      );
+    }
+    if (p.fdCount > 0) throw new LibvirtUnsupportedError('fd-passing', 'the daemon sent file descriptors, which are not supported yet');
+    this.pending.delete(p.serial);
+    if (p.status === PacketStatus.OK) {
+      let value: unknown;
+      try {
+        value = call.decode ? call.decode(new XdrReader(p.payload)) : undefined;
+      } catch (e) {
+        if (call.stream) this.releaseStream(call.stream);
+        call.reject(asProtocolError(e));
+        return;
+      }
+      call.resolve(value);
+    } else if (p.status === PacketStatus.ERROR) {
+      if (call.stream) this.releaseStream(call.stream);
+      let err: LibvirtError;
+      try {
+        err = decodeError(p.payload);
+      } catch (e) {
+        err = asProtocolError(e);
+      }
+      call.reject(err);
+    } else {
+      throw new LibvirtProtocolError(`reply with status ${p.status}`);
+    }
+  }
+
+  private dispatchEvent(p: Packet): void {
+    const table =
+      p.program === REMOTE_PROGRAM ? remoteEventDecoders : p.program === QEMU_PROGRAM ? qemuEventDecoders : undefined;
+    const entry = table?.get(p.procedure);
+    // libvirt ignores events of programs and procedures it does not know.
+    if (!entry) return;
+    let msg: unknown;
+    try {
+      msg = entry.decode(new XdrReader(p.payload));
+    } catch (e) {
+      throw asProtocolError(e);
+    }
+    const ev = { program: p.program, name: entry.name, procedure: p.procedure, msg } as ConnectionEvent;
+    // A throwing listener is the listener's bug, not a protocol error of the daemon.
+    try {
+      if (ev.program === REMOTE_PROGRAM) this.router.dispatch({ name: ev.name, procedure: ev.procedure, body: ev.msg });
+      this.emitter.emit('event', ev);
+    } catch (e) {
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  }
+
+  /** Registers a domain event callback (REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY) for one domain or all (null). */
+  registerDomainEvent(
+    eventID: number,
+    dom: RemoteNonnullDomain | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
+    return this.router.register('domain', eventID, dom, listener as (ev: unknown) => void);
+  }
+
+  /** Registers a network event callback (REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY). */
+  registerNetworkEvent(
+    eventID: number,
+    net: RemoteNonnullNetwork | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
+    return this.router.register('network', eventID, net, listener as (ev: unknown) => void);
+  }
+
+  /** Registers a storage pool event callback (REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY). */
+  registerStoragePoolEvent(
+    eventID: number,
+    pool: RemoteNonnullStoragePool | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
+    return this.router.register('storagePool', eventID, pool, listener as (ev: unknown) => void);
+  }
+
+  /** Registers a node device event callback (REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY). */
+  registerNodeDeviceEvent(
+    eventID: number,
+    dev: RemoteNonnullNodeDevice | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
+    return this.router.register('nodeDevice', eventID, dev, listener as (ev: unknown) => void);
+  }
+
+  /** Registers a secret event callback (REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY). */
+  registerSecretEvent(
+    eventID: number,
+    secret: RemoteNonnullSecret | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
+    return this.router.register('secret', eventID, secret, listener as (ev: unknown) => void);
+  }
+
+  private async registerCall(family: EventFamily, eventID: number, object: unknown): Promise<number> {
+    switch (family) {
+      case 'domain':
+        return (await this.connectDomainEventCallbackRegisterAny({ eventID, dom: object as RemoteNonnullDomain | null }))
+          .callbackID;
+      case 'network':
+        return (await this.connectNetworkEventRegisterAny({ eventID, net: object as RemoteNonnullNetwork | null })).callbackID;
+      case 'storagePool':
+        return (await this.connectStoragePoolEventRegisterAny({ eventID, pool: object as RemoteNonnullStoragePool | null }))
+          .callbackID;
+      case 'nodeDevice':
+        return (await this.connectNodeDeviceEventRegisterAny({ eventID, dev: object as RemoteNonnullNodeDevice | null }))
+          .callbackID;
+      case 'secret':
+        return (await this.connectSecretEventRegisterAny({ eventID, secret: object as RemoteNonnullSecret | null }))
+          .callbackID;
+    }
+  }
+
+  private async deregisterCall(family: EventFamily, callbackID: number): Promise<void> {
+    if (this.state !== 'open') return; // the daemon dropped every callback with the connection
+    switch (family) {
+      case 'domain':
+        return this.connectDomainEventCallbackDeregisterAny({ callbackID });
+      case 'network':
+        return this.connectNetworkEventDeregisterAny({ callbackID });
+      case 'storagePool':
+        return this.connectStoragePoolEventDeregisterAny({ callbackID });
+      case 'nodeDevice':
+        return this.connectNodeDeviceEventDeregisterAny({ callbackID });
+      case 'secret':
+        return this.connectSecretEventDeregisterAny({ callbackID });
+    }
+  }
+
+  /** Ends the connection once: rejects every pending call, fails streams, emits `closed`. */
+  protected shutdown(reason: CloseReason, error?: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.keepalive?.stop();
+    this.closeInfo = error ? { reason, error } : { reason };
+    const s = this.socket;
+    if (s && !s.destroyed) s.destroy();
+    const detail = error?.message;
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const c of calls) c.reject(new LibvirtConnectionClosedError(reason, detail));
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const st of streams) st.connectionClosed(new LibvirtConnectionClosedError(reason, detail));
+    this.router.clear();
+    this.emitter.emit('closed', this.closeInfo);
+  }
+}
+
+/** Binds a generated procedures class of another program (QEMU, LXC) to a connection's call(). */
+function bindProgram<T extends object>(conn: LibvirtConnection, base: abstract new () => T): T {
+  const Base = base as unknown as abstract new () => object;
+  class Bound extends Base {
+    protected callProcedure(...args: Parameters<LibvirtConnection['call']>): Promise<unknown> {
+      return conn.call(...args);
+    }
+  }
+  return new Bound() as T;
+}
+
+function asProtocolError(e: unknown): LibvirtError {
+  if (e instanceof LibvirtError) return e;
+  const err = new LibvirtProtocolError(e instanceof Error ? e.message : String(e));
+  if (e instanceof Error) err.cause = e;
+  return err;
+}
+
+/** Opens the socket of a connect target (unix, tcp or tls). */
+function connectSocket(target: ConnectTarget, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    let s: net.Socket;
+    let readyEvent = 'connect';
+    const where = target.transport === 'unix' ? target.path : `${target.host}:${target.port}`;
+    try {
+      if (target.transport === 'unix') s = net.connect(target.path);
+      else if (target.transport === 'tcp') s = net.connect(target.port, target.host);
+      else {
+        let ca: Buffer;
+        let cert: Buffer;
+        let key: Buffer;
+        try {
+          ca = readFileSync(target.caFile);
+          cert = readFileSync(target.certFile);
+          key = readFileSync(target.keyFile);
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          reject(new LibvirtConnectError(`cannot read TLS certificates: ${err.message}`, err.code));
+          return;
+        }
+        readyEvent = 'secureConnect';
+        s = tls.connect({
+          host: target.host,
+          port: target.port,
+          ca,
+          cert,
+          key,
+          rejectUnauthorized: target.verify,
+          servername: net.isIP(target.host) ? undefined : target.host,
+        });
+      }
+    } catch (e) {
+      reject(new LibvirtConnectError(`cannot connect to ${where}: ${(e as Error).message}`));
+      return;
+    }
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new LibvirtConnectError(`timed out connecting to ${where}`, 'ETIMEDOUT'));
+    }, timeoutMs);
+    const onError = (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new LibvirtConnectError(`cannot connect to ${where}: ${err.message}`, err.code));
+    };
+    s.once('error', onError);
+    s.once(readyEvent, () => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      resolve(s);
+    });
+  });
+}
+

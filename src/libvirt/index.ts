@@ -1,0 +1,39 @@
+// libvirt-dbus/libvirt: a pure TypeScript client of libvirt's RPC protocol.
+// LibvirtConnection speaks to libvirtd (or virtqemud & co.) over UNIX, TCP or TLS sockets with the
+// typed procedures generated from remote_protocol.x; errors are LibvirtError with libvirt's codes.
+export {
+  type CallInfo,
+  type ClosedEvent,
+  type ConnectionEvent,
+  LibvirtConnection,
+  type OpenOptions,
+  type RemoteCallbackEvent,
+} from './connection.js';
+export * from './errors.js';
+export {
+  type CallbackEvent,
+  type EventFamily,
+  type EventListener,
+  type EventRegistration,
+  eventFamily,
+} from './events.js';
+export { DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_INTERVAL_MS } from './keepalive.js';
+export { type Packet, type PacketHeader, PacketStatus, PacketType } from './packet.js';
+export type { ProcedureAnnotations, ProcedureInfo } from './procedure-info.js';
+export { LibvirtStream, STREAM_CHUNK_MAX, StreamHole } from './stream.js';
+export {
+  type ConnectPlan,
+  type ConnectTarget,
+  type LibvirtUri,
+  type ResolveContext,
+  type Transport,
+  daemonUri,
+  parseUri,
+  resolveUri,
+} from './uri.js';
+export { XdrError, XdrReader, XdrWriter } from './xdr.js';
+export * from './remote-protocol.gen.js';
+export * from './qemu-protocol.gen.js';
+export * from './lxc-protocol.gen.js';
+export * from './libvirt-enums.gen.js';
+export * from './virerror.gen.js';

@@ -1,0 +1,300 @@
+// One declaration per D-Bus interface of org.libvirt. Each member is written exactly once —
+// name, argument names and signatures, property access, the libvirt function it maps to and
+// the arguments where an empty string stands for NULL — and that one table drives dispatch,
+// argument conversion, introspection and the generated data/org.libvirt.*.xml.
+
+import type {
+  Annotations,
+  ArgDeclaration,
+  InterfaceDeclaration,
+  MethodDeclaration,
+  PropertyAccess,
+  PropertyDeclaration,
+  SignalDeclaration,
+} from '../dbus/interface.js';
+import type { Message } from '../dbus/message.js';
+import { toDBusError } from './errors.js';
+
+/**
+ * Values of a method's in arguments by name (already checked against their signatures by the
+ * exporter, so typed loosely here); arguments listed in `emptyIsNull` arrive as null when ''.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: values are checked against the declared signature before a handler runs
+export type Args = { readonly [name: string]: any };
+
+/** What a handler knows about the call besides its arguments. */
+export interface Invocation {
+  /** Object path the call was made on. */
+  path: string;
+  /** Unique bus name of the caller, if any (none on a peer-to-peer connection). */
+  sender?: string;
+  /** File descriptors that came with the call (for `h` arguments the value is already the fd). */
+  fds: number[];
+  /** The incoming message, where a handler needs more. */
+  message?: Message;
+}
+
+/** The annotation GDBus uses for documentation in introspection data. */
+export const DocStringAnnotation = 'org.gtk.GDBus.DocString';
+/** The annotation telling clients whether PropertiesChanged is emitted. */
+export const EmitsChangedAnnotation = 'org.freedesktop.DBus.Property.EmitsChangedSignal';
+
+/** A method: `in`/`out` are space-separated `name:type`, one complete D-Bus type each. */
+export interface MethodSpec<O> {
+  in?: string;
+  out?: string;
+  /** The libvirt function(s) it maps to, comma-separated when several. */
+  libvirt: string;
+  /** In arguments (of type s) for which an empty string means NULL. */
+  emptyIsNull?: readonly string[];
+  /** Extra sentence(s) for the doc string (after the generated "See …" and NULL notes). */
+  note?: string;
+  /** Runs the method; returns one value per out argument. */
+  call: (obj: O, args: Args, inv: Invocation) => Promise<unknown[]>;
+}
+
+/** A property of a single complete type. */
+export interface PropertySpec<O> {
+  type: string;
+  access: PropertyAccess;
+  /** The libvirt function(s): getter, then setter, comma-separated. */
+  libvirt: string;
+  /** Value of the EmitsChangedSignal annotation on this property ('const' for names, UUIDs). */
+  emitsChanged?: 'true' | 'false' | 'const' | 'invalidates';
+  note?: string;
+  get?: (obj: O) => Promise<unknown>;
+  set?: (obj: O, value: unknown) => Promise<void>;
+}
+
+/** A signal: `args` is space-separated `name:type`. */
+export interface SignalSpec {
+  args?: string;
+  /** The libvirt callback it comes from. */
+  libvirt?: string;
+  note?: string;
+}
+
+/** Everything about one interface. */
+export interface InterfaceSpec<O> {
+  /** Interface-level EmitsChangedSignal annotation (the reference says 'false' on most). */
+  emitsChanged?: 'true' | 'false' | 'const' | 'invalidates';
+  methods?: Record<string, MethodSpec<O>>;
+  properties?: Record<string, PropertySpec<O>>;
+  signals?: Record<string, SignalSpec>;
+}
+
+/**
+ * The exporter's view of one object implementing one interface (structurally the
+ * ObjectImplementation of src/dbus/export.ts): method handlers taking the decoded body and the
+ * invocation, property accessors, and GetAll in one go. Errors reach the caller as DBusError
+ * (libvirt failures as org.libvirt.Error).
+ */
+export interface InterfaceImplementation {
+  methods: Record<string, (body: unknown[], invocation: InvocationLike) => Promise<unknown[]>>;
+  properties: Record<string, { get?: () => Promise<unknown>; set?: (value: unknown) => Promise<void> }>;
+  getAllProperties(): Promise<Map<string, unknown>>;
+}
+
+/** The parts of the exporter's MethodInvocation a handler uses. */
+export interface InvocationLike {
+  readonly message: Message;
+  readonly sender: string | undefined;
+  readonly path: string;
+}
+
+/** The result of defineInterface: the declaration plus a way to bind it to an object. */
+export interface DefinedInterface<O> {
+  readonly name: string;
+  readonly declaration: InterfaceDeclaration;
+  readonly spec: InterfaceSpec<O>;
+  /** Binds the handlers to one service-side object. */
+  implementationFor(obj: O): InterfaceImplementation;
+  /** Signature and body for emitting a declared signal (throws on an unknown name or wrong arity). */
+  signal(name: string, values: unknown[]): { signature: string; body: unknown[] };
+}
+
+/** Parses 'flags:u xml:s' into argument declarations; throws on a malformed spec. */
+export function parseArgSpec(spec: string | undefined): ArgDeclaration[] {
+  if (spec === undefined || spec.trim() === '') return [];
+  return spec
+    .trim()
+    .split(/\s+/)
+    .map((part) => {
+      const colon = part.indexOf(':');
+      if (colon <= 0 || colon === part.length - 1) throw new Error(`bad argument spec '${part}'`);
+      return { name: part.slice(0, colon), signature: part.slice(colon + 1) };
+    });
+}
+
+// Which libvirt.org API page documents a function, as the reference's doc strings link them.
+const docPages: [RegExp, string][] = [
+  [/^vir(DomainSnapshot|DomainRevertToSnapshot|DomainListAllSnapshots|DomainHasCurrentSnapshot)/, 'domain-snapshot'],
+  [/^vir(Domain|ConnectDomain|ConnectListAllDomains|ConnectGetAllDomainStats|ConnectGetDomainCapabilities)/, 'domain'],
+  [/^vir(Network|ConnectNetwork|ConnectListAllNetworks)/, 'network'],
+  [/^vir(StorageVol|StoragePool|ConnectStoragePool|ConnectFindStoragePoolSources|ConnectListAllStoragePools)/, 'storage'],
+  [/^vir(NodeDevice|ConnectNodeDevice|ConnectListAllNodeDevices)/, 'nodedev'],
+  [/^vir(Interface|ConnectListAllInterfaces)/, 'interface'],
+  [/^vir(Secret|ConnectSecret|ConnectListAllSecrets)/, 'secret'],
+  [/^vir(NWFilter|ConnectListAllNWFilters)/, 'nwfilter'],
+];
+
+/** The libvirt.org link for a libvirt function. */
+export function libvirtDocLink(fn: string): string {
+  const page = docPages.find(([re]) => re.test(fn))?.[1] ?? 'host';
+  return `https://libvirt.org/html/libvirt-libvirt-${page}.html#${fn}`;
+}
+
+function docString(libvirt: string | undefined, emptyIsNull: readonly string[] | undefined, note?: string): string {
+  const lines: string[] = [];
+  if (libvirt) {
+    lines.push(
+      `See ${libvirt
+        .split(',')
+        .map((fn) => libvirtDocLink(fn.trim()))
+        .join(' and\n')}`,
+    );
+  }
+  if (emptyIsNull && emptyIsNull.length > 0) {
+    const names = emptyIsNull.map((n) => `@${n}`);
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+    lines.push(`Empty string can be used to pass a NULL as ${list} argument.`);
+  }
+  if (note) lines.push(note);
+  return lines.join('\n');
+}
+
+function annotate(doc: string, extra?: Annotations): Annotations {
+  const out: Annotations = {};
+  if (doc) out[DocStringAnnotation] = doc;
+  return { ...out, ...extra };
+}
+
+/** Builds the InterfaceDeclaration and dispatch for one interface; throws on an inconsistent spec. */
+export function defineInterface<O>(name: string, spec: InterfaceSpec<O>): DefinedInterface<O> {
+  const methods: MethodDeclaration[] = [];
+  const properties: PropertyDeclaration[] = [];
+  const signals: SignalDeclaration[] = [];
+  const inArgs = new Map<string, ArgDeclaration[]>();
+  const outArgs = new Map<string, ArgDeclaration[]>();
+  const signalArgs = new Map<string, ArgDeclaration[]>();
+
+  for (const [pname, p] of Object.entries(spec.properties ?? {})) {
+    const readable = p.access !== 'write';
+    const writable = p.access !== 'read';
+    if (readable && !p.get) throw new Error(`${name}.${pname}: readable property without get`);
+    if (writable && !p.set) throw new Error(`${name}.${pname}: writable property without set`);
+    const extra: Annotations = p.emitsChanged ? { [EmitsChangedAnnotation]: p.emitsChanged } : {};
+    properties.push({
+      name: pname,
+      signature: p.type,
+      access: p.access,
+      annotations: annotate(docString(p.libvirt, undefined, p.note), extra),
+    });
+  }
+  for (const [mname, m] of Object.entries(spec.methods ?? {})) {
+    const ins = parseArgSpec(m.in);
+    const outs = parseArgSpec(m.out);
+    for (const n of m.emptyIsNull ?? []) {
+      const arg = ins.find((a) => a.name === n);
+      if (arg?.signature !== 's') throw new Error(`${name}.${mname}: emptyIsNull names no 's' argument '${n}'`);
+    }
+    inArgs.set(mname, ins);
+    outArgs.set(mname, outs);
+    methods.push({
+      name: mname,
+      in: ins,
+      out: outs,
+      annotations: annotate(docString(m.libvirt, m.emptyIsNull, m.note)),
+    });
+  }
+  for (const [sname, s] of Object.entries(spec.signals ?? {})) {
+    const args = parseArgSpec(s.args);
+    signalArgs.set(sname, args);
+    signals.push({ name: sname, args, annotations: annotate(docString(s.libvirt, undefined, s.note)) });
+  }
+
+  const declaration: InterfaceDeclaration = {
+    name,
+    methods,
+    signals,
+    properties,
+    annotations: spec.emitsChanged ? { [EmitsChangedAnnotation]: spec.emitsChanged } : {},
+  };
+
+  const implementationFor = (obj: O): InterfaceImplementation => {
+    const methodImpls: InterfaceImplementation['methods'] = {};
+    for (const [mname, m] of Object.entries(spec.methods ?? {})) {
+      const ins = inArgs.get(mname) ?? [];
+      methodImpls[mname] = async (body, invocation) => {
+        const args: Record<string, unknown> = {};
+        ins.forEach((a, i) => {
+          const v = body[i];
+          args[a.name as string] = m.emptyIsNull?.includes(a.name as string) && v === '' ? null : v;
+        });
+        const inv: Invocation = {
+          path: invocation.path,
+          sender: invocation.sender,
+          fds: invocation.message.fds ?? [],
+          message: invocation.message,
+        };
+        try {
+          return await m.call(obj, args, inv);
+        } catch (err) {
+          throw toDBusError(err);
+        }
+      };
+    }
+    const propImpls: InterfaceImplementation['properties'] = {};
+    for (const [pname, p] of Object.entries(spec.properties ?? {})) {
+      const get = p.get;
+      const set = p.set;
+      propImpls[pname] = {
+        get: get
+          ? async () => {
+              try {
+                return await get(obj);
+              } catch (err) {
+                throw toDBusError(err);
+              }
+            }
+          : undefined,
+        set: set
+          ? async (value) => {
+              try {
+                await set(obj, value);
+              } catch (err) {
+                throw toDBusError(err);
+              }
+            }
+          : undefined,
+      };
+    }
+    return {
+      methods: methodImpls,
+      properties: propImpls,
+      // Like the reference: every readable property in declaration order, failing with the first error.
+      async getAllProperties() {
+        const out = new Map<string, unknown>();
+        for (const p of properties) {
+          const get = propImpls[p.name]?.get;
+          if (p.access === 'write' || !get) continue;
+          out.set(p.name, await get());
+        }
+        return out;
+      },
+    };
+  };
+
+  return {
+    name,
+    declaration,
+    spec,
+    implementationFor,
+    signal(sname, values) {
+      const args = signalArgs.get(sname);
+      if (!args) throw new Error(`${name} has no signal ${sname}`);
+      if (args.length !== values.length) throw new Error(`${name}.${sname} takes ${args.length} arguments`);
+      return { signature: args.map((a) => a.signature).join(''), body: values };
+    },
+  };
+}

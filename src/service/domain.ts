@@ -1,0 +1,250 @@
+// org.libvirt.Domain: one domain, at <connect>/domain/_<uuid with '-' → '_'>. The methods live
+// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts and domain-snapshot.ts; this file
+// puts them in the reference's order and adds the properties and signals.
+
+import { defineInterface, type MethodSpec } from './declare.js';
+import { blockMethods } from './domain-block.js';
+import { lifecycleMethods } from './domain-lifecycle.js';
+import { type DomainObject, lookupDomain } from './domain-object.js';
+import { domainSnapshotMethods } from './domain-snapshot.js';
+import { tuningMethods } from './domain-tuning.js';
+import { uuidToString } from './paths.js';
+
+/** Method names in the order of the reference's org.libvirt.Domain.xml. */
+export const DOMAIN_METHOD_ORDER = [
+  'AbortJob',
+  'AddIOThread',
+  'AttachDevice',
+  'BlockCommit',
+  'BlockCopy',
+  'BlockJobAbort',
+  'BlockPeek',
+  'BlockPull',
+  'BlockRebase',
+  'BlockResize',
+  'BlockJobSetSpeed',
+  'CoreDump',
+  'Create',
+  'CreateWithFiles',
+  'DelIOThread',
+  'Destroy',
+  'DetachDevice',
+  'FSFreeze',
+  'FSThaw',
+  'FSTrim',
+  'GetBlockIOParameters',
+  'GetBlockIOTune',
+  'GetBlockJobInfo',
+  'GetControlInfo',
+  'GetDiskErrors',
+  'GetEmulatorPinInfo',
+  'GetFSInfo',
+  'GetGuestVcpus',
+  'GetHostname',
+  'GetInterfaceParameters',
+  'GetIOThreadInfo',
+  'GetJobInfo',
+  'GetJobStats',
+  'GetMemoryParameters',
+  'GetMetadata',
+  'GetNumaParameters',
+  'GetPerfEvents',
+  'GetSchedulerParameters',
+  'GetSecurityLabelList',
+  'GetState',
+  'GetStats',
+  'GetTime',
+  'GetVcpuPinInfo',
+  'GetVcpus',
+  'GetXMLDesc',
+  'HasManagedSaveImage',
+  'InjectNMI',
+  'InterfaceAddresses',
+  'ListDomainSnapshots',
+  'ManagedSave',
+  'ManagedSaveRemove',
+  'MemoryPeek',
+  'MemoryStats',
+  'MigrateGetCompressionCache',
+  'MigrateGetMaxSpeed',
+  'MigrateSetCompressionCache',
+  'MigrateSetMaxDowntime',
+  'MigrateSetMaxSpeed',
+  'MigrateStartPostCopy',
+  'MigrateToURI3',
+  'OpenGraphicsFD',
+  'PinEmulator',
+  'PinIOThread',
+  'PinVcpu',
+  'PMWakeup',
+  'Reboot',
+  'Rename',
+  'Reset',
+  'Resume',
+  'Save',
+  'SendKey',
+  'SendProcessSignal',
+  'SetBlockIOParameters',
+  'SetBlockIOTune',
+  'SetGuestVcpus',
+  'SetInterfaceParameters',
+  'SetMemory',
+  'SetMemoryParameters',
+  'SetMemoryStatsPeriod',
+  'SetMetadata',
+  'SetNumaParameters',
+  'SetPerfEvents',
+  'SetSchedulerParameters',
+  'SetUserPassword',
+  'SetTime',
+  'SetVcpus',
+  'Shutdown',
+  'SnapshotCurrent',
+  'SnapshotCreateXML',
+  'SnapshotLookupByName',
+  'Suspend',
+  'Undefine',
+  'UpdateDevice',
+] as const;
+
+/** All method tables in the reference's order; throws if a table and the order disagree. */
+function orderedMethods(): Record<string, MethodSpec<DomainObject>> {
+  const all: Record<string, MethodSpec<DomainObject>> = {
+    ...lifecycleMethods,
+    ...tuningMethods,
+    ...blockMethods,
+    ...domainSnapshotMethods,
+  };
+  const out: Record<string, MethodSpec<DomainObject>> = {};
+  for (const name of DOMAIN_METHOD_ORDER) {
+    const m = all[name];
+    if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
+    out[name] = m;
+  }
+  const extra = Object.keys(all).filter((n) => !(n in out));
+  if (extra.length > 0) throw new Error(`org.libvirt.Domain: not in the method order: ${extra.join(', ')}`);
+  return out;
+}
+
+/** org.libvirt.Domain. */
+export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain', {
+  emitsChanged: 'false',
+  methods: orderedMethods(),
+  properties: {
+    Active: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virDomainIsActive',
+      get: async (obj) => {
+        const { conn, dom } = await lookupDomain(obj);
+        return (await conn.domainIsActive({ dom })).active !== 0;
+      },
+    },
+    Autostart: {
+      type: 'b',
+      access: 'readwrite',
+      libvirt: 'virDomainGetAutostart,virDomainSetAutostart',
+      get: async (obj) => {
+        const { conn, dom } = await lookupDomain(obj);
+        return (await conn.domainGetAutostart({ dom })).autostart !== 0;
+      },
+      set: async (obj, value) => {
+        const { conn, dom } = await lookupDomain(obj);
+        await conn.domainSetAutostart({ dom, autostart: value ? 1 : 0 });
+      },
+    },
+    Id: {
+      type: 'u',
+      access: 'read',
+      libvirt: 'virDomainGetID',
+      // An inactive domain has id -1, which the reference turns into 0.
+      get: async (obj) => {
+        const { dom } = await lookupDomain(obj);
+        return Math.max(dom.id, 0);
+      },
+    },
+    Name: {
+      type: 's',
+      access: 'read',
+      libvirt: 'virDomainGetName',
+      get: async (obj) => (await lookupDomain(obj)).dom.name,
+    },
+    OSType: {
+      type: 's',
+      access: 'read',
+      libvirt: 'virDomainGetOSType',
+      get: async (obj) => {
+        const { conn, dom } = await lookupDomain(obj);
+        return (await conn.domainGetOsType({ dom })).type;
+      },
+    },
+    Persistent: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virDomainIsPersistent',
+      get: async (obj) => {
+        const { conn, dom } = await lookupDomain(obj);
+        return (await conn.domainIsPersistent({ dom })).persistent !== 0;
+      },
+    },
+    SchedulerType: {
+      type: '(si)',
+      access: 'read',
+      libvirt: 'virDomainGetSchedulerType',
+      get: async (obj) => {
+        const { conn, dom } = await lookupDomain(obj);
+        const r = await conn.domainGetSchedulerType({ dom });
+        return [r.type, r.nparams];
+      },
+    },
+    Updated: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virDomainIsUpdated',
+      get: async (obj) => {
+        const { conn, dom } = await lookupDomain(obj);
+        return (await conn.domainIsUpdated({ dom })).updated !== 0;
+      },
+    },
+    UUID: {
+      type: 's',
+      access: 'read',
+      libvirt: 'virDomainGetUUIDString',
+      emitsChanged: 'const',
+      get: async (obj) => uuidToString((await lookupDomain(obj)).dom.uuid),
+    },
+  },
+  signals: {
+    AgentEvent: { args: 'state:i reason:i', libvirt: 'virConnectDomainEventAgentLifecycleCallback' },
+    BalloonChange: { args: 'actual:t', libvirt: 'virConnectDomainEventBalloonChangeCallback' },
+    BlockJob: {
+      args: 'disk:s type:i status:i',
+      libvirt: 'virConnectDomainEventBlockJobCallback',
+      note: 'Callback was registered using VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2',
+    },
+    ControlError: { libvirt: 'virConnectDomainEventGenericCallback' },
+    DeviceAdded: { args: 'device:s', libvirt: 'virConnectDomainEventDeviceAddedCallback' },
+    DeviceRemovalFailed: { args: 'device:s', libvirt: 'virConnectDomainEventDeviceRemovalFailedCallback' },
+    DeviceRemoved: { args: 'device:s', libvirt: 'virConnectDomainEventDeviceRemovedCallback' },
+    DiskChange: {
+      args: 'oldSrcPath:s newSrcPath:s device:s reason:i',
+      libvirt: 'virConnectDomainEventDiskChangeCallback',
+    },
+    Graphics: {
+      args: 'phase:i local:(iss) remote:(iss) authScheme:s identities:a(ss)',
+      libvirt: 'virConnectDomainEventGraphicsCallback',
+    },
+    IOError: { args: 'srcPath:s device:s action:i reason:s', libvirt: 'virConnectDomainEventIOErrorReasonCallback' },
+    JobCompleted: { args: 'params:a{sv}', libvirt: 'virConnectDomainEventJobCompletedCallback' },
+    MetadataChange: { args: 'type:i nsuri:s', libvirt: 'virConnectDomainEventMetadataChangeCallback' },
+    MigrationIteration: { args: 'iteration:i', libvirt: 'virConnectDomainEventMigrationIterationCallback' },
+    PMSuspend: { args: 'reason:i', libvirt: 'virConnectDomainEventPMSuspendCallback' },
+    PMSuspendDisk: { args: 'reason:i', libvirt: 'virConnectDomainEventPMSuspendDiskCallback' },
+    PMWakeup: { args: 'reason:i', libvirt: 'virConnectDomainEventPMWakeupCallback' },
+    Reboot: { libvirt: 'virConnectDomainEventGenericCallback' },
+    RTCChange: { args: 'utcoffset:x', libvirt: 'virConnectDomainEventRTCChangeCallback' },
+    TrayChange: { args: 'device:s reason:i', libvirt: 'virConnectDomainEventTrayChangeCallback' },
+    Tunable: { args: 'params:a{sv}', libvirt: 'virConnectDomainEventTunableCallback' },
+    Watchdog: { args: 'action:i', libvirt: 'virConnectDomainEventWatchdogCallback' },
+  },
+});

@@ -1,0 +1,132 @@
+// org.libvirt.Network: one virtual network, named by UUID below its Connect object.
+
+import { defineInterface } from './declare.js';
+import { lookupNetwork, type ServiceObject } from './lookup.js';
+import { uuidToString } from './paths.js';
+
+/** org.libvirt.Network. */
+export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Network', {
+  emitsChanged: 'false',
+  properties: {
+    Active: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virNetworkIsActive',
+      get: async (obj) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        return (await conn.networkIsActive({ net: ref })).active !== 0;
+      },
+    },
+    Autostart: {
+      type: 'b',
+      access: 'readwrite',
+      libvirt: 'virNetworkGetAutostart,virNetworkSetAutostart',
+      get: async (obj) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        return (await conn.networkGetAutostart({ net: ref })).autostart !== 0;
+      },
+      set: async (obj, value) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        await conn.networkSetAutostart({ net: ref, autostart: value ? 1 : 0 });
+      },
+    },
+    Name: {
+      type: 's',
+      access: 'read',
+      libvirt: 'virNetworkGetName',
+      emitsChanged: 'const',
+      get: async (obj) => (await lookupNetwork(obj)).ref.name,
+    },
+    Persistent: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virNetworkIsPersistent',
+      get: async (obj) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        return (await conn.networkIsPersistent({ net: ref })).persistent !== 0;
+      },
+    },
+    UUID: {
+      type: 's',
+      access: 'read',
+      libvirt: 'virNetworkGetUUIDString',
+      emitsChanged: 'const',
+      get: async (obj) => uuidToString((await lookupNetwork(obj)).ref.uuid),
+    },
+  },
+  methods: {
+    Create: {
+      libvirt: 'virNetworkCreate',
+      call: async (obj) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        await conn.networkCreate({ net: ref });
+        return [];
+      },
+    },
+    Destroy: {
+      libvirt: 'virNetworkDestroy',
+      call: async (obj) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        await conn.networkDestroy({ net: ref });
+        return [];
+      },
+    },
+    GetDHCPLeases: {
+      in: 'mac:s flags:u',
+      out: 'leases:a(sxisssuss)',
+      libvirt: 'virNetworkGetDHCPLeases',
+      emptyIsNull: ['mac'],
+      note: 'Empty string will be returned in output for NULL variables.',
+      call: async (obj, args) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        const { leases } = await conn.networkGetDhcpLeases({ net: ref, mac: args.mac, need_results: 1, flags: args.flags });
+        return [
+          leases.map((l) => [
+            l.iface,
+            l.expirytime,
+            l.type,
+            l.mac ?? '',
+            l.iaid ?? '',
+            l.ipaddr,
+            l.prefix,
+            l.hostname ?? '',
+            l.clientid ?? '',
+          ]),
+        ];
+      },
+    },
+    GetXMLDesc: {
+      in: 'flags:u',
+      out: 'xml:s',
+      libvirt: 'virNetworkGetXMLDesc',
+      call: async (obj, args) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        return [(await conn.networkGetXmlDesc({ net: ref, flags: args.flags })).xml];
+      },
+    },
+    Undefine: {
+      libvirt: 'virNetworkUndefine',
+      call: async (obj) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        await conn.networkUndefine({ net: ref });
+        return [];
+      },
+    },
+    Update: {
+      in: 'command:u section:u parentIndex:i xml:s flags:u',
+      libvirt: 'virNetworkUpdate',
+      call: async (obj, args) => {
+        const { conn, ref } = await lookupNetwork(obj);
+        await conn.networkUpdate({
+          net: ref,
+          command: args.command,
+          section: args.section,
+          parentIndex: args.parentIndex,
+          xml: args.xml,
+          flags: args.flags,
+        });
+        return [];
+      },
+    },
+  },
+});

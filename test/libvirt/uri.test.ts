@@ -1,0 +1,161 @@
+// URI parsing and socket resolution, checked against the behaviour of libvirt's remote driver.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LibvirtUnsupportedError, LibvirtUriError } from '../../src/libvirt/errors.js';
+import { daemonUri, parseUri, resolveUri, tlsPaths, unixSocketPath } from '../../src/libvirt/uri.js';
+
+const none = () => false;
+
+describe('parseUri', () => {
+  it('splits driver, transport, user, host, port, path, params', () => {
+    const u = parseUri('qemu+TCP://alice@example.org:1234/system?no_verify=1&foo=a%20b');
+    assert.equal(u.driver, 'qemu');
+    assert.equal(u.transport, 'tcp');
+    assert.equal(u.user, 'alice');
+    assert.equal(u.host, 'example.org');
+    assert.equal(u.port, 1234);
+    assert.equal(u.path, '/system');
+    assert.deepEqual(u.params, [
+      ['no_verify', '1'],
+      ['foo', 'a b'],
+    ]);
+  });
+
+  it('parses local URIs without an authority host', () => {
+    const u = parseUri('qemu:///system');
+    assert.equal(u.driver, 'qemu');
+    assert.equal(u.transport, undefined);
+    assert.equal(u.host, undefined);
+    assert.equal(u.path, '/system');
+  });
+
+  it('parses IPv6 hosts', () => {
+    const u = parseUri('qemu+tls://[::1]:16514/system');
+    assert.equal(u.host, '::1');
+    assert.equal(u.port, 16514);
+  });
+
+  it('rejects unknown transports, bad ports and unix with a host', () => {
+    assert.throws(() => parseUri('qemu+carrier-pigeon:///system'), LibvirtUriError);
+    assert.throws(() => parseUri('qemu+tcp://host:99999/system'), LibvirtUriError);
+    assert.throws(() => parseUri('qemu+tcp://host:12ab/system'), LibvirtUriError);
+    assert.throws(() => parseUri('qemu+unix://host/system'), LibvirtUriError);
+    assert.throws(() => parseUri('not a uri'), LibvirtUriError);
+    assert.throws(() => parseUri('qemu:///system?x=%zz'), LibvirtUriError);
+  });
+});
+
+describe('daemonUri (the name sent in REMOTE_PROC_CONNECT_OPEN)', () => {
+  it('drops transport, host and remote-only parameters', () => {
+    assert.equal(daemonUri(parseUri('test+unix:///default?socket=/tmp/x/libvirt-sock')), 'test:///default');
+    assert.equal(daemonUri(parseUri('qemu+tls://host:1/system?no_verify=1&pkipath=/p')), 'qemu:///system');
+    assert.equal(daemonUri(parseUri('qemu:///session')), 'qemu:///session');
+  });
+
+  it('keeps other parameters for the driver', () => {
+    assert.equal(daemonUri(parseUri('test+unix:///default?socket=/s&foo=bar%20baz')), 'test:///default?foo=bar%20baz');
+  });
+
+  it('honours name= and lets remote:// probe', () => {
+    assert.equal(daemonUri(parseUri('remote+unix:///?socket=/s&name=qemu:///system')), 'qemu:///system');
+    assert.equal(daemonUri(parseUri('remote+unix:///?socket=/s')), '');
+  });
+});
+
+describe('resolveUri', () => {
+  it('defaults to unix without a host and tls with one', () => {
+    assert.equal(resolveUri('qemu:///system', { exists: none, euid: 0 }).target.transport, 'unix');
+    const t = resolveUri('qemu://h/system', { exists: none, euid: 0 }).target;
+    assert.deepEqual(t, {
+      transport: 'tls',
+      host: 'h',
+      port: 16514,
+      caFile: '/etc/pki/CA/cacert.pem',
+      certFile: '/etc/pki/libvirt/clientcert.pem',
+      keyFile: '/etc/pki/libvirt/private/clientkey.pem',
+      verify: true,
+    });
+  });
+
+  it('uses 16509 for tcp and honours no_verify and pkipath for tls', () => {
+    assert.deepEqual(resolveUri('qemu+tcp://h/system').target, { transport: 'tcp', host: 'h', port: 16509 });
+    const t = resolveUri('qemu+tls://h:1/system?no_verify=1&pkipath=/pki');
+    assert.deepEqual(t.target, {
+      transport: 'tls',
+      host: 'h',
+      port: 1,
+      caFile: '/pki/cacert.pem',
+      certFile: '/pki/clientcert.pem',
+      keyFile: '/pki/clientkey.pem',
+      verify: false,
+    });
+  });
+
+  it('takes socket= verbatim and keeps auth=', () => {
+    const p = resolveUri('test+unix:///default?socket=/tmp/a%20b/sock&auth=polkit');
+    assert.deepEqual(p.target, { transport: 'unix', path: '/tmp/a b/sock' });
+    assert.equal(p.auth, 'polkit');
+    assert.equal(p.name, 'test:///default');
+  });
+
+  it('refuses ssh, libssh, libssh2 and ext with a typed error naming the feature', () => {
+    for (const t of ['ssh', 'libssh', 'libssh2']) {
+      assert.throws(
+        () => resolveUri(`qemu+${t}://h/system`),
+        (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'ssh',
+      );
+    }
+    assert.throws(() => resolveUri('qemu+ext:///system?command=x'), LibvirtUnsupportedError);
+  });
+});
+
+describe('local socket paths', () => {
+  it('system: modular daemon socket first, then libvirt-sock', () => {
+    const u = parseUri('qemu:///system');
+    assert.equal(unixSocketPath(u, { euid: 0, exists: none }), '/run/libvirt/libvirt-sock');
+    assert.equal(
+      unixSocketPath(u, { euid: 0, exists: (p) => p === '/run/libvirt/virtqemud-sock' }),
+      '/run/libvirt/virtqemud-sock',
+    );
+    assert.equal(
+      unixSocketPath(u, { euid: 0, readonly: true, exists: (p) => p === '/run/libvirt/virtqemud-sock-ro' }),
+      '/run/libvirt/virtqemud-sock-ro',
+    );
+    assert.equal(unixSocketPath(parseUri('network:///system'), { euid: 0, exists: () => true }), '/run/libvirt/virtnetworkd-sock');
+  });
+
+  it('mode= forces legacy or direct', () => {
+    assert.equal(
+      unixSocketPath(parseUri('qemu:///system?mode=legacy'), { euid: 0, exists: () => true }),
+      '/run/libvirt/libvirt-sock',
+    );
+    assert.equal(unixSocketPath(parseUri('qemu:///system?mode=direct'), { euid: 0, exists: none }), '/run/libvirt/virtqemud-sock');
+    assert.throws(() => unixSocketPath(parseUri('qemu:///system?mode=odd'), { euid: 0 }), LibvirtUriError);
+  });
+
+  it('session for an unprivileged user: $XDG_RUNTIME_DIR/libvirt, else ~/.cache/libvirt', () => {
+    const u = parseUri('qemu:///session');
+    assert.equal(
+      unixSocketPath(u, { euid: 1000, env: { XDG_RUNTIME_DIR: '/run/user/1000' }, exists: none }),
+      '/run/user/1000/libvirt/libvirt-sock',
+    );
+    assert.equal(
+      unixSocketPath(u, {
+        euid: 1000,
+        env: { XDG_RUNTIME_DIR: '/run/user/1000' },
+        exists: (p) => p === '/run/user/1000/libvirt/virtqemud-sock',
+      }),
+      '/run/user/1000/libvirt/virtqemud-sock',
+    );
+    assert.equal(unixSocketPath(u, { euid: 1000, env: {}, home: '/home/a', exists: none }), '/home/a/.cache/libvirt/libvirt-sock');
+  });
+
+  it('non-root TLS uses ~/.pki/libvirt when the client certificate is there', () => {
+    const have = new Set(['/home/a/.pki/libvirt/clientcert.pem', '/home/a/.pki/libvirt/clientkey.pem']);
+    assert.deepEqual(tlsPaths(undefined, { euid: 1000, home: '/home/a', exists: (p) => have.has(p) }), {
+      caFile: '/etc/pki/CA/cacert.pem',
+      certFile: '/home/a/.pki/libvirt/clientcert.pem',
+      keyFile: '/home/a/.pki/libvirt/clientkey.pem',
+    });
+  });
+});
