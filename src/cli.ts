@@ -164,6 +164,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     if (message) process.stderr.write(`${message}\n`);
+    // Closing libvirt connections politely must not keep a stuck daemon from letting us exit.
+    setTimeout(() => process.exit(code), 5000).unref();
     for (const s of servers) s.stop(true);
     await service.close().catch(() => {});
     bus?.close();

@@ -42,13 +42,16 @@ function unhex(s: string): string {
 /** Reads CRLF lines from a transport; gives back what follows the last line read. */
 class LineChannel {
   private buf: Buffer = Buffer.alloc(0);
+  private fds: number[] = [];
   private waiters: Array<{ resolve: (line: string) => void; reject: (e: Error) => void }> = [];
   private failure: Error | undefined;
   private prefix: { length: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
 
   constructor(private readonly transport: Transport) {
     transport.setHandlers({
-      data: (chunk) => {
+      data: (chunk, fds) => {
+        // Descriptors can come with the first message, pipelined behind BEGIN.
+        if (fds) this.fds.push(...fds);
         this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
         this.pump();
       },
@@ -109,8 +112,9 @@ class LineChannel {
   /** Stops reading and gives unread bytes back to the transport for the next reader. */
   release(): void {
     this.transport.setHandlers(null);
-    this.transport.unshift(this.buf);
+    this.transport.unshift(this.buf, this.fds.length > 0 ? this.fds : undefined);
     this.buf = Buffer.alloc(0);
+    this.fds = [];
   }
 }
 

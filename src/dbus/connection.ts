@@ -157,12 +157,14 @@ export class DBusConnection extends EventEmitter {
   private inNeeded = 0;
   private inFds: number[] = [];
   private credentials: PeerCredentials | undefined;
+  // Server side: the unique name handed to a peer that says Hello (see DBusServerOptions.emulateBusDriver).
+  private readonly busDriverName: string | undefined;
 
   /** Wraps an authenticated transport; use connect(), fromStream() or DBusServer instead. */
   constructor(
     transport: Transport,
     auth: AuthResult,
-    options: { writeBufferLimit?: number; exporter?: ExporterOptions } = {},
+    options: { writeBufferLimit?: number; exporter?: ExporterOptions; busDriverName?: string } = {},
   ) {
     super();
     this.transport = transport;
@@ -172,6 +174,7 @@ export class DBusConnection extends EventEmitter {
     this.peerUid = auth.uid;
     this.credentials = auth.credentials;
     this.writeLimit = options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT;
+    this.busDriverName = options.busDriverName;
     this.exporter = new ObjectExporter(
       { send: (m: Omit<Message, 'serial'>) => this.sendMessage({ ...m, serial: 0 } as Message) },
       options.exporter,
@@ -331,6 +334,7 @@ export class DBusConnection extends EventEmitter {
         this.onSignal(msg);
         break;
       case MessageType.MethodCall:
+        if (this.busDriverName !== undefined && msg.destination === BUS_NAME && this.answerAsBusDriver(msg)) break;
         try {
           this.exporter.handleMethodCall(msg);
         } catch (err) {
@@ -340,6 +344,29 @@ export class DBusConnection extends EventEmitter {
       default:
         break; // unknown types are ignored, as the specification asks
     }
+  }
+
+  // The few bus driver calls a bus client makes unasked; everything else goes to the exporter.
+  private answerAsBusDriver(call: Message): boolean {
+    if (call.path !== BUS_PATH || (call.interface !== undefined && call.interface !== BUS_NAME)) return false;
+    let signature = '';
+    let body: unknown[] = [];
+    if (call.member === 'Hello') {
+      signature = 's';
+      body = [this.busDriverName];
+    } else if (call.member !== 'AddMatch' && call.member !== 'RemoveMatch') return false;
+    if (!(call.flags & MessageFlags.NoReplyExpected)) {
+      this.sendMessage({
+        type: MessageType.MethodReturn,
+        flags: MessageFlags.NoReplyExpected,
+        serial: 0,
+        replySerial: call.serial,
+        sender: BUS_NAME,
+        signature,
+        body,
+      });
+    }
+    return true;
   }
 
   private runFilter(filter: MessageFilter, msg: Message, incoming: boolean): Message | null {

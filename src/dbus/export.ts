@@ -261,6 +261,19 @@ function toVariant(p: PropertyDeclaration, value: unknown, iface: string): Varia
   return new Variant(p.signature, value);
 }
 
+/**
+ * Whether a getAllProperties value is deliberately wrapped twice (a `v` holding a variant of the
+ * property's type), as services compatible with GLib-based ones sometimes must answer; its inner
+ * value is still checked against the declared type.
+ */
+function isWrappedTwice(p: PropertyDeclaration, value: unknown): value is Variant {
+  if (!(value instanceof Variant) || value.signature !== 'v' || p.signature === 'v') return false;
+  const inner = value.value;
+  if (!(inner instanceof Variant) || inner.signature !== p.signature) return false;
+  toVariant(p, inner.value, '');
+  return true;
+}
+
 let machineIdCache: string | undefined;
 
 function readMachineId(): string {
@@ -909,7 +922,9 @@ export class ObjectExporter {
         const get = values instanceof Map ? (k: string) => values.get(k) : (k: string) => values[k];
         const has = values instanceof Map ? (k: string) => values.has(k) : (k: string) => Object.hasOwn(values, k);
         for (const p of t.iface.properties.values()) {
-          if (p.readable && has(p.decl.name)) out.set(p.decl.name, toVariant(p.decl, get(p.decl.name), t.iface.decl.name));
+          if (!p.readable || !has(p.decl.name)) continue;
+          const v = get(p.decl.name);
+          out.set(p.decl.name, isWrappedTwice(p.decl, v) ? v : toVariant(p.decl, v, t.iface.decl.name));
         }
         return out;
       });

@@ -2,6 +2,13 @@
 // bodies and whole messages, both byte orders, alignment from the absolute offset in the message.
 // The encoder and decoder walk cached TypeNode trees; values are checked against the signature on
 // the way out and the way in, and every limit of the specification is enforced with a typed error.
+//
+// JavaScript mapping: y n q i u d → number; h → number, the fd itself (the wire carries its index
+// in Message.fds); x t → bigint (a safe-integer number is accepted on the way out); b → boolean;
+// s o g → string; ay → Buffer (any Uint8Array or byte array on the way out); other arrays → arrays;
+// structs → arrays (tuples); a{..} → Map (a Map or a plain object on the way out, keys converted
+// to the key type); v → Variant. Header fields are written in code order unless msg.fieldOrder says
+// otherwise (decoded messages carry the order they arrived in, so they re-encode byte for byte).
 
 import { isUtf8 } from 'node:buffer';
 import { DBusInvalidArgsError, DBusProtocolError } from './errors.js';
@@ -13,7 +20,16 @@ import {
   isValidMemberName,
   isValidObjectPath,
 } from './names.js';
-import { Kind, MAX_TOTAL_DEPTH, parseSignature, parseSingleType, SINGLE_TYPES, type TypeNode } from './signature.js';
+import {
+  isSingleCompleteType,
+  isValidSignature,
+  Kind,
+  MAX_TOTAL_DEPTH,
+  parseSignature,
+  parseSingleType,
+  SINGLE_TYPES,
+  type TypeNode,
+} from './signature.js';
 import { Variant } from './variant.js';
 
 /** Maximum length of a whole message (header, padding and body). */
@@ -87,8 +103,11 @@ class Writer {
   }
 
   grow(need: number): void {
+    // Fail before allocating for something that could never be sent.
+    if (this.pos + need > MAX_MESSAGE_LENGTH + 8) throw new DBusInvalidArgsError('Message longer than 128 MiB');
     let size = this.buf.length * 2;
     while (size < this.pos + need) size *= 2;
+    size = Math.min(size, MAX_MESSAGE_LENGTH + 8);
     const next = Buffer.allocUnsafe(size) as FastBuffer;
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
@@ -161,21 +180,21 @@ class Writer {
   }
 
   string(t: TypeNode, s: string): void {
-    // Worst case 3 bytes per UTF-16 unit, plus length and NUL.
-    this.align(4, 5 + s.length * 3);
+    // Reserve the worst case, 3 bytes per UTF-16 unit, or for long strings the exact length.
+    this.align(4, 5 + (s.length > 65536 ? Buffer.byteLength(s) : s.length * 3));
     const len = this.stringBytes(t, s, this.pos + 4);
     this.u32(len);
     this.pos += len + 1;
   }
 
-  signature(t: TypeNode, s: string): void {
+  /** Writes a SIGNATURE (already validated: ASCII, at most 255 bytes). */
+  signature(s: string): void {
     if (this.pos + 2 + s.length > this.buf.length) this.grow(2 + s.length);
     const buf = this.buf;
     const n = s.length;
     buf[this.pos++] = n;
     for (let i = 0; i < n; i++) buf[this.pos++] = s.charCodeAt(i);
     buf[this.pos++] = 0;
-    void t;
   }
 }
 
@@ -322,7 +341,7 @@ function writeValue(w: Writer, t: TypeNode, v: unknown, depth: number): void {
     case Kind.Signature:
       if (typeof v !== 'string') mismatch(t, v, 'a signature string');
       parseSignature(v);
-      w.signature(t, v);
+      w.signature(v);
       return;
     case Kind.Variant: {
       if (!(v instanceof Variant)) mismatch(t, v, 'a Variant');
@@ -333,7 +352,7 @@ function writeValue(w: Writer, t: TypeNode, v: unknown, depth: number): void {
         typeof sig === 'string' && sig.length === 1
           ? (SINGLE_TYPES[sig.charCodeAt(0)] ?? parseSingleType(sig))
           : parseSingleType(sig);
-      w.signature(t, sig);
+      w.signature(sig);
       writeValue(w, inner, v.value, depth);
       return;
     }
@@ -436,8 +455,6 @@ export function encodeBody(
   return releaseWriter(w);
 }
 
-// Header fields in the order we write them: the order libdbus and GDBus use for what they set
-// (path, interface, member, error name, reply serial, destination, sender, signature, unix fds).
 function requireField(msg: Message, name: keyof Message, what: string): void {
   if (msg[name] === undefined) throw new DBusInvalidArgsError(`${what} message without ${name}`);
 }
@@ -468,6 +485,10 @@ function checkHeader(msg: Message): void {
   }
   if (msg.sender !== undefined && !isValidBusName(msg.sender)) {
     throw new DBusInvalidArgsError(`Invalid sender ${JSON.stringify(msg.sender)}`);
+  }
+  // Reserved by the specification for messages an implementation makes up locally; never sent.
+  if (msg.path === '/org/freedesktop/DBus/Local' || msg.interface === 'org.freedesktop.DBus.Local') {
+    throw new DBusInvalidArgsError('The path and interface org.freedesktop.DBus.Local are reserved');
   }
   switch (type) {
     case MessageType.MethodCall:
@@ -544,7 +565,7 @@ function writeField(w: Writer, msg: Message, code: number, fdCount: number): voi
     case HeaderField.Signature:
       if (msg.signature) {
         fieldHead(w, code, CHAR_G);
-        w.signature(STRING_NODE, msg.signature);
+        w.signature(msg.signature);
       }
       return;
     case HeaderField.UnixFds:
@@ -615,6 +636,17 @@ export function encodeMessage(msg: Message): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
+const MAX_INTERNED = 64;
+const INTERN_SIZE = 1024;
+const internStrings: (string | undefined)[] = new Array(INTERN_SIZE).fill(undefined);
+const internHashes = new Int32Array(INTERN_SIZE);
+/** Which name checks (CHECKED_* bits) the interned string has passed. */
+const internChecked = new Uint8Array(INTERN_SIZE);
+const CHECKED_PATH = 1;
+const CHECKED_INTERFACE = 2;
+const CHECKED_MEMBER = 4;
+const CHECKED_BUS_NAME = 8;
+
 class Reader {
   buf: FastBuffer = Buffer.alloc(0) as FastBuffer;
   pos = 0;
@@ -647,6 +679,9 @@ class Reader {
       : ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
   }
 
+  /** Slot in the intern table of the last string read, or -1 (lets callers cache name checks). */
+  slot = -1;
+
   string(): string {
     this.align(4, 4);
     const len = this.u32();
@@ -656,17 +691,49 @@ class Reader {
     const buf = this.buf;
     if (buf[end] !== 0) this.fail('string not NUL-terminated');
     this.pos = end + 1;
-    if (len < 64) {
+    this.slot = -1;
+    if (len <= MAX_INTERNED) {
+      // Short ASCII strings (names, paths, dict keys) repeat from message to message: hash them
+      // while checking for NUL and non-ASCII, and reuse the string from last time if it matches.
+      let hash = len;
       let i = start;
       for (; i < end; i++) {
         const c = buf[i]!;
         if (c >= 0x80 || c === 0) break;
+        hash = (Math.imul(hash, 31) + c) | 0;
       }
-      if (i === end) return buf.latin1Slice(start, end);
+      if (i === end) {
+        const slot = (hash ^ (hash >>> 11)) & (INTERN_SIZE - 1);
+        const known = internStrings[slot];
+        if (known !== undefined && internHashes[slot] === hash && known.length === len) {
+          let j = 0;
+          while (j < len && known.charCodeAt(j) === buf[start + j]) j++;
+          if (j === len) {
+            this.slot = slot;
+            return known;
+          }
+        }
+        const s = buf.latin1Slice(start, end);
+        internStrings[slot] = s;
+        internHashes[slot] = hash;
+        internChecked[slot] = 0;
+        this.slot = slot;
+        return s;
+      }
     }
     const s = buf.utf8Slice(start, end);
     if (s.indexOf('\0') !== -1) this.fail('NUL inside a string');
     if (s.indexOf('\uFFFD') !== -1 && !isUtf8(buf.subarray(start, end))) this.fail('string is not valid UTF-8');
+    return s;
+  }
+
+  /** Reads a string and checks it with `valid`, remembering success in the intern table under `flag`. */
+  name(valid: (s: string) => boolean, flag: number, what: string): string {
+    const s = this.string();
+    const slot = this.slot;
+    if (slot >= 0 && internChecked[slot]! & flag) return s;
+    if (!valid(s)) this.fail(`invalid ${what} ${JSON.stringify(s)}`);
+    if (slot >= 0) internChecked[slot]! |= flag;
     return s;
   }
 
@@ -750,11 +817,8 @@ function readValue(r: Reader, t: TypeNode, depth: number): unknown {
     }
     case Kind.String:
       return r.string();
-    case Kind.ObjectPath: {
-      const s = r.string();
-      if (!isValidObjectPath(s)) r.fail(`invalid object path ${JSON.stringify(s)}`);
-      return s;
-    }
+    case Kind.ObjectPath:
+      return r.name(isValidObjectPath, CHECKED_PATH, 'object path');
     case Kind.Signature: {
       const s = r.signature();
       r.types(s);
@@ -952,27 +1016,19 @@ function decodeMessageWith(r: Reader, buf: Buffer, total: number, fds: number[] 
     last = code;
     switch (code) {
       case HeaderField.Path: {
-        const s = r.string();
-        if (!isValidObjectPath(s)) r.fail(`invalid PATH ${JSON.stringify(s)}`);
-        msg.path = s;
+        msg.path = r.name(isValidObjectPath, CHECKED_PATH, 'PATH');
         break;
       }
       case HeaderField.Interface: {
-        const s = r.string();
-        if (!isValidInterfaceName(s)) r.fail(`invalid INTERFACE ${JSON.stringify(s)}`);
-        msg.interface = s;
+        msg.interface = r.name(isValidInterfaceName, CHECKED_INTERFACE, 'INTERFACE');
         break;
       }
       case HeaderField.Member: {
-        const s = r.string();
-        if (!isValidMemberName(s)) r.fail(`invalid MEMBER ${JSON.stringify(s)}`);
-        msg.member = s;
+        msg.member = r.name(isValidMemberName, CHECKED_MEMBER, 'MEMBER');
         break;
       }
       case HeaderField.ErrorName: {
-        const s = r.string();
-        if (!isValidErrorName(s)) r.fail(`invalid ERROR_NAME ${JSON.stringify(s)}`);
-        msg.errorName = s;
+        msg.errorName = r.name(isValidErrorName, CHECKED_INTERFACE, 'ERROR_NAME');
         break;
       }
       case HeaderField.ReplySerial: {
@@ -983,15 +1039,11 @@ function decodeMessageWith(r: Reader, buf: Buffer, total: number, fds: number[] 
         break;
       }
       case HeaderField.Destination: {
-        const s = r.string();
-        if (!isValidBusName(s)) r.fail(`invalid DESTINATION ${JSON.stringify(s)}`);
-        msg.destination = s;
+        msg.destination = r.name(isValidBusName, CHECKED_BUS_NAME, 'DESTINATION');
         break;
       }
       case HeaderField.Sender: {
-        const s = r.string();
-        if (!isValidBusName(s)) r.fail(`invalid SENDER ${JSON.stringify(s)}`);
-        msg.sender = s;
+        msg.sender = r.name(isValidBusName, CHECKED_BUS_NAME, 'SENDER');
         break;
       }
       case HeaderField.Signature: {
@@ -1103,11 +1155,11 @@ function checkValue(t: TypeNode, v: unknown, where: string, depth: number): void
       if (!isValidObjectPath(v)) checkFail(t, v, where, 'an object path');
       return;
     case Kind.Signature:
-      if (typeof v !== 'string') checkFail(t, v, where, 'a signature string');
-      parseSignature(v as string);
+      if (!isValidSignature(v)) checkFail(t, v, where, 'a valid signature');
       return;
     case Kind.Variant: {
       if (!(v instanceof Variant)) checkFail(t, v, where, 'a Variant');
+      if (!isSingleCompleteType(v.signature)) checkFail(t, v.signature, where, 'a Variant whose signature is one complete type');
       if (++depth > MAX_TOTAL_DEPTH) checkFail(t, v, where, 'at most 64 nested containers');
       checkValue(parseSingleType(v.signature), v.value, `${where}<${v.signature}>`, depth);
       return;

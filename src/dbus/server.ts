@@ -28,6 +28,11 @@ export interface DBusServerOptions {
   writeBufferLimit?: number;
   /** Options of each connection's object exporter. */
   exporter?: ExporterOptions;
+  /**
+   * Answer Hello, AddMatch and RemoveMatch of org.freedesktop.DBus on each connection (default
+   * true), so clients that always act as bus clients (`gdbus call --address`, sd-bus) work peer to peer.
+   */
+  emulateBusDriver?: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ export class DBusServer extends EventEmitter {
   private readonly connections = new Set<DBusConnection>();
   private readonly authenticating = new Set<Transport>();
   private active = false;
+  private peerCount = 0;
 
   constructor(
     address: string,
@@ -110,10 +116,10 @@ export class DBusServer extends EventEmitter {
         nonce: listener.nonce,
         timeout: this.options.authTimeout,
       });
-      if (!this.active) throw new DBusError('org.freedesktop.DBus.Error.Disconnected', 'server stopped');
       const conn = new DBusConnection(transport, auth, {
         writeBufferLimit: this.options.writeBufferLimit,
         exporter: this.options.exporter,
+        busDriverName: this.options.emulateBusDriver === false ? undefined : `:1.${++this.peerCount}`,
       });
       this.authenticating.delete(transport);
       this.connections.add(conn);
@@ -134,10 +140,12 @@ export class DBusServer extends EventEmitter {
     const listener = this.listener;
     this.active = false;
     this.listener = undefined;
-    // Clients still authenticating are dropped; established connections live on unless asked.
-    for (const transport of this.authenticating) transport.destroy();
-    this.authenticating.clear();
-    if (closeConnections) for (const c of this.connections) c.close();
+    // Clients already accepted finish authenticating and live on, unless asked to close.
+    if (closeConnections) {
+      for (const transport of this.authenticating) transport.destroy();
+      this.authenticating.clear();
+      for (const c of this.connections) c.close();
+    }
     listener.server.close();
     listener.cleanup();
   }

@@ -164,17 +164,14 @@ export class LibvirtStream implements AsyncIterable<Item> {
       this.push(new StreamHole(p.payload.readBigInt64BE(0), p.payload.readUInt32BE(8)));
       return;
     }
-    switch (p.status) {
-      case PacketStatus.CONTINUE:
-        if (p.payload.length) this.push(Buffer.from(p.payload));
-        break;
-      case PacketStatus.OK:
-        if (this.confirm) this.complete();
-        else this.setEof();
-        break;
-      case PacketStatus.ERROR:
-        this.fail(p.payload.length ? decodeError(p.payload) : new LibvirtProtocolError('stream aborted by daemon'));
-        break;
+    if (p.status === PacketStatus.CONTINUE && p.payload.length > 0) {
+      this.push(Buffer.from(p.payload));
+    } else if (p.status === PacketStatus.CONTINUE || p.status === PacketStatus.OK) {
+      // The daemon marks the end of data, and confirms a finish or abort, with an empty packet.
+      if (this.confirm) this.complete();
+      else this.setEof();
+    } else {
+      this.fail(p.payload.length ? decodeError(p.payload) : new LibvirtProtocolError('stream aborted by daemon'));
     }
   }
 

@@ -7,12 +7,13 @@ import type {
   Annotations,
   ArgDeclaration,
   InterfaceDeclaration,
+  Message,
   MethodDeclaration,
   PropertyAccess,
   PropertyDeclaration,
   SignalDeclaration,
-} from '../dbus/interface.js';
-import type { Message } from '../dbus/message.js';
+} from '../dbus/index.js';
+import { Variant } from '../dbus/index.js';
 import { toDBusError } from './errors.js';
 
 /**
@@ -272,13 +273,21 @@ export function defineInterface<O>(name: string, spec: InterfaceSpec<O>): Define
     return {
       methods: methodImpls,
       properties: propImpls,
-      // Like the reference: every readable property in declaration order, failing with the first error.
+      // Like the reference (observed: python-dbus sees variant_level=2, and a vanished domain
+      // answers {}): every readable property in declaration order, each value wrapped twice, and a
+      // property whose getter fails left out. The getters run concurrently: each is its own
+      // libvirt round trip.
       async getAllProperties() {
-        const out = new Map<string, unknown>();
+        const getters: [PropertyDeclaration, () => Promise<unknown>][] = [];
         for (const p of properties) {
           const get = propImpls[p.name]?.get;
-          if (p.access === 'write' || !get) continue;
-          out.set(p.name, await get());
+          if (p.access !== 'write' && get) getters.push([p, get]);
+        }
+        const results = await Promise.allSettled(getters.map(([, get]) => get()));
+        const out = new Map<string, unknown>();
+        for (const [i, r] of results.entries()) {
+          const p = getters[i]?.[0] as PropertyDeclaration;
+          if (r.status === 'fulfilled') out.set(p.name, new Variant('v', new Variant(p.signature, r.value)));
         }
         return out;
       },

@@ -128,8 +128,3 @@ export async function hostCpuCount(conn: LibvirtConnection): Promise<number> {
   const r = await conn.nodeGetCpuMap({ need_map: 0, need_online: 0, flags: 0 });
   return r.ret;
 }
-
-/** A remote_string argument: null stays null, anything else is the string. */
-export function optString(s: string | null | undefined): string | null {
-  return s === undefined ? null : s;
-}

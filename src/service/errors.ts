@@ -1,7 +1,7 @@
 // Errors of org.libvirt: every libvirt failure reaches the caller as org.libvirt.Error with
 // libvirt's own message, as the reference does; D-Bus errors pass through unchanged.
 
-import { DBusError } from '../dbus/errors.js';
+import { DBusError } from '../dbus/index.js';
 
 /** The one error name the reference uses for libvirt failures. */
 export const LibvirtErrorName = 'org.libvirt.Error';

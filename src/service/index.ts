@@ -14,11 +14,11 @@ import { StoragePoolInterface } from './storage-pool.js';
 import { StorageVolInterface } from './storage-vol.js';
 
 export { ConnectObject, type ConnectObjectOptions, type EventBinding, type OpenHook } from './connect-object.js';
-export { defineInterface, type DefinedInterface, type InterfaceSpec } from './declare.js';
+export { type DefinedInterface, defineInterface, type InterfaceSpec } from './declare.js';
 export { LibvirtErrorName, OrgLibvirtError, toDBusError } from './errors.js';
 export * from './paths.js';
-export { LibvirtDBusService, type ServiceOptions, defaultConnects } from './service.js';
-export { objectKinds, type ObjectKindSpec } from './subtrees.js';
+export { defaultConnects, LibvirtDBusService, type ServiceOptions } from './service.js';
+export { type ObjectKindSpec, objectKinds } from './subtrees.js';
 
 /** All ten interfaces of org.libvirt, by name. */
 export const interfaces: ReadonlyMap<string, DefinedInterface<never>> = new Map<string, DefinedInterface<never>>(

@@ -73,6 +73,16 @@ describe('address parsing', () => {
   });
 });
 
+/** Resolves when the server accepted one connection (which it closes at once). */
+function acceptAndClose(server: Server): Promise<void> {
+  return new Promise((resolve) =>
+    server.once('connection', (s) => {
+      s.destroy();
+      resolve();
+    }),
+  );
+}
+
 describe('address transports', () => {
   function acceptOnce(server: Server): Promise<Buffer> {
     return new Promise((resolve) => {
@@ -95,7 +105,7 @@ describe('address transports', () => {
     const listener = await listenEntry({ transport: 'unix', params: new Map([['dir', dir]]) });
     try {
       const path = listener.clientEntry.params.get('path') as string;
-      const accepted = new Promise<void>((r) => listener.server.once('connection', (s) => (s.destroy(), r())));
+      const accepted = acceptAndClose(listener.server);
       const { transport, entry } = await connectAddress(
         `unix:path=${dir}/missing;tcp:host=127.0.0.1,port=1;unix:path=${escapeAddressValue(path)}`,
       );
@@ -123,7 +133,7 @@ describe('address transports', () => {
     const name = `dbus-test-${process.pid}-${Date.now()}`;
     const listener = await listenEntry({ transport: 'unix', params: new Map([['abstract', name]]) });
     try {
-      const accepted = new Promise<void>((r) => listener.server.once('connection', (s) => (s.destroy(), r())));
+      const accepted = acceptAndClose(listener.server);
       const { transport } = await connectAddress(`unix:abstract=${name}`);
       await accepted;
       transport.destroy();
@@ -157,7 +167,7 @@ describe('address transports', () => {
     try {
       const port = Number(listener.clientEntry.params.get('port'));
       assert.ok(port > 0);
-      const accepted = new Promise<void>((r) => listener.server.once('connection', (s) => (s.destroy(), r())));
+      const accepted = acceptAndClose(listener.server);
       const { transport } = await connectAddress(formatAddressEntry(listener.clientEntry));
       await accepted;
       transport.destroy();

@@ -14,6 +14,7 @@ import {
   DBusProtocolError,
   DBusTimeoutError,
 } from '../../src/dbus/errors.js';
+import { formatMatchRule, matchesRule, parseMatchRule } from '../../src/dbus/match.js';
 import { type Message, MessageType } from '../../src/dbus/message.js';
 import { DBusServer } from '../../src/dbus/server.js';
 import { Variant } from '../../src/dbus/variant.js';
@@ -379,7 +380,9 @@ describe('DBusConnection robustness and flow control', () => {
   });
 
   it('a peer sending garbage gets its connection closed with DBusProtocolError; others live on', async () => {
+    const goodServerSide = new Promise<DBusConnection>((r) => server.once('connection', r));
     const good = await DBusConnection.connect(server.clientAddress);
+    await goodServerSide;
     const serverSide = new Promise<DBusConnection>((r) => server.once('connection', r));
     const path = server.clientAddress.split(',')[0]?.slice('unix:path='.length) as string;
     const raw = netConnect(path);
@@ -444,5 +447,62 @@ describe('DBusConnection robustness and flow control', () => {
     assert.deepEqual(await c.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(9)] }), [9]);
     await c.flush();
     c.close();
+  });
+});
+
+describe('match rules', () => {
+  const signal = (over: Partial<Message>): Message => ({
+    type: MessageType.Signal,
+    flags: 0,
+    serial: 1,
+    path: '/a/b',
+    interface: 'org.x.I',
+    member: 'M',
+    sender: ':1.5',
+    signature: 'so',
+    body: ['org.foo.Bar', '/p/q'],
+    ...over,
+  });
+
+  it('formats rules with quoting of apostrophes, and parses them back', () => {
+    const rule = {
+      type: 'signal' as const,
+      sender: 'org.x',
+      interface: 'org.x.I',
+      member: 'M',
+      pathNamespace: '/a',
+      args: new Map([[0, "it's"]]),
+      argPaths: new Map([[1, '/p/']]),
+    };
+    const text = formatMatchRule(rule);
+    assert.equal(text, "type='signal',sender='org.x',interface='org.x.I',member='M',path_namespace='/a',arg0='it'\\''s',arg1path='/p/'");
+    assert.deepEqual(parseMatchRule(text), rule);
+    assert.deepEqual(parseMatchRule("arg0namespace='org.foo',eavesdrop='true'"), { arg0namespace: 'org.foo', eavesdrop: true });
+  });
+
+  it('rejects bad rules', () => {
+    for (const bad of ["type='nope'", "foo='x'", "path='/a',path_namespace='/a'", "arg64='x'", "member='M", 'member']) {
+      assert.throws(() => parseMatchRule(bad), DBusInvalidArgsError, bad);
+    }
+  });
+
+  it('matches messages the way dbus-daemon does', () => {
+    const m = signal({});
+    assert.ok(matchesRule({ type: 'signal', interface: 'org.x.I' }, m));
+    assert.ok(!matchesRule({ type: 'method_call' }, m));
+    assert.ok(matchesRule({ pathNamespace: '/a' }, m));
+    assert.ok(matchesRule({ pathNamespace: '/' }, m));
+    assert.ok(!matchesRule({ pathNamespace: '/a/b/c' }, m));
+    assert.ok(!matchesRule({ pathNamespace: '/a/bb' }, m));
+    assert.ok(matchesRule({ args: new Map([[0, 'org.foo.Bar']]) }, m));
+    assert.ok(!matchesRule({ args: new Map([[1, '/p/q']]) }, m), 'argN matches strings only, not object paths');
+    assert.ok(matchesRule({ argPaths: new Map([[1, '/p/']]) }, m));
+    assert.ok(matchesRule({ arg0namespace: 'org.foo' }, m));
+    assert.ok(!matchesRule({ arg0namespace: 'org.fo' }, m));
+    assert.ok(matchesRule({ sender: ':1.5' }, m));
+    assert.ok(!matchesRule({ sender: ':1.6' }, m));
+    assert.ok(matchesRule({ sender: 'org.owner' }, m, (rule, sender) => rule === 'org.owner' && sender === ':1.5'));
+    assert.ok(!matchesRule({ args: new Map([[0, 'x']]) }, signal({ signature: 'a(ss)s', body: [[], 'x'] })));
+    assert.ok(matchesRule({ args: new Map([[1, 'x']]) }, signal({ signature: 'a(ss)s', body: [[], 'x'] })));
   });
 });

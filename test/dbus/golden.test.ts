@@ -3,6 +3,7 @@
 // decode to the right values and re-encode byte for byte. Plus a big-endian message assembled here
 // by hand from the specification.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -226,4 +227,77 @@ test('a big-endian METHOD_RETURN assembled by hand from the specification', () =
   });
   // Our encoder, given the same message, produces exactly these bytes.
   assert.equal(encodeMessage(decoded).toString('hex'), hex);
+});
+
+// GLib reads what we write: GDBusMessage.new_from_blob() parses (and validates) our bytes, and its
+// own serialization of what it read must have exactly our body bytes and decode to our values.
+const GLIB_REREAD = `
+import sys, gi
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio
+for line in sys.stdin.read().split():
+    try:
+        m = Gio.DBusMessage.new_from_blob(bytes.fromhex(line), Gio.DBusCapabilityFlags.NONE)
+        print(m.to_blob(Gio.DBusCapabilityFlags.NONE).hex())
+    except Exception as e:
+        print('error:' + str(e).replace(' ', '_'))
+`;
+
+test('GLib parses our messages and writes the same body bytes back (python3-gi)', () => {
+  const base: Message = { type: MessageType.Signal, flags: 0, serial: 5, path: '/org/example/Obj', interface: 'org.example.Iface', member: 'S', signature: '', body: [] };
+  const messages: Message[] = [];
+  for (const endianness of ['l', 'B'] as const) {
+    messages.push(
+      {
+        ...base,
+        endianness,
+        signature: 'ybnqiuxtdsogv',
+        body: [255, false, -32768, 65535, -2147483648, 4294967295, -(2n ** 63n), 2n ** 64n - 1n, -1.25, 'ünï ☃', '/o/p', 'a{sv}', new Variant('(sv)', ['x', new Variant('ay', Buffer.from([1]))])],
+      },
+      {
+        ...base,
+        endianness,
+        type: MessageType.MethodReturn,
+        replySerial: 4,
+        destination: ':1.9',
+        path: undefined,
+        interface: undefined,
+        member: undefined,
+        signature: 'a{sv}aa(ix)a{ua{sv}}ay',
+        body: [
+          new Map<string, Variant>([
+            ['Name', new Variant('s', 'vm')],
+            ['Memory', new Variant('t', 1024n)],
+            ['Nested', new Variant('a{sv}', new Map([['x', new Variant('d', 0.5)]]))],
+          ]),
+          [[], [[1, 2n]], [[3, -4n], [5, 6n]]],
+          new Map([[7, new Map([['k', new Variant('b', true)]])]]),
+          Buffer.from([]),
+        ],
+      },
+      { ...base, endianness, type: MessageType.Error, errorName: 'org.libvirt.Error', replySerial: 3, path: undefined, interface: undefined, member: undefined, signature: 's', body: ['failed'] },
+      { ...base, endianness, type: MessageType.MethodCall, destination: 'org.libvirt', member: 'ListDomains', signature: 'u', body: [0] },
+    );
+  }
+  const ours = messages.map((m) => encodeMessage(m));
+  const out = execFileSync('/usr/bin/python3', ['-c', GLIB_REREAD], { input: ours.map((b) => b.toString('hex')).join('\n') })
+    .toString()
+    .trim()
+    .split('\n');
+  assert.equal(out.length, ours.length);
+  out.forEach((hex, i) => {
+    assert.doesNotMatch(hex, /^error:/, `GLib refused message ${i}: ${hex}`);
+    const theirs = Buffer.from(hex, 'hex');
+    const bodyOf = (b: Buffer): string => {
+      const le = b[0] === 0x6c;
+      const fields = le ? b.readUInt32LE(12) : b.readUInt32BE(12);
+      return b.subarray(16 + Math.ceil(fields / 8) * 8).toString('hex');
+    };
+    assert.equal(theirs[0], ours[i]![0], 'GLib keeps the byte order');
+    assert.equal(bodyOf(theirs), bodyOf(ours[i]!), `body bytes of message ${i}`);
+    const back = decodeMessage(theirs);
+    const { fieldOrder: _order, ...rest } = back;
+    const expected = Object.fromEntries(Object.entries(messages[i]!).filter(([, v]) => v !== undefined));
+    assert.deepStrictEqual(rest, { ...expected, endianness: messages[i]!.endianness });
+  });
 });

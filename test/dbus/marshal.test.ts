@@ -167,6 +167,55 @@ test('whole messages round-trip in both byte orders (property)', () => {
   );
 });
 
+const arbName = fc.array(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,6}$/), { minLength: 2, maxLength: 4 }).map((e) => e.join('.'));
+const arbUnique = fc.array(fc.stringMatching(/^[A-Za-z0-9_-]{1,4}$/), { minLength: 2, maxLength: 3 }).map((e) => `:${e.join('.')}`);
+const arbHeader = fc.record(
+  {
+    type: fc.constantFrom(MessageType.MethodCall, MessageType.MethodReturn, MessageType.Error, MessageType.Signal),
+    flags: fc.integer({ min: 0, max: 255 }),
+    serial: fc.integer({ min: 1, max: 0xffffffff }),
+    path: arbPath,
+    interface: arbName,
+    member: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/),
+    errorName: arbName,
+    replySerial: fc.integer({ min: 1, max: 0xffffffff }),
+    destination: fc.oneof(arbName, arbUnique),
+    sender: fc.oneof(arbName, arbUnique),
+    order: fc.shuffledSubarray([1, 2, 3, 4, 5, 6, 7, 8, 9], { minLength: 9 }),
+    endianness: fc.constantFrom<Endianness>('l', 'B'),
+  },
+  { requiredKeys: ['type', 'flags', 'serial', 'path', 'interface', 'member', 'errorName', 'replySerial', 'order', 'endianness'] },
+);
+
+test('headers of every message type, in any field order, round-trip byte for byte (property)', () => {
+  fc.assert(
+    fc.property(arbHeader, arbBody, (h, [sig, values]) => {
+      const msg: Message = { type: h.type, flags: h.flags, serial: h.serial, signature: sig, body: values, endianness: h.endianness, fds: FDS.slice() };
+      // Only the fields this type needs, plus the optional routing fields when generated.
+      if (h.type === MessageType.MethodCall || h.type === MessageType.Signal) {
+        msg.path = h.path;
+        msg.member = h.member;
+        if (h.type === MessageType.Signal || h.serial % 2 === 0) msg.interface = h.interface;
+      } else {
+        msg.replySerial = h.replySerial;
+        if (h.type === MessageType.Error) msg.errorName = h.errorName;
+      }
+      if (h.destination !== undefined) msg.destination = h.destination;
+      if (h.sender !== undefined) msg.sender = h.sender;
+      msg.fieldOrder = h.order;
+      const buf = encodeMessage(msg);
+      const back = decodeMessage(buf, FDS.slice());
+      const { fieldOrder, ...rest } = back;
+      const { fieldOrder: _sent, ...expected } = msg;
+      assert.deepStrictEqual(rest, expected);
+      // Ascending orders are not recorded; any other order is, and re-encoding reproduces it.
+      if (fieldOrder !== undefined) assert.notDeepEqual(fieldOrder, fieldOrder.slice().sort((a, b) => a - b));
+      assert.deepEqual(encodeMessage(back), buf);
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('the body starts 8-aligned after the header, and alignment follows the absolute offset', () => {
   // One-byte signature field makes the header 16 + 8 (path) + ... bytes: check 't' lands on 8.
   const msg: Message = {
@@ -276,6 +325,8 @@ test('checkValues says which value does not fit', () => {
     ['as', ['abc'], /an array/],
     ['a{sv}', [[1]], /Map or a plain object/],
     ['ii', [1], /2 complete types but 1 values/],
+    ['(gv)', [['a{', new Variant('i', 1)]], /argument 0\.0: expected a valid signature/],
+    ['av', [[new Variant('ii', 1)]], /argument 0\[0\]: expected a Variant whose signature is one complete type/],
   ];
   for (const [sig, values, message] of cases) {
     assert.throws(() => checkValues(sig, values), (e: unknown) => e instanceof DBusInvalidArgsError && message.test(e.message), sig);
@@ -358,6 +409,8 @@ test('header names, serials and flags are checked before sending', () => {
     { signature: 'a{' },
     { type: MessageType.Error, errorName: 'bad', replySerial: 1 },
     { type: MessageType.MethodReturn, replySerial: 0 },
+    { path: '/org/freedesktop/DBus/Local' },
+    { interface: 'org.freedesktop.DBus.Local' },
   ];
   for (const change of bad) {
     assert.throws(() => encodeMessage({ ...call, ...change }), DBusInvalidArgsError, JSON.stringify(change));
@@ -489,4 +542,21 @@ test('every error thrown is a DBusError', () => {
   ]) {
     assert.throws(f, DBusError);
   }
+});
+
+test('strings reused from earlier messages are still checked as names where names are required', () => {
+  // 'a.' is read (and remembered) as a body string, then must still fail as a MEMBER.
+  assert.deepEqual(decodeBody('s', encodeBody('s', ['a.'])), ['a.']);
+  const msg = encodeMessage({ ...call, member: 'ab' });
+  const at = msg.indexOf(Buffer.from('03017300', 'hex'));
+  msg.write('a.', at + 8, 'latin1'); // the MEMBER bytes 'ab' become 'a.'
+  assert.throws(() => decodeMessage(msg), /invalid MEMBER "a\."/);
+  assert.throws(() => decodeMessage(msg), /invalid MEMBER "a\."/, 'and again, once remembered');
+  // A valid member remembered as valid does not make an invalid one pass.
+  assert.equal(decodeMessage(encodeMessage({ ...call, member: 'ab' })).member, 'ab');
+  assert.throws(() => decodeMessage(msg), /invalid MEMBER/);
+  // Different strings of the same length are told apart.
+  const many = Array.from({ length: 3000 }, (_, i) => `k${i}`);
+  assert.deepEqual(decodeBody('as', encodeBody('as', [many])), [many]);
+  assert.deepEqual(decodeBody('as', encodeBody('as', [many])), [many]);
 });

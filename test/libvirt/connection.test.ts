@@ -138,25 +138,34 @@ describe('LibvirtConnection on a real libvirtd', () => {
 
   it('secrets on qemu:///system: define, set and get a value (virsh sees it)', async () => {
     const { secret } = await qemu.secretDefineXml({
-      xml: "<secret ephemeral='no' private='no'><usage type='volume'><volume>/rt/vol</volume></usage></secret>",
+      xml: `<secret ephemeral='yes' private='no'><usage type='volume'><volume>/rt/vol-${process.pid}</volume></usage></secret>`,
       flags: 0,
     });
-    await qemu.secretSetValue({ secret, value: Buffer.from('s3cret'), flags: 0 });
-    const { value } = await qemu.secretGetValue({ secret, flags: 0 });
-    assert.equal(Buffer.from(value).toString(), 's3cret');
-    const uuid = uuidString(secret.uuid);
-    assert.equal((await d.virsh(d.qemuUri, 'secret-get-value', uuid)).trim(), Buffer.from('s3cret').toString('base64'));
-    const { secrets } = await qemu.connectListAllSecrets({ need_results: 1, flags: 0 });
-    assert.ok(secrets.some((s) => uuidString(s.uuid) === uuid));
-    await qemu.secretUndefine({ secret });
+    try {
+      await qemu.secretSetValue({ secret, value: Buffer.from('s3cret'), flags: 0 });
+      const { value } = await qemu.secretGetValue({ secret, flags: 0 });
+      assert.equal(Buffer.from(value).toString(), 's3cret');
+      const uuid = uuidString(secret.uuid);
+      assert.equal((await d.virsh(d.qemuUri, 'secret-get-value', uuid)).trim(), Buffer.from('s3cret').toString('base64'));
+      const { secrets } = await qemu.connectListAllSecrets({ need_results: 1, flags: 0 });
+      assert.ok(secrets.some((s) => uuidString(s.uuid) === uuid));
+    } finally {
+      await qemu.secretUndefine({ secret });
+    }
   });
 
   it('network filters on qemu:///system match virsh nwfilter-list', async () => {
-    await qemu.nwfilterDefineXml({ xml: "<filter name='rt-filter' chain='root'></filter>" });
-    const { filters } = await qemu.connectListAllNwfilters({ need_results: 1, flags: 0 });
-    const virshNames = lines(await d.virsh(d.qemuUri, 'nwfilter-list')).map((l) => l.split(/\s+/)[1]);
-    assert.ok(filters.some((f) => f.name === 'rt-filter'));
-    assert.deepEqual(filters.map((f) => f.name).sort(), virshNames.sort());
+    // The fixture's daemon writes persistent filters to the host's /etc/libvirt: use a unique name, undefine after.
+    const name = `rt-filter-${process.pid}`;
+    const { nwfilter } = await qemu.nwfilterDefineXml({ xml: `<filter name='${name}' chain='root'></filter>` });
+    try {
+      const { filters } = await qemu.connectListAllNwfilters({ need_results: 1, flags: 0 });
+      const virshNames = lines(await d.virsh(d.qemuUri, 'nwfilter-list')).map((l) => l.split(/\s+/)[1]);
+      assert.ok(filters.some((f) => f.name === name));
+      assert.deepEqual(filters.map((f) => f.name).sort(), virshNames.sort());
+    } finally {
+      await qemu.nwfilterUndefine({ nwfilter });
+    }
   });
 
   it('the test driver refuses secrets with a LibvirtError code, not a crash', async () => {

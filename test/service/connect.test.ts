@@ -180,7 +180,11 @@ test('domains: define, create, look up, list, stats, save image and restore', as
   const [defined] = (await call('DomainDefineXML', 's', [xml('dbus-defined')])) as [string];
   const definedUuid = (await lv.virsh(lv.testUri, 'domuuid', 'dbus-defined')).trim();
   assert.equal(defined, `${T}/domain/_${definedUuid.replaceAll('-', '_')}`);
+  await peer.subscribe({ iface: C, member: 'DomainEvent' });
   const [created] = (await call('DomainCreateXML', 'su', [xml('dbus-created'), 0])) as [string];
+  // Connect.DomainEvent(domain, VIR_DOMAIN_EVENT_STARTED=2, detail) on the Connect object.
+  const started = await peer.waitForSignal((s) => s.member === 'DomainEvent' && s.args[0] === created && s.args[1] === 2);
+  assert.equal(started.path, T);
   assert.match(await lv.virsh(lv.testUri, 'domstate', 'dbus-created'), /running/);
   assert.equal(created, `${T}/domain/_${(await lv.virsh(lv.testUri, 'domuuid', 'dbus-created')).trim().replaceAll('-', '_')}`);
   // File descriptors cannot be passed yet: a libvirt error, never a hang.
@@ -299,5 +303,5 @@ test('bad arguments are answered by the exporter, never a crash', async () => {
   const unknown = await errorOf(call('NoSuchMethod'));
   assert.equal(unknown.errorName, 'org.freedesktop.DBus.Error.UnknownMethod');
   // Still alive:
-  assert.equal((await call('ListNetworks', 'u', [0]))[0] instanceof Array, true);
+  assert.ok(Array.isArray((await call('ListNetworks', 'u', [0]))[0]));
 });

@@ -2,9 +2,13 @@
 // of a private libvirtd, checked against virsh on the same daemon; and the Domain signals as
 // virsh changes the domain behind the service's back.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { type Message, Variant } from '../../src/dbus/index.js';
 import { DOMAIN_IFACE, type OurService, SNAPSHOT_IFACE, startOurService, TEST, TEST_PATH, waitFor } from './domain-fixture.js';
+
+const execFileAsync = promisify(execFile);
 
 /** virsh's "Key: value" lines as a map. */
 function fields(text: string): Map<string, string> {
@@ -185,6 +189,23 @@ describe('org.libvirt.Domain on the test driver', () => {
     assert.equal(badParam.message, "Invalid typed parameter 'ai'.");
     const wrongArgs = await c.fails(TEST_PATH, DOMAIN_IFACE, 'GetState', 's', ['x']);
     assert.equal(wrongArgs.errorName, 'org.freedesktop.DBus.Error.InvalidArgs');
+  });
+
+  it('answers gdbus exactly as the reference answers it', async () => {
+    const gdbus = async (...args: string[]) =>
+      (
+        await execFileAsync('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], {
+          timeout: 30_000,
+        })
+      ).stdout.trim();
+    // Texts as /usr/sbin/libvirt-dbus prints them for the test driver's fresh 'test' domain.
+    assert.equal(await gdbus('org.libvirt.Domain.GetNumaParameters', '0'), "({'numa_mode': <<0>>, 'numa_nodeset': <<''>>},)");
+    assert.equal(await gdbus('org.libvirt.Domain.GetControlInfo', '0'), '((uint32 0, uint32 0, uint64 0),)');
+    assert.equal(
+      await gdbus('org.libvirt.Domain.GetFSInfo', '0'),
+      "([('/', 'vda1', 'ext4', ['vda']), ('/boot', 'vda2', 'ext4', ['vda'])],)",
+    );
+    assert.equal(await gdbus('org.libvirt.Domain.MemoryPeek', '0', '4', '1'), '([byte 0x00, 0x01, 0x02, 0x03],)');
   });
 
   it('returns typed parameters as variants in variants, like the reference', async () => {

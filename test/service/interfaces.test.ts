@@ -8,8 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseIntrospectionXml } from '../../src/dbus/index.js';
-import type { InterfaceDeclaration } from '../../src/dbus/interface.js';
+import { type InterfaceDeclaration, parseIntrospectionXml } from '../../src/dbus/index.js';
 import { interfaces } from '../../src/service/index.js';
 import { writeInterfaceFiles } from '../../tools/gen-interfaces.js';
 

@@ -264,3 +264,84 @@ test('subtrees list what libvirt has now; unknown paths answer like the referenc
   assert.equal(nowhere.errorName, 'org.freedesktop.DBus.Error.UnknownMethod');
   assert.match(nowhere.message, /Object does not exist at path/);
 });
+
+test('StorageVol on a directory pool of qemu:///system: info, resize, wipe', async () => {
+  const P = 'org.libvirt.StoragePool';
+  const V = 'org.libvirt.StorageVol';
+  const dir = `${lv.dir}/qpool`;
+  const [pool] = (await peer.call(Q, 'org.libvirt.Connect', 'StoragePoolCreateXML', 'su', [
+    `<pool type='dir'><name>qpool</name><target><path>${dir}</path></target></pool>`,
+    1, // VIR_STORAGE_POOL_CREATE_WITH_BUILD
+  ])) as [string];
+  const [vol] = (await peer.call(pool, P, 'StorageVolCreateXML', 'su', [
+    "<volume><name>v.raw</name><capacity>1048576</capacity><target><format type='raw'/></target></volume>",
+    0,
+  ])) as [string];
+  assert.equal(await peer.get(vol, V, 'Path'), `${dir}/v.raw`);
+  assert.deepEqual(await peer.call(Q, 'org.libvirt.Connect', 'StorageVolLookupByPath', 's', [`${dir}/v.raw`]), [vol]);
+  const [[type, capacity]] = (await peer.call(vol, V, 'GetInfo', 'u', [0])) as [[number, number, number]];
+  assert.equal(type, 0); // VIR_STORAGE_VOL_FILE
+  assert.equal(capacity, 1048576);
+  await peer.call(vol, V, 'Resize', 'tu', [2097152, 0]);
+  assert.match(await lv.virsh(lv.qemuUri, 'vol-info', `${dir}/v.raw`, '--bytes'), /Capacity:\s+2097152 bytes/);
+  await peer.call(vol, V, 'Wipe', 'uu', [0, 0]); // VIR_STORAGE_VOL_WIPE_ALG_ZERO
+  await peer.call(vol, V, 'Delete', 'u', [0]);
+  await peer.call(pool, P, 'Destroy');
+});
+
+test('live introspection of every object kind equals the reference interface description', async () => {
+  const { readFileSync } = await import('node:fs');
+  const summary = (i: { methods: { name: string; in: { name?: string; signature: string }[]; out: { name?: string; signature: string }[] }[]; signals: { name: string; args: { name?: string; signature: string }[] }[]; properties: { name: string; signature: string; access: string }[] }) => ({
+    methods: i.methods.map((m) => `${m.name}(${m.in.map((a) => `${a.name}:${a.signature}`)})→(${m.out.map((a) => `${a.name}:${a.signature}`)})`),
+    signals: i.signals.map((s) => `${s.name}(${s.args.map((a) => `${a.name}:${a.signature}`)})`),
+    properties: i.properties.map((p) => `${p.name}:${p.signature}:${p.access}`),
+  });
+  const paths: Record<string, string> = {
+    'org.libvirt.Connect': T,
+    'org.libvirt.Domain': `${T}/domain/_00000000_0000_0000_0000_000000000001`,
+    'org.libvirt.DomainSnapshot': `${T}/domainsnapshot/_00000000_0000_0000_0000_000000000001_s`,
+    'org.libvirt.Interface': `${T}/interface/x`,
+    'org.libvirt.NWFilter': `${Q}/nwfilter/_00000000_0000_0000_0000_000000000001`,
+    'org.libvirt.Network': `${T}/network/_00000000_0000_0000_0000_000000000001`,
+    'org.libvirt.NodeDevice': `${T}/nodedev/x`,
+    'org.libvirt.Secret': `${Q}/secret/_00000000_0000_0000_0000_000000000001`,
+    'org.libvirt.StoragePool': `${T}/storagepool/_00000000_0000_0000_0000_000000000001`,
+    'org.libvirt.StorageVol': `${T}/storagevol/x`,
+  };
+  for (const [name, path] of Object.entries(paths)) {
+    const [xml] = (await peer.call(path, 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
+    const live = parseIntrospectionXml(xml).interfaces.find((i) => i.name === name);
+    assert.ok(live, `${path} has ${name}`);
+    const ref = parseIntrospectionXml(readFileSync(`/usr/share/dbus-1/interfaces/${name}.xml`, 'utf8')).interfaces[0];
+    assert.ok(ref);
+    assert.deepEqual(summary(live), summary(ref), name);
+  }
+});
+
+test('--listen: peers of the D-Bus server get the same objects and the signals', async () => {
+  const { DBusConnection } = await import('../../src/dbus/index.js');
+  const p2p = await startService(undefined, ['--listen', 'unix:tmpdir=/tmp', '--no-default-connects', '--connect', `Test=${lv.testUri}`], false);
+  try {
+    const conn = await DBusConnection.connect(await p2p.stdoutLine());
+    try {
+      const signals: unknown[][] = [];
+      conn.signalSubscribe({ interface: 'org.libvirt.Connect', member: 'NetworkEvent' }, (m) => signals.push(m.body));
+      const [nets] = (await conn.call({ path: T, interface: 'org.libvirt.Connect', member: 'ListNetworks', signature: 'u', body: [0] })) as [string[]];
+      const uuid = (await lv.virsh(lv.testUri, 'net-uuid', 'default')).trim();
+      const def = nets.find((n) => n.endsWith(uuid.replaceAll('-', '_')));
+      assert.ok(def);
+      await lv.virsh(lv.testUri, 'net-destroy', 'default');
+      await lv.virsh(lv.testUri, 'net-start', 'default');
+      const deadline = Date.now() + 10_000;
+      while (signals.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(signals.slice(0, 2), [
+        [def, 3],
+        [def, 2],
+      ]);
+    } finally {
+      conn.close();
+    }
+  } finally {
+    assert.equal(await p2p.stop(), 0);
+  }
+});

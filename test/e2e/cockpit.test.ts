@@ -1,0 +1,232 @@
+// End to end: Cockpit's Machines page (Debian's cockpit-machines, unchanged) drives a QEMU domain through
+// our org.libvirt service on a private system bus (tools/sandbox/system-bus.ts), in headless Chromium.
+// Every UI action is checked against libvirt itself with virsh. E2E_SERVICE=reference runs the same test
+// against the C reference /usr/sbin/libvirt-dbus (to validate the harness). The org.libvirt calls Cockpit
+// made, and which failed, are written to test-output/cockpit-dbus-calls.txt.
+// Needs root and the Debian packages cockpit-ws cockpit-bridge cockpit-system cockpit-machines chromium.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
+import { type ServiceChoice, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import { libvirtCalls, summarizeCalls } from './dbus-calls.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const OUTPUT = join(REPO_ROOT, 'test-output');
+const SERVICE = (process.env.E2E_SERVICE ?? 'ours') as ServiceChoice;
+const VM = 'e2e-vm';
+const ROW = `#vm-${VM}-system`;
+const DOMAIN_XML = `<domain type='qemu'><name>${VM}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><graphics type='vnc' port='-1'/></devices></domain>`;
+// Real waits (QEMU start, libvirt events through D-Bus to the browser) are slow on a busy machine.
+const WAIT = 60_000;
+
+let sandbox: SystemSandbox | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+let profile: string | undefined;
+const consoleErrors: string[] = [];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The Machines page's frame (inside the Cockpit shell's iframe). */
+function machines(): Frame {
+  const frame = page.frames().find((f) => /\/machines\/index\.html/.test(f.url()));
+  assert.ok(frame, `no machines frame among: ${page.frames().map((f) => f.url()).join(', ')}`);
+  return frame;
+}
+
+async function domstate(): Promise<string> {
+  return ((await sandbox?.virsh('domstate', VM)) ?? '').trim();
+}
+
+/** Polls virsh until the domain is in `state` (as virsh words it). */
+async function waitForDomstate(state: string): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await domstate();
+    if (last === state) return;
+    await sleep(250);
+  }
+  assert.fail(`domain state stayed "${last}", expected "${state}"${await alertsNote()}`);
+}
+
+/** Puts the domain into `state` directly through libvirt (so each UI step starts from a known state). */
+async function ensureDomstate(state: 'shut off' | 'running' | 'paused'): Promise<void> {
+  const now = await domstate();
+  if (now === state) return;
+  if (state === 'shut off') await sandbox?.virsh('destroy', VM);
+  else if (state === 'running') await sandbox?.virsh(now === 'paused' ? 'resume' : 'start', VM);
+  else {
+    if (now !== 'running') await sandbox?.virsh('start', VM);
+    await sandbox?.virsh('suspend', VM);
+  }
+  await waitForDomstate(state);
+}
+
+/** Danger alerts Cockpit shows (failed actions land there with libvirt's message). */
+async function dangerAlerts(): Promise<string[]> {
+  const frame = page.frames().find((f) => /\/machines\/index\.html/.test(f.url()));
+  if (!frame) return [];
+  return frame.locator('.pf-c-alert.pf-m-danger, .pf-v5-c-alert.pf-m-danger').allInnerTexts();
+}
+
+async function alertsNote(): Promise<string> {
+  const alerts = await dangerAlerts().catch(() => []);
+  return alerts.length ? `; Cockpit shows: ${alerts.map((a) => a.replace(/\s+/g, ' ')).join(' | ')}` : '';
+}
+
+/** Waits until the list row shows `text` as the VM's state. */
+async function waitForRowState(text: string): Promise<void> {
+  const state = machines().locator(`${ROW}-state`);
+  try {
+    await state.filter({ hasText: text }).waitFor({ timeout: WAIT });
+  } catch {
+    assert.fail(`the list shows state "${((await state.textContent().catch(() => '?')) ?? '').trim()}", expected "${text}"${await alertsNote()}`);
+  }
+}
+
+/** The visible text of the page (for failure messages). */
+async function pageText(frame: Frame): Promise<string> {
+  const text = await frame.locator('body').evaluate((b) => (b as { innerText?: string }).innerText ?? '');
+  return text.replace(/\s+/g, ' ').slice(0, 600);
+}
+
+/** Clicks an entry of the VM's kebab menu. */
+async function kebab(action: string): Promise<void> {
+  const frame = machines();
+  await frame.locator(`${ROW}-action-kebab`).click();
+  await frame.locator(`${ROW}-${action}`).click();
+}
+
+describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000 }, () => {
+  before(async () => {
+    mkdirSync(OUTPUT, { recursive: true });
+    sandbox = await startSystemSandbox({ service: SERVICE, cockpit: true, monitor: true });
+    const xml = join(sandbox.dir, `${VM}.xml`);
+    writeFileSync(xml, DOMAIN_XML);
+    await sandbox.virsh('define', xml);
+    profile = mkdtempSync(join(tmpdir(), 'e2e-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text().slice(0, 400)}`);
+    });
+    // The shell (local session, no login) loads the Machines page into its iframe.
+    await page.goto(`${sandbox.cockpitUrl}/machines`);
+    await page.waitForSelector('iframe[name$="machines"]', { timeout: WAIT });
+  });
+
+  after(async () => {
+    await context?.close().catch(() => undefined);
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    if (sandbox) {
+      const calls = libvirtCalls(sandbox.log('monitor'));
+      const report = [
+        `org.libvirt calls made during the Cockpit e2e run (service: ${SERVICE})`,
+        summarizeCalls(calls),
+        '',
+        'browser console errors/warnings:',
+        ...consoleErrors,
+        '',
+        'service log (tail):',
+        sandbox.log('service').slice(-4000),
+      ].join('\n');
+      const path = join(OUTPUT, `cockpit-dbus-calls${SERVICE === 'ours' ? '' : `-${SERVICE}`}.txt`);
+      writeFileSync(path, report);
+      process.stdout.write(`# org.libvirt calls: ${path}\n`);
+      await sandbox.stop();
+    }
+  });
+
+  it('lists the VM as shut off and saves a screenshot', async () => {
+    const frame = machines();
+    // The host check (virt-host-validate) is about the machine, not the service: dismiss it.
+    const ignore = frame.getByRole('button', { name: 'Ignore' });
+    const row = frame.locator(ROW);
+    await Promise.race([row.waitFor({ timeout: WAIT }), ignore.waitFor({ timeout: WAIT })]).catch(() => undefined);
+    if (await ignore.isVisible()) await ignore.click();
+    try {
+      await frame.locator(`${ROW}-name`).filter({ hasText: VM }).waitFor({ timeout: WAIT });
+    } catch {
+      assert.fail(`${VM} not listed; page says: ${await pageText(frame)}`);
+    }
+    await waitForRowState('Shut off');
+    const shot = join(OUTPUT, 'cockpit-machines-list.png');
+    await page.screenshot({ path: shot });
+    process.stdout.write(`# screenshot: ${shot}\n`);
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it('Run starts the VM', async () => {
+    await ensureDomstate('shut off');
+    await waitForRowState('Shut off');
+    await machines().locator(`${ROW}-run`).click();
+    await waitForDomstate('running');
+    await waitForRowState('Running');
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it('Pause pauses it', async () => {
+    await ensureDomstate('running');
+    await waitForRowState('Running');
+    await kebab('pause');
+    await waitForDomstate('paused');
+    await waitForRowState('Paused');
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it('Resume resumes it', async () => {
+    await ensureDomstate('paused');
+    await waitForRowState('Paused');
+    await kebab('resume');
+    await waitForDomstate('running');
+    await waitForRowState('Running');
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  // The diskless guest has no ACPI (QEMU runs it with -no-acpi), so a graceful "Shut down" can never
+  // complete; "Force shut down" (Domain.Destroy) is the action that must work.
+  it('Force shut down turns it off', async () => {
+    await ensureDomstate('running');
+    await waitForRowState('Running');
+    await kebab('forceOff');
+    await waitForDomstate('shut off');
+    await waitForRowState('Shut off');
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it("the VM's overview shows 64 MiB and 1 vCPU without errors", async () => {
+    const frame = machines();
+    await frame.locator(`${ROW}-name`).click();
+    const memory = frame.locator('[id$="-memory-count"]');
+    const vcpus = frame.locator('[id$="-vcpus-count"]');
+    try {
+      await memory.waitFor({ timeout: WAIT });
+      await vcpus.waitFor({ timeout: WAIT });
+    } catch {
+      assert.fail(`overview not shown; page says: ${await pageText(frame)}${await alertsNote()}`);
+    }
+    // Cockpit writes "64.0 MiB" followed by an "edit" link.
+    assert.match((await memory.textContent()) ?? '', /^\s*64(\.0+)?\s*MiB/);
+    assert.match((await vcpus.textContent()) ?? '', /^\s*1(?!\d)/);
+    await page.screenshot({ path: join(OUTPUT, 'cockpit-machines-overview.png') });
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+});

@@ -1,0 +1,158 @@
+// bin/libvirt-dbus: options as the reference's plus ours, owning org.libvirt, failing with a
+// one-line reason, clean shutdown on SIGTERM, exit when the bus goes away, and --listen serving
+// the same objects peer to peer.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { parseArgs, UsageError } from '../../src/cli.js';
+import { DBusConnection, parseIntrospectionXml } from '../../src/dbus/index.js';
+import { defaultConnects, mergeConnects } from '../../src/service/service.js';
+import { type PrivateBus, startBus } from '../helpers/bus.js';
+import { BIN, startService } from './service-fixture.js';
+
+const execFileAsync = promisify(execFile);
+let bus: PrivateBus;
+
+before(async () => {
+  bus = await startBus();
+});
+after(async () => {
+  await bus?.stop();
+});
+
+test('option parsing follows the reference', () => {
+  assert.equal(parseArgs([], true).bus, 'system');
+  assert.equal(parseArgs([], false).bus, 'session');
+  assert.equal(parseArgs(['--system'], false).bus, 'system');
+  assert.equal(parseArgs(['--session'], true).bus, 'session');
+  assert.equal(parseArgs(['-t', '8'], false).threads, 8);
+  assert.equal(parseArgs(['--threads=2'], false).threads, 2);
+  assert.equal(parseArgs(['-h'], false).help, true);
+  assert.throws(() => parseArgs(['--system', '--session'], false), UsageError);
+  assert.throws(() => parseArgs(['--threads', 'x'], false), UsageError);
+  assert.throws(() => parseArgs(['--bogus'], false), UsageError);
+  assert.throws(() => parseArgs(['--connect', 'no-equals'], false), UsageError);
+  assert.throws(() => parseArgs(['--connect', 'a/b=test:///default'], false), UsageError);
+  const o = parseArgs(['--connect', 'Test=test+unix:///default?socket=/x', '--connect=Mine=qemu:///system'], false);
+  assert.deepEqual(o.connects, [
+    { name: 'Test', uri: 'test+unix:///default?socket=/x' },
+    { name: 'Mine', uri: 'qemu:///system' },
+  ]);
+  // --listen alone uses no bus; with --session both.
+  assert.equal(parseArgs(['--listen', 'unix:tmpdir=/tmp'], true).bus, 'none');
+  assert.equal(parseArgs(['--listen', 'unix:tmpdir=/tmp', '--session'], true).bus, 'session');
+});
+
+test('default Connect objects, and --connect replacing or adding', () => {
+  assert.deepEqual(
+    defaultConnects('session').map((c) => `${c.name}=${c.uri}`),
+    [
+      'QEMU=qemu:///session',
+      'Test=test:///default',
+      'UML=uml:///session',
+      'VBox=vbox:///session',
+      'VMwareFusion=vmwarefusion:///session',
+      'VMwarePlayer=vmwareplayer:///session',
+      'VMwareWS=vmwarews:///session',
+    ],
+  );
+  assert.deepEqual(
+    defaultConnects('system').map((c) => c.name),
+    ['BHyve', 'LXC', 'OpenVZ', 'QEMU', 'Test', 'UML', 'VBox', 'VZ', 'Xen'],
+  );
+  assert.equal(defaultConnects('system').find((c) => c.name === 'QEMU')?.uri, 'qemu:///system');
+  const merged = mergeConnects(defaultConnects('session'), [
+    { name: 'Test', uri: 'test:///other' },
+    { name: 'Extra', uri: 'qemu:///system' },
+  ]);
+  assert.equal(merged.length, 8);
+  assert.equal(merged.find((c) => c.name === 'Test')?.uri, 'test:///other');
+  assert.equal(merged.at(-1)?.name, 'Extra');
+});
+
+test('--help and --version', async () => {
+  const help = await execFileAsync(process.execPath, [BIN, '--help']);
+  assert.match(help.stdout, /--system/);
+  assert.match(help.stdout, /--connect NAME=URI/);
+  const version = await execFileAsync(process.execPath, [BIN, '--version']);
+  assert.match(version.stdout, /^libvirt-dbus \d+\.\d+\.\d+\n$/);
+});
+
+/** Runs the binary expecting failure; returns its exit code and stderr. */
+async function runFailing(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
+  try {
+    await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
+  } catch (err) {
+    const e = err as { code: number; stderr: string };
+    return { code: e.code, stderr: e.stderr };
+  }
+  assert.fail('the service exited with 0');
+}
+
+test('a bad option, an unreachable bus: non-zero exit with one line', async () => {
+  const bad = await runFailing(['--bogus'], {});
+  assert.notEqual(bad.code, 0);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+  const nobus = await runFailing(['--session'], { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' });
+  assert.notEqual(nobus.code, 0);
+  assert.equal(nobus.stderr.trim().split('\n').length, 1);
+  assert.match(nobus.stderr, /session bus/);
+});
+
+test('owns org.libvirt; a second instance fails because the name is taken; SIGTERM exits 0', async () => {
+  const first = await startService(bus.address, ['--session', '--connect', 'Test=test+unix:///default?socket=/nonexistent']);
+  try {
+    const second = await runFailing(['--session'], { DBUS_SESSION_BUS_ADDRESS: bus.address });
+    assert.notEqual(second.code, 0);
+    assert.equal(second.stderr.trim().split('\n').length, 1);
+    assert.match(second.stderr, /org\.libvirt/);
+    // A call while libvirt is unreachable fails with org.libvirt.Error, it does not hang.
+    const conn = await DBusConnection.connect(bus.address, { bus: true });
+    try {
+      await assert.rejects(
+        conn.call({
+          destination: 'org.libvirt',
+          path: '/org/libvirt/Test',
+          interface: 'org.libvirt.Connect',
+          member: 'ListDomains',
+          signature: 'u',
+          body: [0],
+        }),
+        (err: { errorName?: string }) => err.errorName === 'org.libvirt.Error',
+      );
+    } finally {
+      conn.close();
+    }
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+});
+
+test('exits non-zero when the bus goes away', async () => {
+  const own = await startBus();
+  const svc = await startService(own.address, ['--session']);
+  await own.stop();
+  const code = await new Promise<number | null>((resolve) => svc.child.once('exit', (c) => resolve(c)));
+  assert.notEqual(code, 0);
+  assert.match(svc.stderr(), /Disconnected from D-Bus/);
+});
+
+test('--listen serves the objects peer to peer, without a bus', async () => {
+  const svc = await startService(undefined, ['--listen', 'unix:tmpdir=/tmp', '--no-default-connects', '--connect', 'Mine=test:///default'], false);
+  try {
+    const address = await svc.stdoutLine();
+    assert.match(address, /^unix:/);
+    const conn = await DBusConnection.connect(address);
+    try {
+      const [xml] = (await conn.call({ path: '/org/libvirt', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [string];
+      assert.deepEqual(parseIntrospectionXml(xml).nodes.map((n) => n.name), ['Mine']);
+      const [cxml] = (await conn.call({ path: '/org/libvirt/Mine', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [string];
+      assert.ok(parseIntrospectionXml(cxml).interfaces.some((i) => i.name === 'org.libvirt.Connect'));
+    } finally {
+      conn.close();
+    }
+  } finally {
+    assert.equal(await svc.stop(), 0);
+  }
+});

@@ -1,0 +1,386 @@
+// A private *system* bus in a private mount namespace (root only), for end-to-end runs of real system-bus
+// clients such as Cockpit. One `unshare -m` holder process owns the namespace; inside it, bind mounts put
+// folders of a temporary directory at /run/dbus, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt,
+// /var/log/libvirt and /etc/libvirt (a copy), so every daemon started there with `nsenter` finds the bus and
+// qemu:///system at their default paths while the host's own files stay untouched. The bus has no service
+// activation, so the installed reference libvirt-dbus never starts behind our back.
+// stop() kills every process group we started and then anything still living in the namespace (QEMU).
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** What owns org.libvirt on the private bus. */
+export type ServiceChoice = 'ours' | 'reference' | 'none';
+
+/** Options for startSystemSandbox(). */
+export interface SystemSandboxOptions {
+  /** Which org.libvirt service to start (default 'ours': node dist/src/cli.js --system). */
+  service?: ServiceChoice;
+  /** Also start cockpit-ws (no TLS, local session as root) on a free port of 127.0.0.1. */
+  cockpit?: boolean;
+  /** Record all bus traffic with dbus-monitor (see monitorLog()). */
+  monitor?: boolean;
+}
+
+/** A running sandbox. */
+export interface SystemSandbox {
+  /** Its temporary directory. */
+  dir: string;
+  /** Host path of the private system bus socket (/run/dbus/system_bus_socket inside). */
+  busSocket: string;
+  /** D-Bus address of the bus, usable from outside the namespace. */
+  busAddress: string;
+  /** Host path of the private libvirtd's read-write socket. */
+  libvirtSocket: string;
+  /** qemu:///system of the private libvirtd, usable from outside. */
+  qemuUri: string;
+  /** Cockpit's base URL (http://127.0.0.1:port), when started with cockpit. */
+  cockpitUrl?: string;
+  /** Runs virsh against the private qemu:///system and returns its standard output. */
+  virsh(...args: string[]): Promise<string>;
+  /** What a daemon wrote so far: 'dbus', 'virtlogd', 'libvirtd', 'service', 'cockpit', 'monitor'. */
+  log(name: string): string;
+  /** Starts (or restarts) the org.libvirt service and waits until it owns the name. */
+  startService(choice: ServiceChoice): Promise<void>;
+  /** Stops the org.libvirt service, if running. */
+  stopService(): Promise<void>;
+  /** Stops everything and removes the directory. */
+  stop(): Promise<void>;
+}
+
+const STATE_DIRS = ['/run/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'];
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function busConfig(): string {
+  // The stock system policy, minus activation, plus: root may own org.libvirt (our service runs as root
+  // here) and may eavesdrop/monitor.
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <keep_umask/>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+  <includedir>/etc/dbus-1/system.d</includedir>
+  <policy user="root">
+    <allow own="org.libvirt"/>
+    <allow send_destination="org.libvirt"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+    <allow eavesdrop="true"/>
+    <allow eavesdrop="true" send_destination="*"/>
+  </policy>
+  <limit name="reply_timeout">300000</limit>
+</busconfig>
+`;
+}
+
+/** Lets the QEMU user open /dev/kvm (udev's usual root:kvm 0660), so libvirtd does not re-probe QEMU. */
+function ensureKvmAccess(): void {
+  if (!existsSync('/dev/kvm')) return;
+  const st = statSync('/dev/kvm');
+  if ((st.mode & 0o060) === 0o060 && st.gid !== 0) return;
+  if (spawnSync('getent', ['group', 'kvm']).status !== 0) spawnSync('groupadd', ['-r', 'kvm']);
+  const gid = Number.parseInt(spawnSync('getent', ['group', 'kvm'], { encoding: 'utf8' }).stdout.split(':')[2] ?? '', 10);
+  if (Number.isInteger(gid)) chownSync('/dev/kvm', st.uid, gid);
+  chmodSync('/dev/kvm', 0o660);
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(path: string, port?: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = port === undefined ? connect(path) : connect(port, path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The mount namespace identity of a process, or undefined if it is gone. */
+function mountNamespace(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a private system bus, virtlogd, libvirtd (qemu:///system) and optionally org.libvirt and Cockpit. */
+export async function startSystemSandbox(options: SystemSandboxOptions = {}): Promise<SystemSandbox> {
+  if (process.getuid?.() !== 0) throw new Error('the system-bus sandbox needs root (mount namespaces)');
+  ensureKvmAccess();
+  const dir = mkdtempSync(join(tmpdir(), 'sysbus-'));
+  const logs = join(dir, 'logs');
+  mkdirSync(logs);
+  const runDbus = join(dir, 'run-dbus');
+  mkdirSync(runDbus);
+  writeFileSync(join(dir, 'system.conf'), busConfig());
+  // A copy of the host's libvirt configuration, so defined domains land in our directory.
+  const etc = join(dir, 'etc-libvirt');
+  cpSync('/etc/libvirt', etc, { recursive: true });
+  writeFileSync(
+    join(dir, 'libvirtd.conf'),
+    [
+      'unix_sock_group = "root"',
+      'unix_sock_ro_perms = "0777"',
+      'unix_sock_rw_perms = "0770"',
+      'auth_unix_rw = "none"',
+      'auth_unix_ro = "none"',
+      'listen_tls = 0',
+      'listen_tcp = 0',
+      `log_outputs = "3:file:${join(logs, 'libvirtd.file.log')}"`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'virtlogd.conf'), `log_outputs = "3:file:${join(logs, 'virtlogd.file.log')}"\n`);
+
+  const mounts = [`mkdir -p /run/dbus`, `mount --bind ${runDbus} /run/dbus`, `mount --bind ${etc} /etc/libvirt`];
+  const libvirtState = (d: string) => join(dir, 'state', d.replace(/\//g, '_'));
+  for (const d of STATE_DIRS) {
+    mkdirSync(libvirtState(d), { recursive: true });
+    mounts.push(`mkdir -p ${d}`, `mount --bind ${libvirtState(d)} ${d}`);
+  }
+  // The holder: sets up the mounts, says so, then just keeps the namespace alive.
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `set -e\n${mounts.join('\n')}\necho ready\nexec sleep infinity`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const holderPid = holder.pid ?? -1;
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    holder.stderr?.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    holder.stdout?.once('data', () => resolve());
+    holder.once('exit', (code) => reject(new Error(`unshare failed (${code}): ${err}`)));
+  });
+  const ns = mountNamespace(holderPid);
+
+  const children = new Map<string, ChildProcess>();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.DBUS_SYSTEM_BUS_ADDRESS;
+  delete env.DBUS_SESSION_BUS_ADDRESS;
+  delete env.DBUS_STARTER_ADDRESS;
+  delete env.DBUS_STARTER_BUS_TYPE;
+
+  /** Runs a command inside the namespace, in its own process group, logging to logs/<name>.log. */
+  const launch = (name: string, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess => {
+    const out = join(logs, `${name}.log`);
+    writeFileSync(out, '');
+    const child = spawn('nsenter', ['-t', String(holderPid), '-m', '--', ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...env, ...extraEnv },
+      cwd: REPO_ROOT,
+    });
+    const append = (b: Buffer) => writeFileSync(out, b, { flag: 'a' });
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    children.set(name, child);
+    return child;
+  };
+  const readLog = (name: string) => {
+    try {
+      return readFileSync(join(logs, `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const waitFor = async (what: string, name: string, ready: () => Promise<boolean>, ms = 60_000) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (await ready()) return;
+      const c = children.get(name);
+      if (c && (c.exitCode !== null || c.signalCode !== null)) {
+        throw new Error(`${what} exited (${c.exitCode ?? c.signalCode}): ${readLog(name).slice(-2000)}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${what} not ready within ${ms / 1000} s: ${readLog(name).slice(-2000)}`);
+      await sleep(100);
+    }
+  };
+  const killGroup = async (name: string, graceMs = 5000) => {
+    const c = children.get(name);
+    children.delete(name);
+    const pid = c?.pid;
+    if (!c || pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise<void>((r) => c.once('exit', () => r()));
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const t = setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, graceMs);
+    await gone;
+    clearTimeout(t);
+    // Whatever else is left in that group (e.g. cockpit-bridge) goes too.
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // none left
+    }
+  };
+
+  const busSocket = join(runDbus, 'system_bus_socket');
+  const busAddress = `unix:path=${busSocket}`;
+  const libvirtSocket = join(libvirtState('/run/libvirt'), 'libvirt-sock');
+  const qemuUri = `qemu+unix:///system?socket=${libvirtSocket}`;
+  const nameHasOwner = async (): Promise<boolean> => {
+    try {
+      const { stdout } = await execFileAsync('busctl', [
+        `--address=${busAddress}`,
+        'call',
+        'org.freedesktop.DBus',
+        '/org/freedesktop/DBus',
+        'org.freedesktop.DBus',
+        'NameHasOwner',
+        's',
+        'org.libvirt',
+      ]);
+      return stdout.trim() === 'b true';
+    } catch {
+      return false;
+    }
+  };
+
+  let currentService: ServiceChoice = 'none';
+  const sandbox: SystemSandbox = {
+    dir,
+    busSocket,
+    busAddress,
+    libvirtSocket,
+    qemuUri,
+    async virsh(...args: string[]) {
+      const { stdout } = await execFileAsync('virsh', ['-q', '-c', qemuUri, ...args], { timeout: 60_000 });
+      return stdout;
+    },
+    log: readLog,
+    async startService(choice: ServiceChoice) {
+      await sandbox.stopService();
+      currentService = choice;
+      if (choice === 'none') return;
+      const argv =
+        choice === 'reference'
+          ? ['/usr/sbin/libvirt-dbus', '--system']
+          : [process.execPath, join(REPO_ROOT, 'dist/src/cli.js'), '--system'];
+      launch('service', argv);
+      await waitFor(`org.libvirt service (${choice})`, 'service', nameHasOwner, 30_000);
+    },
+    async stopService() {
+      if (currentService !== 'none') await killGroup('service');
+      currentService = 'none';
+    },
+    async stop() {
+      // Running domains first, so QEMU does not outlive libvirtd.
+      try {
+        const names = (await sandbox.virsh('list', '--name')).split('\n').filter((n) => n.trim());
+        for (const n of names) await sandbox.virsh('destroy', n.trim()).catch(() => undefined);
+      } catch {
+        // libvirtd is not answering: the namespace sweep below still ends QEMU
+      }
+      for (const name of ['cockpit', 'service', 'monitor', 'libvirtd', 'virtlogd', 'dbus']) await killGroup(name);
+      // Anything still in our namespace is ours (QEMU, helpers); the holder goes last.
+      if (ns) {
+        for (const entry of readdirSync('/proc')) {
+          const pid = Number(entry);
+          if (!Number.isInteger(pid) || pid === holderPid || pid === process.pid) continue;
+          if (mountNamespace(pid) === ns) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // raced with its exit
+            }
+          }
+        }
+      }
+      if (holder.exitCode === null && holder.signalCode === null) {
+        const gone = new Promise<void>((r) => holder.once('exit', () => r()));
+        try {
+          process.kill(-holderPid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    launch('dbus', ['dbus-daemon', `--config-file=${join(dir, 'system.conf')}`, '--nofork', '--nosyslog']);
+    await waitFor('dbus-daemon', 'dbus', () => canConnect(busSocket), 15_000);
+    if (options.monitor) {
+      launch('monitor', ['dbus-monitor', '--system']);
+      await sleep(300);
+    }
+    launch('virtlogd', ['virtlogd', '-f', join(dir, 'virtlogd.conf')]);
+    await waitFor('virtlogd', 'virtlogd', async () => existsSync(join(libvirtState('/run/libvirt'), 'virtlogd-sock')), 15_000);
+    launch('libvirtd', ['libvirtd', '-f', join(dir, 'libvirtd.conf')]);
+    await waitFor('libvirtd', 'libvirtd', () => canConnect(libvirtSocket), 60_000);
+    await sandbox.startService(options.service ?? 'ours');
+    if (options.cockpit) {
+      const port = await freePort();
+      launch('cockpit', ['/usr/lib/cockpit/cockpit-ws', '--no-tls', '--local-session=cockpit-bridge', '--port', String(port), '--address', '127.0.0.1']);
+      await waitFor('cockpit-ws', 'cockpit', () => canConnect('127.0.0.1', port), 30_000);
+      sandbox.cockpitUrl = `http://127.0.0.1:${port}`;
+    }
+  } catch (e) {
+    await sandbox.stop();
+    throw e;
+  }
+  return sandbox;
+}
+
+// `node dist/tools/sandbox/system-bus.js [ours|reference|none]`: keeps a sandbox with Cockpit up until Ctrl-C.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const choice = (process.argv[2] ?? 'ours') as ServiceChoice;
+  const sb = await startSystemSandbox({ service: choice, cockpit: true, monitor: true });
+  process.stdout.write(`bus: ${sb.busAddress}\nvirsh: virsh -c '${sb.qemuUri}'\ncockpit: ${sb.cockpitUrl}/machines\nlogs: ${sb.dir}/logs\n`);
+  const shutdown = () => {
+    void sb.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
