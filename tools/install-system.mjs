@@ -81,7 +81,8 @@ copyTree('dist/src', (p) => p.endsWith('.js'));
 copyTree('src/unix', (p) => p.endsWith('.node'));
 put(join(paths.libdir, 'package.json'), readFileSync(join(root, 'package.json')));
 const node = process.execPath;
-put(join(paths.sbindir, 'libvirt-dbus'), `#!/bin/sh\nexec ${node} ${join(paths.libdir, 'dist/src/cli.js')} "$@"\n`, 0o755);
+put(join(paths.libdir, 'bin/libvirt-dbus'), readFileSync(join(root, 'bin/libvirt-dbus')), 0o755);
+put(join(paths.sbindir, 'libvirt-dbus'), `#!/bin/sh\nexec ${node} ${join(paths.libdir, 'bin/libvirt-dbus')} "$@"\n`, 0o755);
 
 put(join(paths.busPolicyDir, 'org.libvirt.conf'), data('dbus-1/system.d/org.libvirt.conf'));
 put(join(paths.systemServicesDir, 'org.libvirt.service'), subst(data('dbus-1/system-services/org.libvirt.service.in')));

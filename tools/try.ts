@@ -9,7 +9,7 @@ import { startBus, type PrivateBus } from './sandbox/bus.js';
 import { startLibvirtd, type PrivateLibvirtd } from './sandbox/libvirtd.js';
 
 const run = promisify(execFile);
-const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../bin/libvirt-dbus', import.meta.url));
 
 async function main(): Promise<void> {
   let bus: PrivateBus | undefined;

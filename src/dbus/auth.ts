@@ -6,6 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { closeFd } from '../unix/index.js';
 import { DBusAuthError } from './errors.js';
 import type { PeerCredentials, Transport } from './transport.js';
 
@@ -107,6 +108,15 @@ class LineChannel {
 
   writeLine(line: string): void {
     this.transport.write(Buffer.from(`${line}\r\n`, 'latin1'));
+  }
+
+  /** Closes descriptors that arrived during a failed exchange (nobody will own them). */
+  dropFds(): void {
+    for (const fd of this.fds.splice(0)) {
+      try {
+        closeFd(fd);
+      } catch {}
+    }
   }
 
   /** Stops reading and gives unread bytes back to the transport for the next reader. */
@@ -306,6 +316,9 @@ export async function authenticateClient(transport: Transport, options: ClientAu
   };
   try {
     return await withTimeout(run(), channel, options.timeout ?? AUTH_TIMEOUT_MS);
+  } catch (err) {
+    channel.dropFds();
+    throw err;
   } finally {
     channel.release();
   }
@@ -493,6 +506,9 @@ export async function authenticateServer(transport: Transport, options: ServerAu
   };
   try {
     return await withTimeout(run(), channel, options.timeout ?? AUTH_TIMEOUT_MS);
+  } catch (err) {
+    channel.dropFds();
+    throw err;
   } finally {
     channel.release();
   }

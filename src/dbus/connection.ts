@@ -2,11 +2,19 @@
 // rules, name ownership) or peer to peer; method calls with timeout and cancellation, signal
 // subscriptions, filters, object export, and a `closed` event emitted exactly once.
 
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { closeFd, UnixFdSocket } from '../unix/index.js';
 import { parseAddress, sessionBusAddress, systemBusAddress } from './address.js';
-import { type AuthMechanism, type AuthResult, authenticateClient, type CookieKeyring } from './auth.js';
+import {
+  type AuthMechanism,
+  type AuthResult,
+  authenticateClient,
+  authenticateServer,
+  type CookieKeyring,
+  type ServerAuthOptions,
+} from './auth.js';
 import {
   DBusCancelledError,
   DBusClosedError,
@@ -176,7 +184,12 @@ export class DBusConnection extends EventEmitter {
     this.writeLimit = options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT;
     this.busDriverName = options.busDriverName;
     this.exporter = new ObjectExporter(
-      { send: (m: Omit<Message, 'serial'>) => this.sendMessage({ ...m, serial: 0 } as Message) },
+      {
+        // A reply finished after the connection closed has nowhere to go.
+        send: (m: Omit<Message, 'serial'>) => {
+          if (!this.closed) this.sendMessage({ ...m, serial: 0 } as Message);
+        },
+      },
       options.exporter,
     );
   }
@@ -190,10 +203,30 @@ export class DBusConnection extends EventEmitter {
     return DBusConnection.open(transport, { ...options, bus: options.bus ?? named }, entry.params.get('guid'));
   }
 
-  /** Runs the client side of authentication over an already connected stream (peer to peer unless `bus`). */
-  static async fromStream(stream: Duplex, options: ConnectOptions & { unix?: boolean } = {}): Promise<DBusConnection> {
+  /**
+   * Authenticates over an already connected stream: as the client (peer to peer unless `bus`),
+   * or as the server when `server` is given (a random GUID unless it names one). `unix` says the
+   * stream is an AF_UNIX socket (for EXTERNAL and credentials); a UnixFdSocket also passes fds.
+   */
+  static async fromStream(
+    stream: Duplex | UnixFdSocket,
+    options: ConnectOptions & { unix?: boolean; server?: Omit<ServerAuthOptions, 'guid'> & { guid?: string } } = {},
+  ): Promise<DBusConnection> {
     const transport = new Transport(stream, options.unix ?? stream instanceof UnixFdSocket);
-    return DBusConnection.open(transport, options);
+    if (!options.server) return DBusConnection.open(transport, options);
+    let auth: AuthResult;
+    try {
+      auth = await authenticateServer(transport, {
+        ...options.server,
+        guid: options.server.guid ?? randomBytes(16).toString('hex'),
+      });
+    } catch (err) {
+      transport.destroy();
+      throw err;
+    }
+    const conn = new DBusConnection(transport, auth, options);
+    conn.start();
+    return conn;
   }
 
   private static async open(transport: Transport, options: ConnectOptions, expectedGuid?: string): Promise<DBusConnection> {
@@ -379,7 +412,7 @@ export class DBusConnection extends EventEmitter {
   }
 
   private replyError(call: Message, err: unknown): void {
-    if (call.flags & MessageFlags.NoReplyExpected) return;
+    if (this.closed || call.flags & MessageFlags.NoReplyExpected) return;
     const e = err instanceof DBusError ? err : new DBusError(StandardErrors.Failed, String((err as Error)?.message ?? err));
     this.sendMessage({
       type: MessageType.Error,
@@ -477,7 +510,7 @@ export class DBusConnection extends EventEmitter {
       this.readPaused = false;
       this.transport.resume();
     }
-    for (const w of this.drainWaiters.splice(0)) w();
+    if (this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   private waitForDrain(): Promise<void> {
@@ -490,15 +523,25 @@ export class DBusConnection extends EventEmitter {
   }
 
   /** Calls a method and resolves with the reply's body; rejects with DBusError (the error's name) and its subclasses. */
-  async call(options: CallOptions): Promise<unknown[]> {
-    if (this.closed) throw new DBusClosedError();
-    const signal = options.signal;
-    if (signal?.aborted) throw new DBusCancelledError();
+  call(options: CallOptions): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(new DBusClosedError());
+    if (options.signal?.aborted) return Promise.reject(new DBusCancelledError());
+    // Not async on purpose: the usual path writes at once and costs no extra promise turns.
+    if (this.transport.writableLength > this.writeLimit) return this.callWhenWritable(options);
+    return this.callNow(options);
+  }
+
+  private async callWhenWritable(options: CallOptions): Promise<unknown[]> {
     while (this.transport.writableLength > this.writeLimit && !this.closed) {
       await this.waitForDrain();
-      if (signal?.aborted) throw new DBusCancelledError();
+      if (options.signal?.aborted) throw new DBusCancelledError();
     }
     if (this.closed) throw new DBusClosedError();
+    return this.callNow(options);
+  }
+
+  private callNow(options: CallOptions): Promise<unknown[]> {
+    const signal = options.signal;
     let flags = 0;
     if (options.noAutoStart) flags |= MessageFlags.NoAutoStart;
     if (options.noReplyExpected) flags |= MessageFlags.NoReplyExpected;
@@ -517,13 +560,18 @@ export class DBusConnection extends EventEmitter {
     };
     if (options.fds) msg.fds = options.fds;
     if (options.noReplyExpected) {
-      this.sendMessage(msg);
-      return [];
+      try {
+        this.sendMessage(msg);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve([]);
     }
     return new Promise<unknown[]>((resolve, reject) => {
       const call: PendingCall = { resolve, reject, replySignature: options.replySignature, fds: !!options.fds };
       const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS;
-      if (Number.isFinite(timeout)) {
+      // Beyond setTimeout's range (about 24.8 days) a call waits forever, like Infinity.
+      if (timeout <= 0x7fffffff) {
         call.timer = setTimeout(() => {
           this.finishCall(serial, call);
           reject(new DBusTimeoutError(`no reply to ${options.interface ?? ''}.${options.member} within ${timeout} ms`));

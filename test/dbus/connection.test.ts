@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -447,6 +447,35 @@ describe('DBusConnection robustness and flow control', () => {
     assert.deepEqual(await c.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(9)] }), [9]);
     await c.flush();
     c.close();
+  });
+});
+
+describe('DBusConnection.fromStream as the server side', () => {
+  it('authenticates a client on a socket accepted by a plain net server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conn3-'));
+    const path = join(dir, 'sock');
+    let accepted: (c: Promise<DBusConnection>) => void = () => {};
+    const serverSide = new Promise<Promise<DBusConnection>>((r) => {
+      accepted = r;
+    });
+    const srv = createServer((socket) => {
+      srv.close();
+      accepted(DBusConnection.fromStream(socket, { unix: true, server: { guid: 'a'.repeat(32) } }));
+    });
+    await new Promise<void>((r) => srv.listen(path, r));
+    try {
+      const client = await DBusConnection.connect(`unix:path=${path}`);
+      const sconn = await (await serverSide);
+      assert.equal(client.guid, 'a'.repeat(32));
+      assert.equal(sconn.peerUid, process.getuid?.());
+      const got = new Promise<Message>((r) => client.signalSubscribe({ member: 'Hi' }, r));
+      sconn.emitSignal(null, '/s', 'org.example.S', 'Hi', 'u', [5]);
+      assert.deepEqual((await got).body, [5]);
+      client.close();
+      sconn.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

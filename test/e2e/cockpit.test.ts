@@ -5,14 +5,14 @@
 // made, and which failed, are written to test-output/cockpit-dbus-calls.txt.
 // Needs root and the Debian packages cockpit-ws cockpit-bridge cockpit-system cockpit-machines chromium.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
 import { type ServiceChoice, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
-import { libvirtCalls, summarizeCalls } from './dbus-calls.js';
+import { libvirtCalls, libvirtSignals, summarizeCalls } from './dbus-calls.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const OUTPUT = join(REPO_ROOT, 'test-output');
@@ -104,6 +104,9 @@ async function kebab(action: string): Promise<void> {
 
 describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000 }, () => {
   before(async () => {
+    const needed = ['/usr/lib/cockpit/cockpit-ws', '/usr/bin/cockpit-bridge', '/usr/share/cockpit/machines/manifest.json', '/usr/bin/chromium'];
+    const missing = needed.filter((f) => !existsSync(f));
+    assert.deepEqual(missing, [], 'install cockpit-ws cockpit-bridge cockpit-system cockpit-machines chromium');
     mkdirSync(OUTPUT, { recursive: true });
     sandbox = await startSystemSandbox({ service: SERVICE, cockpit: true, monitor: true });
     const xml = join(sandbox.dir, `${VM}.xml`);
@@ -137,10 +140,15 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
     await context?.close().catch(() => undefined);
     if (profile) rmSync(profile, { recursive: true, force: true });
     if (sandbox) {
-      const calls = libvirtCalls(sandbox.log('monitor'));
+      const monitorLog = sandbox.log('monitor');
+      const suffix = SERVICE === 'ours' ? '' : `-${SERVICE}`;
+      writeFileSync(join(OUTPUT, `cockpit-dbus-monitor${suffix}.log`), monitorLog);
       const report = [
         `org.libvirt calls made during the Cockpit e2e run (service: ${SERVICE})`,
-        summarizeCalls(calls),
+        summarizeCalls(libvirtCalls(monitorLog)),
+        '',
+        'signals org.libvirt emitted:',
+        ...[...libvirtSignals(monitorLog)].map(([key, n]) => `${String(n).padStart(3)} ${key}`),
         '',
         'browser console errors/warnings:',
         ...consoleErrors,
@@ -148,7 +156,7 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
         'service log (tail):',
         sandbox.log('service').slice(-4000),
       ].join('\n');
-      const path = join(OUTPUT, `cockpit-dbus-calls${SERVICE === 'ours' ? '' : `-${SERVICE}`}.txt`);
+      const path = join(OUTPUT, `cockpit-dbus-calls${suffix}.txt`);
       writeFileSync(path, report);
       process.stdout.write(`# org.libvirt calls: ${path}\n`);
       await sandbox.stop();
@@ -210,6 +218,20 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
     await waitForDomstate('shut off');
     await waitForRowState('Shut off');
     assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  // Cockpit learns about changes made elsewhere only from org.libvirt's DomainEvent signals.
+  it('changes made with virsh show up in the list (DomainEvent signals)', async () => {
+    await ensureDomstate('shut off');
+    await waitForRowState('Shut off');
+    await sandbox?.virsh('start', VM);
+    await waitForRowState('Running');
+    await sandbox?.virsh('suspend', VM);
+    await waitForRowState('Paused');
+    await sandbox?.virsh('resume', VM);
+    await waitForRowState('Running');
+    await sandbox?.virsh('destroy', VM);
+    await waitForRowState('Shut off');
   });
 
   it("the VM's overview shows 64 MiB and 1 vCPU without errors", async () => {

@@ -33,19 +33,24 @@ function field(header: string, name: string): string | undefined {
   return m?.[1];
 }
 
-/** The org.libvirt method calls in a dbus-monitor log, in order, with their outcome. */
-export function libvirtCalls(monitorLog: string): LibvirtCall[] {
-  const calls = new Map<string, LibvirtCall>();
-  const ordered: LibvirtCall[] = [];
-  // Replies name the service by its unique name, so learn which unique names own org.libvirt.
+/** The unique names that owned org.libvirt (replies and signals carry those, not the well-known name). */
+function libvirtOwners(all: Block[]): Set<string> {
   const owners = new Set<string>();
-  const all = blocks(monitorLog);
   for (const b of all) {
     if (b.header.startsWith('signal ') && field(b.header, 'member') === 'NameOwnerChanged' && b.body[0] === 'string "org.libvirt"') {
       const owner = /^string "(.*)"$/.exec(b.body[2] ?? '')?.[1];
       if (owner) owners.add(owner);
     }
   }
+  return owners;
+}
+
+/** The org.libvirt method calls in a dbus-monitor log, in order, with their outcome. */
+export function libvirtCalls(monitorLog: string): LibvirtCall[] {
+  const calls = new Map<string, LibvirtCall>();
+  const ordered: LibvirtCall[] = [];
+  const all = blocks(monitorLog);
+  const owners = libvirtOwners(all);
   for (const b of all) {
     const sender = field(b.header, 'sender') ?? '';
     const destination = field(b.header, 'destination') ?? '';
@@ -73,6 +78,19 @@ export function libvirtCalls(monitorLog: string): LibvirtCall[] {
     }
   }
   return ordered;
+}
+
+/** Signals org.libvirt emitted, counted by "interface.member path-kind". */
+export function libvirtSignals(monitorLog: string): Map<string, number> {
+  const all = blocks(monitorLog);
+  const owners = libvirtOwners(all);
+  const counts = new Map<string, number>();
+  for (const b of all) {
+    if (!b.header.startsWith('signal ') || !owners.has(field(b.header, 'sender') ?? '')) continue;
+    const key = `${field(b.header, 'interface')}.${field(b.header, 'member')} ${pathKind(field(b.header, 'path') ?? '')}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Object paths with their variable part replaced, so equal calls on different objects group together. */

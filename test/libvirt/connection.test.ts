@@ -1,6 +1,6 @@
 // LibvirtConnection against a real private libvirtd, checked against virsh on the same daemon.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -255,7 +255,6 @@ describe('streams', () => {
     const out = join(dir, '..', `rt-download-${process.pid}`);
     try {
       await d.virsh(d.qemuUri, 'vol-download', '--pool', 'rt-pool', 'data.raw', out);
-      const { readFileSync } = await import('node:fs');
       assert.ok(readFileSync(out).equals(data));
     } finally {
       rmSync(out, { force: true });
@@ -280,17 +279,21 @@ describe('daemon death', () => {
       const c = await LibvirtConnection.open(d2.testUri);
       const closed = new Promise<string>((resolve) => c.once('closed', (ev) => resolve(ev.reason)));
       const { dom } = await c.domainLookupByName({ name: 'test' });
+      // Freeze the daemon so that every call below is still waiting when it dies.
+      assert.equal(readFileSync(`/proc/${d2.pid}/comm`, 'utf8').trim(), 'libvirtd');
+      process.kill(d2.pid, 'SIGSTOP');
       const calls: Promise<unknown>[] = [];
       for (let i = 0; i < 50; i++) calls.push(c.domainGetXmlDesc({ dom: dom as RemoteNonnullDomain, flags: 0 }));
+      const settled = Promise.allSettled(calls);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(c.pendingCalls, 50);
       await d2.kill();
-      const results = await Promise.allSettled(calls);
+      const results = await settled;
       assert.equal(await closed, 'eof');
-      // Calls answered before the kill succeed; every other one fails with the typed error.
       for (const r of results) {
-        if (r.status === 'rejected') {
-          assert.ok(r.reason instanceof LibvirtConnectionClosedError);
-          assert.equal(r.reason.reason, 'eof');
-        }
+        assert.equal(r.status, 'rejected');
+        assert.ok(r.reason instanceof LibvirtConnectionClosedError);
+        assert.equal(r.reason.reason, 'eof');
       }
       await assert.rejects(c.connectGetHostname(), LibvirtConnectionClosedError);
       assert.equal(c.pendingCalls, 0);

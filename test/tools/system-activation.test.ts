@@ -88,12 +88,12 @@ test('installed service is D-Bus activated on the system bus as libvirtdbus; the
 
   const { stdout: pidOut } = await gdbus('--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus',
     '--method', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'org.libvirt');
-  const pid = Number(/(\d+)/.exec(pidOut)?.[1]);
+  const pid = Number(/uint32 (\d+)/.exec(pidOut)?.[1]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
   const expectedUid = Number(spawnSync('id', ['-u', 'libvirtdbus'], { encoding: 'utf8' }).stdout.trim());
   assert.equal(uid, expectedUid, 'the service runs as libvirtdbus');
-  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /\/usr\/local\/lib\/libvirt-dbus\/dist\/src\/cli\.js\0--system/);
+  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /\/usr\/local\/lib\/libvirt-dbus\/bin\/libvirt-dbus\0--system/);
 
   await t.test('a caller outside root and group libvirt is refused', async () => {
     await assert.rejects(

@@ -20,7 +20,7 @@ export type ServiceChoice = 'ours' | 'reference' | 'none';
 
 /** Options for startSystemSandbox(). */
 export interface SystemSandboxOptions {
-  /** Which org.libvirt service to start (default 'ours': node dist/src/cli.js --system). */
+  /** Which org.libvirt service to start (default 'ours': bin/libvirt-dbus --system, which runs dist/src/cli.js). */
   service?: ServiceChoice;
   /** Also start cockpit-ws (no TLS, local session as root) on a free port of 127.0.0.1. */
   cockpit?: boolean;
@@ -304,7 +304,7 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
       const argv =
         choice === 'reference'
           ? ['/usr/sbin/libvirt-dbus', '--system']
-          : [process.execPath, join(REPO_ROOT, 'dist/src/cli.js'), '--system'];
+          : [process.execPath, join(REPO_ROOT, 'bin/libvirt-dbus'), '--system'];
       launch('service', argv);
       await waitFor(`org.libvirt service (${choice})`, 'service', nameHasOwner, 30_000);
     },

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Runs the benchmarks (compiled to dist/bench/*.js): `npm run bench` runs them all, `npm run bench -- codec`
+// only those whose name contains "codec". Each prints its own figures and ratios.
+import { readdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+const dir = new URL('../dist/bench/', import.meta.url).pathname;
+if (!existsSync(dir)) {
+  console.error('dist/bench is missing: run `npm run build` first.');
+  process.exit(1);
+}
+const filters = process.argv.slice(2);
+let status = 0;
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
+  if (filters.length && !filters.some((x) => f.includes(x))) continue;
+  console.log(`\n=== ${f}`);
+  const r = spawnSync(process.execPath, [dir + f], { stdio: 'inherit' });
+  if (r.status !== 0) status = 1;
+}
+process.exit(status);
