@@ -4,7 +4,7 @@
 // the man page, a sandboxed systemd unit and the `libvirtdbus` user — what the Debian package of
 // the reference installs, plus the unit. Honours DESTDIR (staging) and PREFIX (default /usr/local).
 // Every installed path is recorded in a manifest, so uninstalling removes exactly those files.
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 

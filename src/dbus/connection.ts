@@ -38,11 +38,18 @@ export const DEFAULT_CALL_TIMEOUT_MS = 25_000;
 
 /**
  * Default bound on bytes queued for the socket. While more than this waits to be written,
- * `call()` waits for the socket to drain before writing, and reading from the peer pauses (so
- * replies to a peer that does not read cannot pile up). `send()` and `emitSignal()` never wait;
- * they return false past the bound, and the caller may `await flush()`.
+ * `call()` waits (in its promise, unencoded) before writing, so callers cannot pile up data
+ * faster than the peer reads it. `send()`, `emitSignal()` and replies to incoming calls never
+ * wait; they return false past the bound (the caller may `await flush()`). Reading never pauses
+ * because of our own output, which would let two peers deadlock.
  */
 export const DEFAULT_WRITE_BUFFER_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Default hard cap on bytes queued for the socket: past it the peer is taken as not reading and
+ * the connection is closed with org.freedesktop.DBus.Error.LimitsExceeded.
+ */
+export const DEFAULT_MAX_WRITE_QUEUE = 128 * 1024 * 1024;
 
 /** Flags of RequestName (org.freedesktop.DBus). */
 export const RequestNameFlags = { AllowReplacement: 0x1, ReplaceExisting: 0x2, DoNotQueue: 0x4 } as const;
@@ -63,6 +70,8 @@ export interface ConnectOptions {
   bus?: boolean;
   /** See DEFAULT_WRITE_BUFFER_LIMIT. */
   writeBufferLimit?: number;
+  /** See DEFAULT_MAX_WRITE_QUEUE. */
+  maxWriteQueue?: number;
   /** Time allowed for authentication and Hello. */
   timeout?: number;
   /** Options of the object exporter behind registerObject/registerSubtree. */
@@ -156,7 +165,8 @@ export class DBusConnection extends EventEmitter {
   private lastFilterId = 0;
   private readonly nameOwners = new Map<string, { owner: string | undefined; refs: number; subscription: number }>();
   private readonly writeLimit: number;
-  private readPaused = false;
+  private readonly writeQueueCap: number;
+  private recheckTimer: NodeJS.Timeout | undefined;
   private drainWaiters: Array<() => void> = [];
   private started = false;
   // Incoming bytes: chunks of a message not complete yet.
@@ -172,7 +182,12 @@ export class DBusConnection extends EventEmitter {
   constructor(
     transport: Transport,
     auth: AuthResult,
-    options: { writeBufferLimit?: number; exporter?: ExporterOptions; busDriverName?: string } = {},
+    options: {
+      writeBufferLimit?: number;
+      maxWriteQueue?: number;
+      exporter?: ExporterOptions;
+      busDriverName?: string;
+    } = {},
   ) {
     super();
     this.transport = transport;
@@ -182,6 +197,7 @@ export class DBusConnection extends EventEmitter {
     this.peerUid = auth.uid;
     this.credentials = auth.credentials;
     this.writeLimit = options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT;
+    this.writeQueueCap = Math.max(options.maxWriteQueue ?? DEFAULT_MAX_WRITE_QUEUE, this.writeLimit);
     this.busDriverName = options.busDriverName;
     this.exporter = new ObjectExporter(
       {
@@ -496,25 +512,51 @@ export class DBusConnection extends EventEmitter {
         'file descriptors cannot be sent: fd passing was not negotiated on this connection',
       );
     }
-    this.transport.write(bytes, fds.length > 0 ? fds : undefined);
-    const over = this.transport.writableLength > this.writeLimit;
-    if (over && !this.readPaused && this.started) {
-      this.readPaused = true;
-      this.transport.pause();
+    // Checked before writing, so one large message always gets through.
+    if (this.transport.writableLength > this.writeQueueCap) {
+      // The peer stopped reading while replies and signals kept coming: give up on it rather than
+      // grow without end (dbus-daemon's max_outgoing_bytes plays the same part).
+      this.closeWith(
+        false,
+        new DBusError(StandardErrors.LimitsExceeded, `peer does not read: over ${this.writeQueueCap} bytes queued`),
+      );
+      return false;
     }
-    return !over;
+    this.transport.write(bytes, fds.length > 0 ? fds : undefined);
+    const queued = this.transport.writableLength;
+    if (queued > this.writeLimit) this.scheduleWritableCheck();
+    return queued <= this.writeLimit;
+  }
+
+  // Not every stream emits 'drain' when it falls below our bound (only after a refused write),
+  // so while over the bound the level is looked at again every few milliseconds.
+  private scheduleWritableCheck(): void {
+    if (this.recheckTimer || this.closed) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      this.onDrain();
+    }, 5);
   }
 
   private onDrain(): void {
-    if (this.readPaused) {
-      this.readPaused = false;
-      this.transport.resume();
+    if (this.closed) return;
+    if (this.transport.writableLength > this.writeLimit) {
+      this.scheduleWritableCheck();
+      return;
     }
     if (this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
+  // Resolves on the stream's 'drain', or after a few milliseconds: a stream whose own mark is
+  // above our bound never refuses a write, so it never emits 'drain'. Callers look again.
   private waitForDrain(): Promise<void> {
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 5);
+      this.drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Sends a message for which no reply is awaited; returns false when over the write bound. */
@@ -620,10 +662,7 @@ export class DBusConnection extends EventEmitter {
   /** Resolves once everything written so far has been handed to the kernel. */
   async flush(): Promise<void> {
     this.transport.flushBatch();
-    // 'drain' only follows a refused write, so also look again every few milliseconds.
-    while (!this.closed && this.transport.writableLength > 0) {
-      await Promise.race([this.waitForDrain(), new Promise((r) => setTimeout(r, 5))]);
-    }
+    while (!this.closed && this.transport.writableLength > 0) await this.waitForDrain();
   }
 
   // --- Filters and signal subscriptions --------------------------------------------------------
@@ -828,6 +867,7 @@ export class DBusConnection extends EventEmitter {
       this.finishCall(serial, call);
       call.reject(closedError);
     }
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
     for (const w of this.drainWaiters.splice(0)) w();
     // Descriptors received for a message that never completed belong to nobody: close them.
     for (const fd of this.inFds) {

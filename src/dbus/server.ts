@@ -26,6 +26,8 @@ export interface DBusServerOptions {
   /** Time a client has to authenticate. */
   authTimeout?: number;
   writeBufferLimit?: number;
+  /** See DEFAULT_MAX_WRITE_QUEUE in connection.ts. */
+  maxWriteQueue?: number;
   /** Options of each connection's object exporter. */
   exporter?: ExporterOptions;
   /**
@@ -118,6 +120,7 @@ export class DBusServer extends EventEmitter {
       });
       const conn = new DBusConnection(transport, auth, {
         writeBufferLimit: this.options.writeBufferLimit,
+        maxWriteQueue: this.options.maxWriteQueue,
         exporter: this.options.exporter,
         busDriverName: this.options.emulateBusDriver === false ? undefined : `:1.${++this.peerCount}`,
       });

@@ -52,6 +52,7 @@ import {
   remoteProcedureInfo,
 } from './remote-protocol.gen.js';
 import { LibvirtStream, type StreamHost } from './stream.js';
+import { type Wire, closeFds, fdWire, isFdPassingAvailable, netWire, unixSupportMessage } from './wire.js';
 import { type ConnectPlan, type ConnectTarget, type ResolveContext, resolveUri } from './uri.js';
 import { XdrReader, XdrWriter } from './xdr.js';
 
@@ -78,6 +79,11 @@ export interface OpenOptions {
   keepaliveCount?: number;
   /** Give up connecting after this many milliseconds. Default 30000. */
   connectTimeout?: number;
+  /**
+   * Pass file descriptors (CALL_WITH_FDS / REPLY_WITH_FDS) over a UNIX socket, through src/unix's
+   * native addon. 'auto' (default): when the addon is available and the transport is unix.
+   */
+  fdPassing?: boolean | 'auto';
   /** How local sockets are found (environment, euid); the process's own by default. */
   resolve?: ResolveContext;
 }
@@ -103,6 +109,12 @@ interface PendingCall {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   stream?: LibvirtStream;
+  fdSink?: FdCapture;
+}
+
+interface FdCapture {
+  in: readonly number[];
+  out: number[] | undefined;
 }
 
 type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
@@ -115,7 +127,7 @@ export type CallInfo = Pick<ProcedureInfo, 'stream' | 'fdsIn' | 'fdsOut'> | null
  * RemoteProcedures), `qemu` and `lxc` for the other programs, events, streams and keepalive.
  */
 export class LibvirtConnection extends RemoteProcedures implements StreamHost {
-  protected socket: net.Socket | undefined;
+  private wire: Wire | undefined;
   private state: State = 'new';
   private serial = 0;
   private readonly pending = new Map<number, PendingCall>();
@@ -124,7 +136,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   private readonly writer = new XdrWriter(4096);
   private readonly emitter = new EventEmitter();
   private keepalive: Keepalive | undefined;
-  private corked = false;
+  private fdCapture: FdCapture | undefined;
+  private readonly receivedFds: number[] = [];
   private closeInfo: ClosedEvent | undefined;
   private streamCapture: LibvirtStream[] | undefined;
   private readonly router: EventRouter;
@@ -201,13 +214,20 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     if (this.state !== 'new') throw new LibvirtProtocolError(`open() called on a connection that is ${this.state}`);
     this.state = 'connecting';
     try {
-      this.socket = await connectSocket(this.plan.target, this.options.connectTimeout ?? 30_000);
+      const withFds = this.wantFds();
+      const socket = await connectSocket(this.plan.target, this.options.connectTimeout ?? 30_000);
+      try {
+        this.wire = withFds ? await fdWire(socket) : netWire(socket);
+      } catch (e) {
+        socket.destroy();
+        throw asProtocolError(e);
+      }
     } catch (e) {
       this.state = 'closed';
       this.closeInfo = { reason: 'error', error: e as Error };
       throw e;
     }
-    this.attach(this.socket);
+    this.attach(this.wire);
     try {
       await this.authenticate();
       const interval = this.options.keepaliveInterval ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
@@ -292,7 +312,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         // The daemon may already be gone; closing is still complete.
       }
     }
-    this.socket?.end();
+    this.wire?.end();
     this.shutdown('closed');
   }
 
@@ -339,11 +359,13 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     decode: ((r: XdrReader) => R) | null,
     info: CallInfo,
   ): Promise<R> {
-    if (this.state === 'closed' || !this.socket) return Promise.reject(this.closedError());
-    if (info?.fdsIn) {
-      return Promise.reject(
-        new LibvirtUnsupportedError('fd-passing', 'calls that pass file descriptors are not supported yet'),
-      );
+    const wire = this.wire;
+    if (this.state === 'closed' || !wire) return Promise.reject(this.closedError());
+    const capture = info?.fdsIn || info?.fdsOut ? this.fdCapture : undefined;
+    if (capture) this.fdCapture = undefined;
+    const fdsIn = info?.fdsIn ? (capture?.in ?? []) : [];
+    if ((fdsIn.length > 0 || info?.fdsOut) && !wire.canPassFds) {
+      return Promise.reject(fdPassingError(this.plan.target.transport));
     }
     this.serial = this.serial >= 0xffffffff ? 1 : this.serial + 1;
     const serial = this.serial;
@@ -351,7 +373,9 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     let packet: Buffer;
     try {
       w.reset();
+      // Length and header (patched below), then for CALL_WITH_FDS the descriptor count.
       for (let i = 0; i < 7; i++) w.writeUint(0);
+      if (info?.fdsIn) w.writeUint(fdsIn.length);
       if (encode) encode(w, args);
       const total = w.length;
       checkLength(total);
@@ -366,7 +390,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     packet.writeUInt32BE(program >>> 0, 4);
     packet.writeUInt32BE(version >>> 0, 8);
     packet.writeInt32BE(procedure, 12);
-    packet.writeInt32BE(PacketType.CALL, 16);
+    packet.writeInt32BE(info?.fdsIn ? PacketType.CALL_WITH_FDS : PacketType.CALL, 16);
     packet.writeUInt32BE(serial, 20);
     packet.writeInt32BE(PacketStatus.OK, 24);
     return new Promise<R>((resolve, reject) => {
@@ -383,8 +407,11 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         this.streams.set(serial, stream);
         this.streamCapture?.push(stream);
       }
+      if (capture) call.fdSink = capture;
       this.pending.set(serial, call);
-      this.write(packet);
+      wire.send(packet);
+      // Each descriptor follows the packet on a one-byte carrier message (rpc.rst).
+      for (const fd of fdsIn) wire.send(FD_CARRIER, [fd]);
     });
   }
 
@@ -407,24 +434,44 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     return { result, stream };
   }
 
-  private write(buf: Buffer): void {
-    const s = this.socket;
-    if (!s || s.destroyed) return;
-    // Batch the packets of one tick into one writev.
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        s.uncork();
-      });
+  /**
+   * Runs `start` (one call of a procedure that passes descriptors, e.g. domainCreateWithFiles or
+   * domainOpenGraphicsFd), sending `fds` with it; returns its result and the descriptors the
+   * daemon sent back (the caller owns them: close them with src/unix closeFd).
+   */
+  async withFds<R>(fds: readonly number[], start: () => Promise<R>): Promise<{ result: R; fds: number[] }> {
+    const capture: FdCapture = { in: fds, out: undefined };
+    this.fdCapture = capture;
+    let p: Promise<R>;
+    try {
+      p = start();
+    } finally {
+      this.fdCapture = undefined;
     }
-    s.write(buf);
+    const result = await p;
+    return { result, fds: capture.out ?? [] };
+  }
+
+  /** Whether this connection carries descriptors (unix transport with src/unix's addon). */
+  get canPassFds(): boolean {
+    return this.wire?.canPassFds ?? false;
+  }
+
+  private wantFds(): boolean {
+    const want = this.options.fdPassing ?? 'auto';
+    if (this.plan.target.transport !== 'unix') {
+      if (want === true) throw fdPassingError(this.plan.target.transport);
+      return false;
+    }
+    if (want === 'auto') return isFdPassingAvailable();
+    if (want === true && !isFdPassingAvailable()) throw fdPassingError('unix');
+    return want;
   }
 
   /** StreamHost: sends a stream packet with the stream's procedure and serial. */
   sendStreamPacket(stream: LibvirtStream, type: number, status: number, payload?: Buffer): Promise<void> {
-    if (this.state === 'closed' || !this.socket) return Promise.reject(this.closedError());
+    const wire = this.wire;
+    if (this.state === 'closed' || !wire) return Promise.reject(this.closedError());
     const buf = encodePacket(
       {
         program: stream.program,
@@ -436,12 +483,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       },
       payload,
     );
-    const s = this.socket;
-    return new Promise((resolve, reject) => {
-      const ok = s.write(buf, (err) => (err ? reject(this.closedError()) : undefined));
-      if (ok) resolve();
-      else s.once('drain', () => resolve());
-    });
+    // Resolve once the wire is below its high-water mark: flow control for large uploads.
+    return wire.send(buf) ? Promise.resolve() : wire.drained();
   }
 
   /** StreamHost: forgets a finished stream. */
@@ -450,7 +493,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   }
 
   private sendKeepalive(procedure: number): void {
-    this.write(
+    this.wire?.send(
       encodePacket({
         program: KEEPALIVE_PROGRAM,
         version: KEEPALIVE_PROTOCOL_VERSION,
@@ -466,16 +509,17 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     this.shutdown('keepalive', new LibvirtConnectionClosedError('keepalive', 'the daemon stopped answering keepalive pings'));
   }
 
-  private attach(s: net.Socket): void {
-    s.setNoDelay?.(true);
-    s.on('data', (chunk: Buffer) => this.onData(chunk));
-    s.on('end', () => this.shutdown(this.state === 'closing' ? 'closed' : 'eof'));
-    s.on('close', () => this.shutdown(this.state === 'closing' ? 'closed' : 'eof'));
-    s.on('error', (err) => this.shutdown(this.state === 'closing' ? 'closed' : 'eof', err));
+  private attach(w: Wire): void {
+    w.onData((chunk, fds) => this.onData(chunk, fds));
+    w.onClose((err) => this.shutdown(this.state === 'closing' ? 'closed' : 'eof', err));
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
+  private onData(chunk: Buffer, fds: number[] | undefined): void {
+    if (this.state === 'closed') {
+      if (fds) closeFds(fds);
+      return;
+    }
+    if (fds?.length) this.receivedFds.push(...fds);
     let packets: Packet[];
     try {
       packets = this.decoder.push(chunk);
@@ -485,6 +529,10 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     }
     for (const p of packets) {
       if ((this.state as State) === 'closed') return; // a listener may have closed us
+      if (p.fdCount > 0) {
+        // The descriptors rode on the dummy bytes the decoder just consumed with the packet.
+        p.fds = this.receivedFds.splice(0, p.fdCount);
+      }
       try {
         this.dispatch(p);
       } catch (e) {
@@ -537,8 +585,17 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         `reply with serial ${p.serial} is for procedure ${p.program}:${p.procedure}, not ${call.program}:${call.procedure}`,
       );
     }
-    if (p.fdCount > 0) throw new LibvirtUnsupportedError('fd-passing', 'the daemon sent file descriptors, which are not supported yet');
     this.pending.delete(p.serial);
+    if (p.fdCount > 0) {
+      const fds = p.fds ?? [];
+      if (fds.length !== p.fdCount) {
+        closeFds(fds);
+        call.reject(fdPassingError(this.plan.target.transport));
+        return;
+      }
+      if (call.fdSink) call.fdSink.out = fds;
+      else closeFds(fds); // nobody asked for them (the caller did not use withFds)
+    }
     if (p.status === PacketStatus.OK) {
       let value: unknown;
       try {
@@ -673,8 +730,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     this.state = 'closed';
     this.keepalive?.stop();
     this.closeInfo = error ? { reason, error } : { reason };
-    const s = this.socket;
-    if (s && !s.destroyed) s.destroy();
+    this.wire?.destroy();
+    closeFds(this.receivedFds.splice(0));
     const detail = error?.message;
     const calls = [...this.pending.values()];
     this.pending.clear();
@@ -685,6 +742,17 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     this.router.clear();
     this.emitter.emit('closed', this.closeInfo);
   }
+}
+
+/** One dummy byte that carries a descriptor (SCM_RIGHTS) after a CALL_WITH_FDS packet. */
+const FD_CARRIER = Buffer.from([0]);
+
+function fdPassingError(transport: string): LibvirtUnsupportedError {
+  const why =
+    transport !== 'unix'
+      ? `file descriptors cannot be passed over the ${transport} transport`
+      : `file descriptor passing needs src/unix's native addon: ${unixSupportMessage()}`;
+  return new LibvirtUnsupportedError('fd-passing', why);
 }
 
 /** Binds a generated procedures class of another program (QEMU, LXC) to a connection's call(). */

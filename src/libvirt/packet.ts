@@ -64,6 +64,8 @@ export interface Packet extends PacketHeader {
   payload: Buffer;
   /** Number of descriptors announced by a *_WITH_FDS packet (they travel out of band). */
   fdCount: number;
+  /** The received descriptors, when the connection can receive them (set by the connection). */
+  fds?: number[];
 }
 
 /** Writes the length word and header at the start of `buf` (which is the whole packet). */
@@ -142,6 +144,9 @@ export function decodePacket(buf: Buffer): Packet {
 /**
  * Splits a byte stream into packets. Checks each length word against VIR_NET_MESSAGE_MAX
  * before buffering the body, so a hostile peer cannot make us allocate more than that.
+ * A *_WITH_FDS packet is followed, outside its length, by one dummy byte per descriptor (the
+ * carrier of each SCM_RIGHTS message); the packet is returned once those bytes are in, and they
+ * are consumed with it.
  */
 export class PacketDecoder {
   private chunks: Buffer[] = [];
@@ -169,12 +174,14 @@ export class PacketDecoder {
       }
       if (this.buffered < this.need) break;
       const whole = this.flatten();
-      const packetBuf = whole.subarray(0, this.need);
-      const rest = whole.subarray(this.need);
+      const packet = decodePacket(whole.subarray(0, this.need));
+      const consumed = this.need + packet.fdCount;
+      if (this.buffered < consumed) break; // wait for the descriptors' dummy bytes
+      const rest = whole.subarray(consumed);
       this.chunks = rest.length ? [rest] : [];
       this.buffered = rest.length;
       this.need = 0;
-      out.push(decodePacket(packetBuf));
+      out.push(packet);
     }
     return out;
   }

@@ -37,11 +37,14 @@ export function lastElement(path: string): string {
 
 /**
  * UUID bytes of a UUID string as virXLookupByUUIDString parses it; an invalid one fails with
- * the message libvirt gives (`uuidstr in virNetworkLookupByUUIDString must be a valid UUID`).
+ * the message libvirt gives (`uuidstr in virNetworkLookupByUUIDString must be a valid UUID`,
+ * but plain `Invalid UUID` from virDomainLookupByUUIDString — seen in test/service/diff-objects).
  */
 export function uuidArg(uuid: string, fn: string): Uint8Array {
   const bytes = parseUuidLikeLibvirt(uuid);
-  if (!bytes) throw new OrgLibvirtError(`uuidstr in ${fn} must be a valid UUID`);
+  if (!bytes) {
+    throw new OrgLibvirtError(fn === 'virDomainLookupByUUIDString' ? 'Invalid UUID' : `uuidstr in ${fn} must be a valid UUID`);
+  }
   return bytes;
 }
 

@@ -141,6 +141,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       in: 'xml:s key:s flags:u',
       out: 'storageVol:o',
       libvirt: 'virStorageVolCreateXMLFrom',
+      note: 'Call with @key argument set to the key of the storage volume to be cloned.',
       call: async (obj, args) => {
         const { conn, ref } = await lookupStoragePool(obj);
         // The reference names the source volume by its key (virStorageVolLookupByKey).

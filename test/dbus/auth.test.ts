@@ -129,6 +129,16 @@ describe('SASL between our client and our server', () => {
     });
   });
 
+  it('drops a client that does not finish authenticating in time', async () => {
+    await withServer({ authTimeout: 100 }, async (server) => {
+      const failed = new Promise<unknown>((r) => server.once('authFailed', r));
+      const path = server.clientAddress.split(',')[0]?.slice('unix:path='.length) as string;
+      const r = await rawExchange(path, Buffer.from('\0'));
+      assert.equal(r.closed, true);
+      assert.ok((await failed) instanceof DBusAuthError);
+    });
+  });
+
   it('answers an unknown mechanism with REJECTED and the list, and drops a client not starting with NUL', async () => {
     await withServer({}, async (server) => {
       const path = server.clientAddress.split(',')[0]?.slice('unix:path='.length) as string;

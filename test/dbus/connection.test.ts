@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CookieKeyring } from '../../src/dbus/auth.js';
 import { DBusConnection, ReleaseNameReply, RequestNameFlags, RequestNameReply } from '../../src/dbus/connection.js';
 import {
   DBusCancelledError,
@@ -14,6 +16,7 @@ import {
   DBusProtocolError,
   DBusTimeoutError,
 } from '../../src/dbus/errors.js';
+import { encodeMessage } from '../../src/dbus/marshal.js';
 import { formatMatchRule, matchesRule, parseMatchRule } from '../../src/dbus/match.js';
 import { type Message, MessageType } from '../../src/dbus/message.js';
 import { DBusServer } from '../../src/dbus/server.js';
@@ -379,45 +382,83 @@ describe('DBusConnection robustness and flow control', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a peer sending garbage gets its connection closed with DBusProtocolError; others live on', async () => {
-    const goodServerSide = new Promise<DBusConnection>((r) => server.once('connection', r));
-    const good = await DBusConnection.connect(server.clientAddress);
-    await goodServerSide;
-    const serverSide = new Promise<DBusConnection>((r) => server.once('connection', r));
-    const path = server.clientAddress.split(',')[0]?.slice('unix:path='.length) as string;
+  /**
+   * Opens a raw socket to `srv` and authenticates it by hand (DBUS_COOKIE_SHA1 from our keyring);
+   * resolves with the socket and the 'closed' arguments of the server's side of it.
+   */
+  async function rawAuthenticated(srv: DBusServer): Promise<{ raw: Socket; closed: Promise<unknown[]> }> {
+    const closed = new Promise<Promise<unknown[]>>((resolve) =>
+      srv.once('connection', (c: DBusConnection) => resolve(new Promise((r) => c.once('closed', (...a) => r(a))))),
+    );
+    const path = srv.clientAddress.split(',')[0]?.slice('unix:path='.length) as string;
     const raw = netConnect(path);
     raw.on('error', () => {});
     const uidHex = Buffer.from(String(process.getuid?.() ?? 0)).toString('hex');
     raw.write(`\0AUTH DBUS_COOKIE_SHA1 ${uidHex}\r\n`);
-    // Authenticate for real through the cookie exchange, then send garbage.
-    const { CookieKeyring } = await import('../../src/dbus/auth.js');
     let text = '';
     await new Promise<void>((resolve) => {
-      raw.on('data', async (b: Buffer) => {
+      const onData = async (b: Buffer) => {
         text += b.toString('latin1');
-        if (text.startsWith('DATA ') && text.endsWith('\r\n') && !text.includes('OK')) {
+        if (text.startsWith('DATA ') && text.endsWith('\r\n') && !text.includes('\r\nOK')) {
           const [ctx, id, challenge] = Buffer.from(text.slice(5).trim(), 'hex').toString().split(' ');
           const cookie = await new CookieKeyring().find(ctx as string, Number(id));
-          const { createHash } = await import('node:crypto');
           const cc = 'abcdef';
           const digest = createHash('sha1').update(`${challenge}:${cc}:${cookie?.cookie}`).digest('hex');
           raw.write(`DATA ${Buffer.from(`${cc} ${digest}`).toString('hex')}\r\n`);
-        } else if (text.includes('OK ')) {
+        } else if (text.includes('\r\nOK ') && text.endsWith('\r\n')) {
+          raw.off('data', onData);
           raw.write('BEGIN\r\n');
-          raw.write(Buffer.from('l\x01\x00\x01garbage-garbage-garbage-garbage', 'latin1'));
           resolve();
         }
-      });
+      };
+      raw.on('data', onData);
     });
-    const sconn = await serverSide;
-    const [vanished, error] = await new Promise<unknown[]>((r) =>
-      sconn.closed ? r([true, new DBusProtocolError('x')]) : sconn.once('closed', (...a) => r(a)),
-    );
+    return { raw, closed: await closed };
+  }
+
+  it('a peer sending garbage gets its connection closed with DBusProtocolError; others live on', async () => {
+    const goodServerSide = new Promise<DBusConnection>((r) => server.once('connection', r));
+    const good = await DBusConnection.connect(server.clientAddress);
+    await goodServerSide;
+    const { raw, closed } = await rawAuthenticated(server);
+    raw.write(Buffer.from('l\x01\x00\x01garbage-garbage-garbage-garbage', 'latin1'));
+    const [vanished, error] = await closed;
     assert.equal(vanished, true);
     assert.ok(error instanceof DBusProtocolError);
     await new Promise<void>((r) => (raw.destroyed ? r() : raw.once('close', () => r())));
     assert.deepEqual(await good.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(3)] }), [3]);
     good.close();
+  });
+
+  it('a peer that sends calls but never reads the replies is cut off at maxWriteQueue (LimitsExceeded)', async () => {
+    const capped = new DBusServer(`unix:dir=${dir}`, { maxWriteQueue: 256 * 1024, writeBufferLimit: 64 * 1024 });
+    capped.on('connection', (c: DBusConnection) => {
+      c.registerObject(
+        '/big',
+        {
+          name: 'org.example.Big',
+          methods: [{ name: 'Get', in: [], out: [{ name: 'b', signature: 'ay' }] }],
+          signals: [],
+          properties: [],
+        },
+        { methods: { Get: () => [Buffer.alloc(100 * 1024)] } },
+      );
+    });
+    await capped.start();
+    try {
+      const { raw, closed } = await rawAuthenticated(capped);
+      raw.pause(); // never read
+      for (let serial = 1; serial <= 200; serial++) {
+        raw.write(encodeMessage({ type: MessageType.MethodCall, flags: 0, serial, path: '/big', interface: 'org.example.Big', member: 'Get', signature: '', body: [] }));
+      }
+      const [vanished, error] = await closed;
+      assert.equal(vanished, false);
+      assert.ok(error instanceof DBusError);
+      assert.equal(error.errorName, 'org.freedesktop.DBus.Error.LimitsExceeded');
+      raw.destroy();
+    } finally {
+      capped.stop(true);
+    }
   });
 
   it('call() waits for the socket to drain instead of queueing without bound', async () => {
@@ -435,6 +476,36 @@ describe('DBusConnection robustness and flow control', () => {
     const results = await Promise.all(calls);
     assert.deepEqual(results, Array.from({ length: 40 }, () => [big.length]));
     c.close();
+  });
+
+  it('a bound far below the socket buffers still makes progress both ways (no deadlock)', async () => {
+    const tiny = new DBusServer(`unix:dir=${dir}`, { writeBufferLimit: 1024 });
+    tiny.on('connection', (c: DBusConnection) => {
+      c.registerObject(
+        '/echo',
+        {
+          name: 'org.example.E',
+          methods: [{ name: 'Echo', in: [{ name: 'b', signature: 'ay' }], out: [{ name: 'b', signature: 'ay' }] }],
+          signals: [],
+          properties: [],
+        },
+        { methods: { Echo: ([b]) => [b] } },
+      );
+    });
+    await tiny.start();
+    try {
+      const c = await DBusConnection.connect(tiny.clientAddress, { writeBufferLimit: 1024 });
+      const blob = Buffer.alloc(100 * 1024, 3);
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          c.call({ path: '/echo', interface: 'org.example.E', member: 'Echo', signature: 'ay', body: [blob] }),
+        ),
+      );
+      for (const [b] of replies) assert.deepEqual(b, blob);
+      c.close();
+    } finally {
+      tiny.stop(true);
+    }
   });
 
   it('peer to peer over a stream we connected ourselves (fromStream)', async () => {
@@ -477,6 +548,62 @@ describe('DBusConnection.fromStream as the server side', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('a server that breaks the protocol', () => {
+  /** A fake server: answers SASL with OK, then sends `garbage` once the client's first message arrives. */
+  async function fakeServer(dir: string, garbage: Buffer): Promise<{ path: string; close(): void }> {
+    const path = join(dir, `fake-${garbage.length}`);
+    const srv = createServer((socket) => {
+      let text = '';
+      let begun = false;
+      socket.on('data', (b: Buffer) => {
+        if (begun) {
+          socket.write(garbage);
+          return;
+        }
+        text += b.toString('latin1');
+        if (text.includes('AUTH ') && !text.includes('OK-SENT')) {
+          text += 'OK-SENT';
+          socket.write(`OK ${'b'.repeat(32)}\r\n`);
+        }
+        if (text.includes('NEGOTIATE_UNIX_FD') && !text.includes('AGREED')) {
+          text += 'AGREED';
+          socket.write('ERROR\r\n');
+        }
+        const at = b.indexOf('BEGIN\r\n');
+        if (at >= 0) {
+          begun = true;
+          if (b.length > at + 7) socket.write(garbage);
+        }
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(path, r));
+    return { path, close: () => srv.close() };
+  }
+
+  for (const [label, garbage] of [
+    ['a bad byte-order mark', Buffer.from('X\x01\x00\x01' + '\x00'.repeat(12), 'latin1')],
+    ['a length over 128 MiB', Buffer.from('l\x02\x00\x01\xff\xff\xff\x7f\x01\x00\x00\x00\x00\x00\x00\x00', 'latin1')],
+  ] as const) {
+    it(`closes our connection with DBusProtocolError on ${label}; pending calls fail with DBusClosedError`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'conn4-'));
+      const fake = await fakeServer(dir, garbage);
+      try {
+        const c = await DBusConnection.connect(`unix:path=${fake.path}`);
+        assert.equal(c.unixFd, false);
+        const closed = new Promise<unknown[]>((r) => c.once('closed', (...a) => r(a)));
+        await assert.rejects(c.call({ path: '/x', member: 'Y' }), DBusClosedError);
+        const [vanished, error] = await closed;
+        assert.equal(vanished, true);
+        assert.ok(error instanceof DBusProtocolError, String(error));
+      } finally {
+        fake.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('match rules', () => {

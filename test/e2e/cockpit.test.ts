@@ -67,6 +67,30 @@ async function ensureDomstate(state: 'shut off' | 'running' | 'paused'): Promise
   await waitForDomstate(state);
 }
 
+/**
+ * Waits until Cockpit has stopped talking to org.libvirt (no call unanswered, bus quiet for a second).
+ * Cockpit refreshes a domain with a chain of calls after each DomainEvent and applies the result at the
+ * end, so a second change made in the same instant can be overwritten by the first one's stale refresh
+ * (a race in cockpit-machines itself, seen with the reference service too).
+ */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let last = '';
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    const log = sandbox?.log('monitor') ?? '';
+    if (log.length !== last.length) {
+      last = log;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 1000 && libvirtCalls(log).every((c) => c.outcome !== 'no reply')) {
+      return;
+    }
+    await sleep(200);
+  }
+  const pending = libvirtCalls(last).filter((c) => c.outcome === 'no reply');
+  assert.fail(`org.libvirt never went quiet; unanswered: ${pending.map((c) => `${c.interface}.${c.member} ${c.path}`).join(', ')}`);
+}
+
 /** Danger alerts Cockpit shows (failed actions land there with libvirt's message). */
 async function dangerAlerts(): Promise<string[]> {
   const frame = page.frames().find((f) => /\/machines\/index\.html/.test(f.url()));
@@ -87,6 +111,26 @@ async function waitForRowState(text: string): Promise<void> {
   } catch {
     assert.fail(`the list shows state "${((await state.textContent().catch(() => '?')) ?? '').trim()}", expected "${text}"${await alertsNote()}`);
   }
+}
+
+/** Loads the Machines page afresh (through the shell) at the given in-page route, e.g. '#/networks'. */
+async function openMachinesPage(route: string): Promise<void> {
+  await page.goto(`${sandbox?.cockpitUrl}/machines${route}`);
+  await page.waitForSelector('iframe[name$="machines"]', { timeout: WAIT });
+  const deadline = Date.now() + WAIT;
+  while (!page.frames().some((f) => /\/machines\/index\.html/.test(f.url())) && Date.now() < deadline) await sleep(100);
+}
+
+/** Polls `virsh args` until its output matches. */
+async function waitForVirsh(args: string[], expected: RegExp): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let out = '';
+  while (Date.now() < deadline) {
+    out = (await sandbox?.virsh(...args)) ?? '';
+    if (expected.test(out)) return;
+    await sleep(250);
+  }
+  assert.fail(`virsh ${args.join(' ')} never matched ${expected}: ${out}${await alertsNote()}`);
 }
 
 /** The visible text of the page (for failure messages). */
@@ -185,6 +229,7 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
   it('Run starts the VM', async () => {
     await ensureDomstate('shut off');
     await waitForRowState('Shut off');
+    await settle();
     await machines().locator(`${ROW}-run`).click();
     await waitForDomstate('running');
     await waitForRowState('Running');
@@ -194,6 +239,7 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
   it('Pause pauses it', async () => {
     await ensureDomstate('running');
     await waitForRowState('Running');
+    await settle();
     await kebab('pause');
     await waitForDomstate('paused');
     await waitForRowState('Paused');
@@ -203,6 +249,7 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
   it('Resume resumes it', async () => {
     await ensureDomstate('paused');
     await waitForRowState('Paused');
+    await settle();
     await kebab('resume');
     await waitForDomstate('running');
     await waitForRowState('Running');
@@ -214,6 +261,7 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
   it('Force shut down turns it off', async () => {
     await ensureDomstate('running');
     await waitForRowState('Running');
+    await settle();
     await kebab('forceOff');
     await waitForDomstate('shut off');
     await waitForRowState('Shut off');
@@ -224,12 +272,16 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
   it('changes made with virsh show up in the list (DomainEvent signals)', async () => {
     await ensureDomstate('shut off');
     await waitForRowState('Shut off');
+    await settle();
     await sandbox?.virsh('start', VM);
     await waitForRowState('Running');
+    await settle();
     await sandbox?.virsh('suspend', VM);
     await waitForRowState('Paused');
+    await settle();
     await sandbox?.virsh('resume', VM);
     await waitForRowState('Running');
+    await settle();
     await sandbox?.virsh('destroy', VM);
     await waitForRowState('Shut off');
   });
@@ -249,6 +301,41 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
     assert.match((await memory.textContent()) ?? '', /^\s*64(\.0+)?\s*MiB/);
     assert.match((await vcpus.textContent()) ?? '', /^\s*1(?!\d)/);
     await page.screenshot({ path: join(OUTPUT, 'cockpit-machines-overview.png') });
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it('the Networks page lists the default network in the state virsh reports', async () => {
+    const active = /^default\s+active/m.test(await sandbox?.virsh('net-list', '--all') ?? '');
+    await openMachinesPage('#/networks');
+    const state = machines().locator('#network-default-system-state');
+    try {
+      await state.filter({ hasText: active ? /^\s*active/ : /inactive/ }).waitFor({ timeout: WAIT });
+    } catch {
+      assert.fail(`network "default" not shown as ${active ? 'active' : 'inactive'}; page says: ${await pageText(machines())}`);
+    }
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it('the Storage pools page activates and deactivates a directory pool', async () => {
+    const target = join(sandbox?.dir ?? '', 'pool');
+    mkdirSync(target);
+    await sandbox?.virsh('pool-define-as', 'e2e-pool', 'dir', '--target', target);
+    await openMachinesPage('#/storages');
+    const frame = machines();
+    const state = frame.locator('#pool-e2e-pool-system-state');
+    try {
+      await state.filter({ hasText: /inactive/ }).waitFor({ timeout: WAIT });
+    } catch {
+      assert.fail(`pool not listed as inactive; page says: ${await pageText(frame)}`);
+    }
+    await settle();
+    await frame.locator('#activate-pool-e2e-pool-system').click();
+    await waitForVirsh(['pool-info', 'e2e-pool'], /^State:\s+running/m);
+    await state.filter({ hasText: /^\s*active/ }).waitFor({ timeout: WAIT });
+    await settle();
+    await frame.locator('#deactivate-pool-e2e-pool-system').click();
+    await waitForVirsh(['pool-info', 'e2e-pool'], /^State:\s+inactive/m);
+    await state.filter({ hasText: /inactive/ }).waitFor({ timeout: WAIT });
     assert.deepEqual(await dangerAlerts(), []);
   });
 });

@@ -1,6 +1,6 @@
 // LibvirtConnection against a real private libvirtd, checked against virsh on the same daemon.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -210,6 +210,24 @@ describe('LibvirtConnection on a real libvirtd', () => {
     const { dom } = await conn.domainLookupByName({ name: 'test' });
     // The test driver has no monitor: the daemon answers with a libvirt error, proving the call went through.
     await assert.rejects(conn.qemu.domainMonitorCommand({ dom, cmd: '{"execute":"query-status"}', flags: 0 }), LibvirtError);
+  });
+
+  it('passes a descriptor to the daemon (domainCreateWithFiles, CALL_WITH_FDS)', async () => {
+    assert.equal(conn.canPassFds, true, 'src/unix addon missing: fd passing unavailable');
+    const { dom } = await conn.domainDefineXml({ xml: DOMAIN_XML('rt-fds') });
+    const fd = openSync('/dev/null', 'r');
+    try {
+      const { result, fds } = await conn.withFds([fd], () => conn.domainCreateWithFiles({ dom, flags: 0 }));
+      assert.equal(result.dom.name, 'rt-fds');
+      assert.deepEqual(fds, []);
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal((await d.virsh(d.testUri, 'domstate', 'rt-fds')).trim(), 'running');
+    // The framing stayed in step: later calls still work.
+    assert.equal((await conn.domainLookupByName({ name: 'rt-fds' })).dom.name, 'rt-fds');
+    await conn.domainDestroy({ dom });
+    await conn.domainUndefine({ dom });
   });
 
   it('close() rejects later calls at once and emits closed once', async () => {

@@ -4,24 +4,34 @@
 // every other packet to the test's handler.
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Packet, PacketDecoder, PacketStatus, PacketType, encodePacket } from '../../src/libvirt/packet.js';
+import { UnixFdSocket } from '../../src/unix/index.js';
 
 export const REMOTE_PROGRAM = 0x20008086;
-export const PROC_CONNECT_GET_HOSTNAME = 59;
 
 export interface FakeDaemon {
   socketPath: string;
   uri: string;
   /** Sockets of the clients connected so far. */
-  clients: net.Socket[];
-  /** Every packet received after the open sequence. */
+  clients: FakePeer[];
+  /** Every packet received, the open sequence included. */
   received: Packet[];
+  /** Descriptors received (with `fds: true`), in order; the test closes them. */
+  receivedFds: number[];
   close(): Promise<void>;
 }
 
-export type Handler = (sock: net.Socket, p: Packet) => void;
+/** The daemon's side of one client connection. */
+export interface FakePeer {
+  write(data: Buffer, fds?: readonly number[]): unknown;
+  end(data?: Buffer): unknown;
+  destroy(): void;
+}
+
+export type Handler = (sock: FakePeer, p: Packet) => void;
 
 /** A REPLY to `p` with status OK and the given payload. */
 export function reply(p: Packet, payload?: Buffer, status: number = PacketStatus.OK): Buffer {
@@ -37,17 +47,36 @@ export function xdrString(s: string): Buffer {
   return out;
 }
 
-/** Starts a fake daemon; `keepalive` says whether it claims VIR_DRV_FEATURE_PROGRAM_KEEPALIVE. */
-export async function startFakeDaemon(handler: Handler, opts: { keepalive?: boolean } = {}): Promise<FakeDaemon> {
+/** Options of a fake daemon. */
+export interface FakeOptions {
+  /** Whether it claims VIR_DRV_FEATURE_PROGRAM_KEEPALIVE. */
+  keepalive?: boolean;
+  /** The remote_auth_type list it offers (default: [REMOTE_AUTH_NONE]). */
+  authTypes?: number[];
+  /** Listen on 127.0.0.1 over TCP, or over TLS with these server options, instead of a UNIX socket. */
+  tcp?: boolean;
+  tls?: tls.TlsOptions;
+  /** Read and write through src/unix's UnixFdSocket, so descriptors can travel both ways. */
+  fds?: boolean;
+}
+
+/** Starts a fake daemon on a temporary UNIX socket (or a TCP / TLS port on 127.0.0.1). */
+export async function startFakeDaemon(handler: Handler, opts: FakeOptions = {}): Promise<FakeDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'fake-lvd-'));
   const socketPath = join(dir, 'sock');
-  const clients: net.Socket[] = [];
+  const clients: FakePeer[] = [];
   const received: Packet[] = [];
-  const server = net.createServer((sock) => {
+  const receivedFds: number[] = [];
+  const onConnection = (raw: net.Socket) => {
+    const fdSock = opts.fds ? UnixFdSocket.from(raw) : undefined;
+    const sock: FakePeer = fdSock
+      ? { write: (d, f) => fdSock.write(d, f ?? []), end: (d) => fdSock.end(d), destroy: () => fdSock.destroy() }
+      : { write: (d) => raw.write(d), end: (d) => (d ? raw.end(d) : raw.end()), destroy: () => raw.destroy() };
     clients.push(sock);
-    sock.on('error', () => undefined);
+    (fdSock ?? raw).on('error', () => undefined);
     const dec = new PacketDecoder();
-    sock.on('data', (chunk) => {
+    const onData = (chunk: Buffer, fds?: number[]) => {
+      if (fds) receivedFds.push(...fds);
       let packets: Packet[];
       try {
         packets = dec.push(chunk);
@@ -56,10 +85,22 @@ export async function startFakeDaemon(handler: Handler, opts: { keepalive?: bool
         return;
       }
       for (const p of packets) {
+        received.push(p);
         if (p.program === REMOTE_PROGRAM && p.type === PacketType.CALL) {
           if (p.procedure === 66) {
-            // remote_auth_list_ret: one type, REMOTE_AUTH_NONE
-            sock.write(reply(p, Buffer.from([0, 0, 0, 1, 0, 0, 0, 0])));
+            // remote_auth_list_ret
+            const types = opts.authTypes ?? [0];
+            const b = Buffer.alloc(4 + 4 * types.length);
+            b.writeUInt32BE(types.length, 0);
+            types.forEach((t, i) => {
+              b.writeInt32BE(t, 4 + 4 * i);
+            });
+            sock.write(reply(p, b));
+            continue;
+          }
+          if (p.procedure === 70) {
+            // REMOTE_PROC_AUTH_POLKIT: complete = 1
+            sock.write(reply(p, Buffer.from([0, 0, 0, 1])));
             continue;
           }
           if (p.procedure === 60) {
@@ -71,17 +112,30 @@ export async function startFakeDaemon(handler: Handler, opts: { keepalive?: bool
             continue;
           }
         }
-        received.push(p);
         handler(sock, p);
       }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    };
+    if (fdSock) fdSock.on('data', onData);
+    else raw.on('data', (chunk: Buffer) => onData(chunk));
+  };
+  let server: net.Server;
+  let uri: string;
+  if (opts.tls || opts.tcp) {
+    server = opts.tls ? tls.createServer(opts.tls, onConnection) : net.createServer(onConnection);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    uri = opts.tls ? `test+tls://localhost:${port}/default` : `test+tcp://127.0.0.1:${port}/default`;
+  } else {
+    server = net.createServer({ pauseOnConnect: opts.fds === true }, onConnection);
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    uri = `test+unix:///default?socket=${socketPath}`;
+  }
   return {
     socketPath,
-    uri: `test+unix:///default?socket=${socketPath}`,
+    uri,
     clients,
     received,
+    receivedFds,
     async close() {
       for (const c of clients) c.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

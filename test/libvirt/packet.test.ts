@@ -16,7 +16,9 @@ import {
 
 function words(...ws: number[]): Buffer {
   const b = Buffer.alloc(ws.length * 4);
-  ws.forEach((w, i) => b.writeInt32BE(w, i * 4));
+  ws.forEach((w, i) => {
+    b.writeInt32BE(w, i * 4);
+  });
   return b;
 }
 

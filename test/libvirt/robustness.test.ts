@@ -17,7 +17,7 @@ import {
 } from '../../src/libvirt/errors.js';
 import { KEEPALIVE_PROGRAM } from '../../src/libvirt/keepalive.js';
 import { type Packet, PacketStatus, PacketType, encodePacket } from '../../src/libvirt/packet.js';
-import { type FakeDaemon, type Handler, PROC_CONNECT_GET_HOSTNAME, reply, startFakeDaemon, xdrString } from './fake-daemon.js';
+import { type FakeDaemon, type FakePeer, type Handler, reply, startFakeDaemon, xdrString } from './fake-daemon.js';
 
 let daemon: FakeDaemon | undefined;
 let conn: LibvirtConnection | undefined;
@@ -157,7 +157,7 @@ describe('misbehaving daemon', () => {
 
 describe('keepalive', () => {
   it('answers the daemon’s PING with PONG', async () => {
-    let sock: net.Socket | undefined;
+    let sock: FakePeer | undefined;
     const { conn } = await setup((s, p) => {
       sock = s;
       s.write(encodePacket({ program: KEEPALIVE_PROGRAM, version: 1, procedure: 1, type: PacketType.MESSAGE, serial: 0, status: 0 }));

@@ -43,8 +43,6 @@ const deviations: Record<string, Outcome> = {
   // libvirt's own client turns into its generic message; the reference's in-process test driver
   // reports the real cause.
   GetSecurityLabelList: { error: 'org.libvirt.Error', message: 'An error occurred, but the cause is unknown' },
-  // The RPC client cannot make calls that pass file descriptors yet (not even zero of them).
-  CreateWithFiles: { error: 'org.libvirt.Error', message: 'calls that pass file descriptors are not supported yet' },
 };
 const D = (member: string, signature = '', body: unknown[] = [], path = TEST_PATH): Step => [
   member,

@@ -229,5 +229,5 @@ function splitEnumBody(body: string): RawMember[] {
 
 function lastComma(body: string, before: number): number {
   const k = body.lastIndexOf(',', before);
-  return k < 0 ? 0 : k;
+  return Math.max(k, 0);
 }

@@ -1,0 +1,171 @@
+// The byte pipe under a connection: a net.Socket / tls.TLSSocket, or — to pass file descriptors —
+// src/unix's UnixFdSocket, which reads with recvmsg(2) so that SCM_RIGHTS descriptors survive.
+// Both batch the packets written in one tick into one system call.
+import type * as net from 'node:net';
+import { UnixFdSocket, closeFd, isUnixFdSupported, unixSupportError } from '../unix/index.js';
+
+/** What a connection needs from its socket. */
+export interface Wire {
+  /** Whether descriptors can travel (UNIX socket with the native addon). */
+  readonly canPassFds: boolean;
+  /** Queues bytes (with descriptors on their first byte); false when the queue is above its high-water mark. */
+  send(buf: Buffer, fds?: readonly number[]): boolean;
+  /** Resolves when the queue has drained (or the wire closed). */
+  drained(): Promise<void>;
+  /** Incoming bytes, with the descriptors that came with them. */
+  onData(cb: (chunk: Buffer, fds: number[] | undefined) => void): void;
+  /** Called once when the wire is gone (EOF, error or destroy). */
+  onClose(cb: (err?: Error) => void): void;
+  /** Half-closes our side after pending writes. */
+  end(): void;
+  /** Closes at once. */
+  destroy(): void;
+}
+
+/** Whether src/unix's addon is there to pass descriptors. */
+export function isFdPassingAvailable(): boolean {
+  return isUnixFdSupported();
+}
+
+/** Why descriptors cannot be passed here (the addon's load error). */
+export function unixSupportMessage(): string {
+  return unixSupportError()?.message ?? 'available';
+}
+
+/** Closes descriptors we received but nobody will use. */
+export function closeFds(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeFd(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function onceCloser(): { fire: (err?: Error) => void; set: (cb: (err?: Error) => void) => void } {
+  let cb: ((err?: Error) => void) | undefined;
+  let fired = false;
+  let early: { err?: Error } | undefined;
+  return {
+    fire(err) {
+      if (fired) return;
+      fired = true;
+      if (cb) cb(err);
+      else early = { err };
+    },
+    set(c) {
+      cb = c;
+      if (early) c(early.err);
+    },
+  };
+}
+
+/** A wire over a net.Socket (UNIX or TCP) or TLS socket; no descriptor passing. */
+export function netWire(s: net.Socket): Wire {
+  s.setNoDelay?.(true);
+  let corked = false;
+  const closer = onceCloser();
+  s.on('end', () => closer.fire());
+  s.on('close', () => closer.fire());
+  s.on('error', (err) => closer.fire(err));
+  return {
+    canPassFds: false,
+    send(buf) {
+      if (s.destroyed) return true;
+      if (!corked) {
+        corked = true;
+        s.cork();
+        process.nextTick(() => {
+          corked = false;
+          s.uncork();
+        });
+      }
+      return s.write(buf);
+    },
+    drained() {
+      if (s.destroyed || s.writableLength === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        s.on('drain', done);
+        s.on('close', done);
+      });
+    },
+    onData(cb) {
+      s.on('data', (chunk: Buffer) => cb(chunk, undefined));
+    },
+    onClose: closer.set,
+    end() {
+      if (!s.destroyed) s.end();
+    },
+    destroy() {
+      s.destroy();
+    },
+  };
+}
+
+/** A wire over src/unix's UnixFdSocket, taking over a connected UNIX net.Socket. */
+export async function fdWire(socket: net.Socket): Promise<Wire> {
+  const s = UnixFdSocket.from(socket);
+  const closer = onceCloser();
+  s.on('end', () => closer.fire());
+  s.on('close', () => closer.fire());
+  s.on('error', (err) => closer.fire(err));
+  let batch: Buffer[] = [];
+  let scheduled = false;
+  let ok = true;
+  const flush = () => {
+    scheduled = false;
+    if (batch.length === 0) return;
+    const buf = batch.length === 1 ? batch[0] : Buffer.concat(batch);
+    batch = [];
+    if (!s.destroyed) ok = s.write(buf);
+  };
+  return {
+    canPassFds: true,
+    send(buf, fds) {
+      if (s.destroyed) return true;
+      if (fds && fds.length > 0) {
+        // Descriptors go out on their own write, after everything queued before them.
+        flush();
+        ok = s.write(buf, fds);
+        return ok;
+      }
+      batch.push(buf);
+      if (!scheduled) {
+        scheduled = true;
+        process.nextTick(flush);
+      }
+      return ok && s.writableLength < 64 * 1024;
+    },
+    drained() {
+      flush();
+      if (s.destroyed || s.writableLength === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        s.on('drain', done);
+        s.on('close', done);
+      });
+    },
+    onData(cb) {
+      s.on('data', (chunk, fds) => cb(chunk, fds.length > 0 ? fds : undefined));
+    },
+    onClose: closer.set,
+    end() {
+      flush();
+      if (!s.destroyed) s.end();
+    },
+    destroy() {
+      batch = [];
+      s.destroy();
+    },
+  };
+}

@@ -1,0 +1,250 @@
+// Transports (unix, tcp, tls with libvirt's certificate layout) and authentication (none,
+// polkit; SASL refused with a typed error), against a scripted daemon.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LibvirtConnection } from '../../src/libvirt/connection.js';
+import { LibvirtAuthError, LibvirtConnectError, LibvirtUnsupportedError } from '../../src/libvirt/errors.js';
+import { type Packet, PacketType, encodePacket } from '../../src/libvirt/packet.js';
+import { XdrReader } from '../../src/libvirt/xdr.js';
+import { type FakeDaemon, type FakeOptions, type FakePeer, reply, startFakeDaemon, xdrString } from './fake-daemon.js';
+
+let dir: string;
+let pki: string;
+let otherPki: string;
+
+/** A CA, a server certificate for localhost and a client certificate, in libvirt's file names. */
+function makePki(into: string, cn: string): void {
+  mkdirSync(into, { recursive: true });
+  const sh = `set -e
+cd '${into}'
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out cacert.pem -days 2 -subj '/CN=${cn}' 2>/dev/null
+for who in server client; do
+  openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf
+  openssl x509 -req -in $who.csr -CA cacert.pem -CAkey ca.key -CAcreateserial -out $who.pem -days 2 -extfile ext.cnf 2>/dev/null
+done
+cp client.pem clientcert.pem
+cp client.key clientkey.pem`;
+  execFileSync('sh', ['-c', sh]);
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rt-pki-'));
+  pki = join(dir, 'pki');
+  otherPki = join(dir, 'other');
+  makePki(pki, 'rt-ca');
+  makePki(otherPki, 'other-ca');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const hostname = (s: FakePeer, p: Packet) => s.write(reply(p, xdrString('over-the-wire')));
+
+async function withFake(opts: FakeOptions, body: (f: FakeDaemon) => Promise<void>): Promise<void> {
+  const f = await startFakeDaemon(hostname, opts);
+  try {
+    await body(f);
+  } finally {
+    await f.close();
+  }
+}
+
+/** The name the client sent in REMOTE_PROC_CONNECT_OPEN. */
+function openedName(f: FakeDaemon): string | null {
+  const p = f.received.find((x) => x.procedure === 1);
+  assert.ok(p, 'no CONNECT_OPEN');
+  const r = new XdrReader(p.payload);
+  return r.readBool() ? r.readString(1 << 22) : null;
+}
+
+describe('transports', () => {
+  it('tcp: connects to host:port and opens test:///default', async () => {
+    await withFake({ tcp: true }, async (f) => {
+      const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0 });
+      assert.equal(c.plan.target.transport, 'tcp');
+      assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
+      assert.equal(openedName(f), 'test:///default');
+      await c.close();
+    });
+  });
+
+  it('tls: verifies the server with cacert.pem and presents clientcert.pem (pkipath=)', async () => {
+    const tlsOpts = {
+      key: readFileSync(join(pki, 'server.key')),
+      cert: readFileSync(join(pki, 'server.pem')),
+      ca: readFileSync(join(pki, 'cacert.pem')),
+      requestCert: true,
+      rejectUnauthorized: true,
+    };
+    await withFake({ tls: tlsOpts }, async (f) => {
+      const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 });
+      assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
+      assert.equal(openedName(f), 'test:///default');
+      await c.close();
+    });
+  });
+
+  it('tls: a server certificate from another CA is refused, unless no_verify=1', async () => {
+    const tlsOpts = {
+      key: readFileSync(join(otherPki, 'server.key')),
+      cert: readFileSync(join(otherPki, 'server.pem')),
+    };
+    await withFake({ tls: tlsOpts }, async (f) => {
+      await assert.rejects(LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 }), LibvirtConnectError);
+      const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}&no_verify=1`, { keepaliveInterval: 0 });
+      assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
+      await c.close();
+    });
+  });
+
+  it('tls: missing certificate files give LibvirtConnectError naming ENOENT', async () => {
+    await assert.rejects(
+      LibvirtConnection.open(`test+tls://localhost:1/default?pkipath=${join(dir, 'nowhere')}`),
+      (e: unknown) => e instanceof LibvirtConnectError && e.errno === 'ENOENT',
+    );
+  });
+
+  it('ssh transports are refused with a typed error before connecting', () => {
+    assert.throws(
+      () => new LibvirtConnection('qemu+ssh://root@host/system'),
+      (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'ssh',
+    );
+  });
+});
+
+describe('authentication', () => {
+  it('polkit: calls REMOTE_PROC_AUTH_POLKIT and opens', async () => {
+    await withFake({ authTypes: [2] }, async (f) => {
+      const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0 });
+      assert.ok(f.received.some((p) => p.procedure === 70));
+      assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
+      await c.close();
+    });
+  });
+
+  it('SASL only: LibvirtUnsupportedError naming sasl, and the connection is closed', async () => {
+    await withFake({ authTypes: [1] }, async (f) => {
+      const c = new LibvirtConnection(f.uri, { keepaliveInterval: 0 });
+      await assert.rejects(c.open(), (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'sasl');
+      assert.equal(c.isOpen, false);
+      assert.ok(!f.received.some((p) => p.procedure === 1), 'CONNECT_OPEN must not be sent');
+    });
+  });
+
+  it('auth= asks for a type the daemon does not offer: LibvirtAuthError VIR_ERR_AUTH_UNAVAILABLE', async () => {
+    await withFake({ authTypes: [0] }, async (f) => {
+      await assert.rejects(LibvirtConnection.open(`${f.uri}&auth=polkit`, { keepaliveInterval: 0 }), (e: unknown) => {
+        assert.ok(e instanceof LibvirtAuthError);
+        assert.equal(e.codeName, 'VIR_ERR_AUTH_UNAVAILABLE');
+        return true;
+      });
+    });
+  });
+
+  it('auth=sasl picks SASL even when none is offered first, and is refused as unsupported', async () => {
+    await withFake({ authTypes: [0, 1] }, async (f) => {
+      await assert.rejects(
+        LibvirtConnection.open(`${f.uri}&auth=sasl`, { keepaliveInterval: 0 }),
+        (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'sasl',
+      );
+    });
+  });
+});
+
+describe('file descriptor passing', () => {
+  const dom = { name: 'vm', uuid: Buffer.alloc(16, 1), id: 1 };
+
+  /** A daemon whose DOMAIN_OPEN_GRAPHICS_FD (343) replies with an fd of a file holding `text`. */
+  async function graphicsFdDaemon(text: string): Promise<FakeDaemon> {
+    const file = join(dir, `fd-${text}`);
+    writeFileSync(file, text);
+    return startFakeDaemon(
+      (s, p) => {
+        if (p.procedure === 343) {
+          const fd = openSync(file, 'r');
+          s.write(encodePacket({ ...p, type: PacketType.REPLY_WITH_FDS, status: 0 }, undefined, 1));
+          s.write(Buffer.from([0]), [fd]);
+          closeSync(fd);
+        } else {
+          s.write(reply(p, xdrString('after-fds')));
+        }
+      },
+      { fds: true },
+    );
+  }
+
+  it('REPLY_WITH_FDS: withFds returns the descriptor the daemon sent', async () => {
+    const f = await graphicsFdDaemon('graphics!');
+    try {
+      const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0, fdPassing: true });
+      assert.equal(c.canPassFds, true);
+      const { fds } = await c.withFds([], () => c.domainOpenGraphicsFd({ dom, idx: 0, flags: 0 }));
+      assert.equal(fds.length, 1);
+      const buf = Buffer.alloc(9);
+      readSync(fds[0], buf, 0, 9, 0);
+      closeSync(fds[0]);
+      assert.equal(buf.toString(), 'graphics!');
+      assert.deepEqual(await c.connectGetHostname(), { hostname: 'after-fds' });
+      await c.close();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('CALL_WITH_FDS: the descriptors reach the daemon after the packet', async () => {
+    const f = await startFakeDaemon((s, p) => s.write(reply(p, Buffer.from([0, 0, 0, 0]))), { fds: true });
+    const file = join(dir, 'sent');
+    writeFileSync(file, 'sent-by-client');
+    const fd = openSync(file, 'r');
+    try {
+      const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0, fdPassing: true });
+      // REMOTE_PROC_DOMAIN_CREATE_WITH_FILES: the fake answers a 4-byte ret, enough for a decode to fail or pass.
+      await c.withFds([fd], () => c.domainCreateWithFiles({ dom, flags: 0 })).catch(() => undefined);
+      const call = f.received.find((p) => p.procedure === 310);
+      assert.ok(call);
+      assert.equal(call.type, PacketType.CALL_WITH_FDS);
+      assert.equal(call.fdCount, 1);
+      assert.equal(f.receivedFds.length, 1);
+      const buf = Buffer.alloc(14);
+      readSync(f.receivedFds[0], buf, 0, 14, 0);
+      assert.equal(buf.toString(), 'sent-by-client');
+      for (const x of f.receivedFds) closeSync(x);
+      await c.close();
+    } finally {
+      closeSync(fd);
+      await f.close();
+    }
+  });
+
+  it('without fd passing, such calls fail with a typed error and the connection stays usable', async () => {
+    const f = await graphicsFdDaemon('lost');
+    try {
+      const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0, fdPassing: false });
+      assert.equal(c.canPassFds, false);
+      await assert.rejects(
+        c.withFds([0], () => c.domainCreateWithFiles({ dom, flags: 0 })),
+        (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'fd-passing',
+      );
+      await assert.rejects(
+        c.domainOpenGraphicsFd({ dom, idx: 0, flags: 0 }),
+        (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'fd-passing',
+      );
+      assert.deepEqual(await c.connectGetHostname(), { hostname: 'after-fds' });
+      await c.close();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('fdPassing: true over tcp is refused with a typed error', async () => {
+    await withFake({ tcp: true }, async (f) => {
+      await assert.rejects(
+        LibvirtConnection.open(f.uri, { fdPassing: true }),
+        (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'fd-passing',
+      );
+    });
+  });
+});
