@@ -104,8 +104,10 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       libvirt: 'virDomainCreateXMLWithFiles',
       call: async (c, a) => {
         const conn = await c.connection();
-        // The descriptors travel with the call once the RPC client passes fds (it refuses such calls until then).
-        const { dom } = await conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags });
+        // The descriptors that came with the call travel on to libvirt.
+        const {
+          result: { dom },
+        } = await conn.withFds(a.files as number[], () => conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags }));
         return [domainPathOf(c.path, dom)];
       },
     },

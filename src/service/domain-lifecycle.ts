@@ -44,10 +44,9 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   CreateWithFiles: {
     in: 'files:ah flags:u',
     libvirt: 'virDomainCreateWithFiles',
-    // Like the reference, every descriptor that came with the call would be handed to libvirt;
-    // the RPC client refuses calls that pass descriptors until it supports SCM_RIGHTS.
+    // Like the reference, the descriptors that came with the call travel on to libvirt.
     call: onDomain(async ({ conn, dom }, a) => {
-      await conn.domainCreateWithFiles({ dom, flags: a.flags });
+      await conn.withFds(a.files as number[], () => conn.domainCreateWithFiles({ dom, flags: a.flags }));
       return [];
     }),
   },
@@ -272,11 +271,11 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'idx:u flags:u',
     out: 'fd:h',
     libvirt: 'virDomainOpenGraphicsFD',
-    // The descriptor comes with the daemon's reply; the RPC client does not hand received
-    // descriptors to its caller yet, so a successful call cannot be answered with one.
+    // The descriptor comes with the daemon's reply and goes on with ours.
     call: onDomain(async ({ conn, dom }, a) => {
-      await conn.domainOpenGraphicsFd({ dom, idx: a.idx, flags: a.flags });
-      throw new OrgLibvirtError('the RPC client cannot receive file descriptors yet');
+      const { fds } = await conn.withFds([], () => conn.domainOpenGraphicsFd({ dom, idx: a.idx, flags: a.flags }));
+      if (fds.length !== 1) throw new OrgLibvirtError(`libvirt sent ${fds.length} descriptors instead of 1`);
+      return [fds[0]];
     }),
   },
   PMWakeup: {

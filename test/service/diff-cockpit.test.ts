@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Variant } from '../../src/dbus/index.js';
 import { compareLogs, compareSignals, Recorder, SignalLog, settle, sortFirst } from './diff-record.js';
-import { type OurService, type ReferenceService, startOurService, startReference, TEST } from './domain-fixture.js';
+import { type OurProcess, type ReferenceService, startOurProcess, startReference, TEST } from './domain-fixture.js';
 
 const CONNECT = 'org.libvirt.Connect';
 const DOMAIN = 'org.libvirt.Domain';
@@ -208,12 +208,16 @@ async function session(r: Recorder): Promise<void> {
 }
 
 describe('a Cockpit Machines session against the reference', () => {
-  let ours: OurService;
+  let ours: OurProcess;
   let ref: ReferenceService;
   const logs: { ref?: Recorder; ours?: Recorder; refSignals?: SignalLog; ourSignals?: SignalLog } = {};
 
   before(async () => {
-    [ours, ref] = await Promise.all([startOurService(), startReference()]);
+    // bin/libvirt-dbus as installed: the reference's session objects, with Test on the private daemon.
+    [ours, ref] = await Promise.all([
+      startOurProcess((testUri) => ['--session', '--connect', `Test=${testUri}`]),
+      startReference(),
+    ]);
     logs.refSignals = new SignalLog(ref.client);
     logs.ourSignals = new SignalLog(ours.client);
     await Promise.all([logs.refSignals.ready(), logs.ourSignals.ready()]);

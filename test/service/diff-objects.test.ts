@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type NodeDeclaration, parseIntrospectionXml, Variant } from '../../src/dbus/index.js';
 import { DocStringAnnotation } from '../../src/service/declare.js';
-import { defaultConnects, mergeConnects } from '../../src/service/service.js';
 import { compareLogs, type Entry, type Outcome, Recorder, show, sortFirst } from './diff-record.js';
-import { type OurService, type ReferenceService, startOurService, startReference, TEST } from './domain-fixture.js';
+import { type OurProcess, type ReferenceService, startOurProcess, startReference, TEST } from './domain-fixture.js';
 
 const CONNECT = 'org.libvirt.Connect';
 const NETWORK = 'org.libvirt.Network';
@@ -404,13 +403,14 @@ async function objectPaths(r: Recorder): Promise<string[]> {
 }
 
 describe('Connect, Network, StoragePool, StorageVol, NodeDevice, Interface, Secret, NWFilter against the reference', () => {
-  let ours: OurService;
+  let ours: OurProcess;
   let ref: ReferenceService;
   before(async () => {
-    // Ours exports the reference's session set of Connect objects (Test on the private daemon), so
-    // that /org/libvirt introspects alike; the others are never opened.
-    const connects = (testUri: string) => mergeConnects(defaultConnects('session'), [{ name: 'Test', uri: testUri }]);
-    [ours, ref] = await Promise.all([startOurService(connects), startReference()]);
+    // bin/libvirt-dbus as installed: the reference's session objects, with Test on the private daemon.
+    [ours, ref] = await Promise.all([
+      startOurProcess((testUri) => ['--session', '--connect', `Test=${testUri}`]),
+      startReference(),
+    ]);
   });
   after(async () => {
     await Promise.all([ours?.stop(), ref?.stop()]);

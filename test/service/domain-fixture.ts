@@ -3,9 +3,10 @@
 // connection on the same bus. Optionally the reference libvirt-dbus on a second private bus.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { DBusConnection, type DBusError, type Message } from '../../src/dbus/index.js';
-import { type ConnectSpec, LibvirtDBusService } from '../../src/service/service.js';
+import { LibvirtDBusService } from '../../src/service/service.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
 import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { type RunningService, startService } from './service-fixture.js';
 
 export const DEST = 'org.libvirt';
 export const TEST = '/org/libvirt/Test';
@@ -69,17 +70,11 @@ export interface OurService {
   stop(): Promise<void>;
 }
 
-/**
- * Starts bus, libvirtd, our service and a client. By default the service exports only Test (the
- * daemon's test driver); `connects` may choose others given the daemon's test URI.
- */
-export async function startOurService(connects?: (testUri: string) => ConnectSpec[]): Promise<OurService> {
+/** Starts bus, libvirtd, our service and a client. */
+export async function startOurService(): Promise<OurService> {
   const bus = await startBus();
   const libvirtd = await startLibvirtd();
-  const service = new LibvirtDBusService({
-    connects: connects ? connects(libvirtd.testUri) : [{ name: 'Test', uri: libvirtd.testUri }],
-    reconnectDelays: [],
-  });
+  const service = new LibvirtDBusService({ connects: [{ name: 'Test', uri: libvirtd.testUri }], reconnectDelays: [] });
   const serviceConn = await DBusConnection.connect(bus.address, { bus: true });
   await service.ownName(serviceConn);
   const client = new Client(await DBusConnection.connect(bus.address, { bus: true }));

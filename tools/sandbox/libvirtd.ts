@@ -3,7 +3,7 @@
 // /var/cache/libvirt and /var/log/libvirt are bind mounts of folders in its temporary directory, so
 // several private daemons (and the host's own) never share driver state or lock files.
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -47,6 +47,9 @@ function canUnshare(): boolean {
 }
 
 const STATE_DIRS = ['/run/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'];
+// Persistent definitions (secrets, network filters, pools, networks) are written under /etc/libvirt:
+// the daemon gets its own copy, so nothing it defines reaches the host's configuration.
+const CONFIG_DIR = '/etc/libvirt';
 
 /** Starts a private libvirtd serving the test driver (and, as root, qemu:///system). */
 export async function startLibvirtd(): Promise<PrivateLibvirtd> {
@@ -77,6 +80,11 @@ export async function startLibvirtd(): Promise<PrivateLibvirtd> {
       const mirror = join(dir, 'state', d.replace(/\//g, '_'));
       mkdirSync(mirror, { recursive: true });
       script.push(`mkdir -p ${d}`, `mount --bind ${mirror} ${d}`);
+    }
+    if (existsSync(CONFIG_DIR)) {
+      const config = join(dir, 'state', 'etc_libvirt');
+      cpSync(CONFIG_DIR, config, { recursive: true });
+      script.push(`mount --bind ${config} ${CONFIG_DIR}`);
     }
   }
   script.push(`exec libvirtd -f ${conf} -p ${join(dir, 'libvirtd.pid')}`);

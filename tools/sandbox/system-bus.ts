@@ -216,12 +216,17 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
     children.set(name, child);
     return child;
   };
+  // A daemon's output, then what it wrote to its own log file (libvirtd and virtlogd log there).
   const readLog = (name: string) => {
-    try {
-      return readFileSync(join(logs, `${name}.log`), 'utf8');
-    } catch {
-      return '';
+    let text = '';
+    for (const file of [`${name}.log`, `${name}.file.log`]) {
+      try {
+        text += readFileSync(join(logs, file), 'utf8');
+      } catch {
+        // no such log
+      }
     }
+    return text;
   };
   const waitFor = async (what: string, name: string, ready: () => Promise<boolean>, ms = 60_000) => {
     const deadline = Date.now() + ms;
