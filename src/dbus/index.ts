@@ -25,6 +25,7 @@ export {
   type ConnectOptions,
   DBusConnection,
   DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_WRITE_QUEUE,
   DEFAULT_WRITE_BUFFER_LIMIT,
   type MessageFilter,
   ReleaseNameReply,

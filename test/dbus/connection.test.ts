@@ -387,8 +387,9 @@ describe('DBusConnection robustness and flow control', () => {
    * resolves with the socket and the 'closed' arguments of the server's side of it.
    */
   async function rawAuthenticated(srv: DBusServer): Promise<{ raw: Socket; closed: Promise<unknown[]> }> {
-    const closed = new Promise<Promise<unknown[]>>((resolve) =>
-      srv.once('connection', (c: DBusConnection) => resolve(new Promise((r) => c.once('closed', (...a) => r(a))))),
+    // Wrapped in an object: a promise resolved with a promise would wait for the inner one.
+    const accepted = new Promise<{ closed: Promise<unknown[]> }>((resolve) =>
+      srv.once('connection', (c: DBusConnection) => resolve({ closed: new Promise((r) => c.once('closed', (...a) => r(a))) })),
     );
     const path = srv.clientAddress.split(',')[0]?.slice('unix:path='.length) as string;
     const raw = netConnect(path);
@@ -413,7 +414,7 @@ describe('DBusConnection robustness and flow control', () => {
       };
       raw.on('data', onData);
     });
-    return { raw, closed: await closed };
+    return { raw, closed: (await accepted).closed };
   }
 
   it('a peer sending garbage gets its connection closed with DBusProtocolError; others live on', async () => {

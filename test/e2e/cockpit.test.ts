@@ -121,13 +121,13 @@ async function openMachinesPage(route: string): Promise<void> {
   while (!page.frames().some((f) => /\/machines\/index\.html/.test(f.url())) && Date.now() < deadline) await sleep(100);
 }
 
-/** Polls `virsh args` until its output matches. */
-async function waitForVirsh(args: string[], expected: RegExp): Promise<void> {
+/** Polls `virsh args` until its output matches (a pattern, or a test on the whole output). */
+async function waitForVirsh(args: string[], expected: RegExp | ((out: string) => boolean)): Promise<void> {
   const deadline = Date.now() + WAIT;
   let out = '';
   while (Date.now() < deadline) {
     out = (await sandbox?.virsh(...args)) ?? '';
-    if (expected.test(out)) return;
+    if (typeof expected === 'function' ? expected(out) : expected.test(out)) return;
     await sleep(250);
   }
   assert.fail(`virsh ${args.join(' ')} never matched ${expected}: ${out}${await alertsNote()}`);
@@ -304,6 +304,21 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
     assert.deepEqual(await dangerAlerts(), []);
   });
 
+  // Autostart is a read-write property: Cockpit flips it with org.freedesktop.DBus.Properties.Set.
+  it('the Autostart switch on the overview sets the domain to autostart and back', async () => {
+    const frame = machines();
+    const toggle = frame.locator(`#vm-${VM}-autostart-switch`);
+    await toggle.waitFor({ state: 'attached', timeout: WAIT });
+    await settle();
+    // A controlled switch: it only flips once Cockpit has re-read the domain, so click, not check().
+    await toggle.click({ force: true });
+    await waitForVirsh(['dominfo', VM], /^Autostart:\s+enable/m);
+    await settle();
+    await toggle.click({ force: true });
+    await waitForVirsh(['dominfo', VM], /^Autostart:\s+disable/m);
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
   it('the Networks page lists the default network in the state virsh reports', async () => {
     const active = /^default\s+active/m.test(await sandbox?.virsh('net-list', '--all') ?? '');
     await openMachinesPage('#/networks');
@@ -336,6 +351,24 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
     await frame.locator('#deactivate-pool-e2e-pool-system').click();
     await waitForVirsh(['pool-info', 'e2e-pool'], /^State:\s+inactive/m);
     await state.filter({ hasText: /inactive/ }).waitFor({ timeout: WAIT });
+    assert.deepEqual(await dangerAlerts(), []);
+  });
+
+  it('Delete undefines the VM and it leaves the list', async () => {
+    await ensureDomstate('shut off');
+    await openMachinesPage('');
+    const frame = machines();
+    await waitForRowState('Shut off');
+    await settle();
+    await kebab('delete');
+    const dialog = frame.locator(`#vm-${VM}-delete-modal-dialog`);
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+    await waitForVirsh(['list', '--all', '--name'], (out) => !out.split('\n').some((name) => name.trim() === VM));
+    try {
+      await frame.locator(ROW).waitFor({ state: 'detached', timeout: WAIT });
+    } catch {
+      assert.fail(`the deleted VM is still listed${await alertsNote()}`);
+    }
     assert.deepEqual(await dangerAlerts(), []);
   });
 });

@@ -93,6 +93,43 @@ export async function startOurService(): Promise<OurService> {
   };
 }
 
+/** Our bin/libvirt-dbus as its own process, against a private libvirtd, on a private bus. */
+export interface OurProcess {
+  bus: PrivateBus;
+  libvirtd: PrivateLibvirtd;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts bus and libvirtd, then bin/libvirt-dbus with `args(testUri)` (e.g. `--session --connect
+ * Test=<testUri>`, the reference's session objects with Test on the private daemon) and a client.
+ */
+export async function startOurProcess(args: (testUri: string) => string[]): Promise<OurProcess> {
+  const bus = await startBus();
+  const libvirtd = await startLibvirtd();
+  let svc: RunningService;
+  try {
+    svc = await startService(bus.address, args(libvirtd.testUri));
+  } catch (err) {
+    await libvirtd.stop();
+    await bus.stop();
+    throw err;
+  }
+  const client = new Client(await DBusConnection.connect(bus.address, { bus: true }));
+  return {
+    bus,
+    libvirtd,
+    client,
+    async stop() {
+      client.close();
+      await svc.stop();
+      await libvirtd.stop();
+      await bus.stop();
+    },
+  };
+}
+
 /** The reference libvirt-dbus (test:///default in its own process) on a private bus. */
 export interface ReferenceService {
   bus: PrivateBus;
