@@ -45,6 +45,9 @@ export {
   StandardErrors,
 } from './errors.js';
 export {
+  buildSignal,
+  compileInterface,
+  type ExportHost,
   type ExporterOptions,
   type MethodHandler,
   MethodInvocation,
@@ -52,6 +55,7 @@ export {
   type ObjectImplementation,
   ObjectPathInUseError,
   type PropertyAccessor,
+  PropertyWriteOnlyError,
   type PropertyContext,
   type Registration,
   type SubtreeContext,
@@ -69,7 +73,9 @@ export type {
   SignalDeclaration,
 } from './interface.js';
 export {
+  escapeXmlAttribute,
   generateIntrospectionXml,
+  INTROSPECTION_DOCTYPE,
   IntrospectionParseError,
   interfaceToXml,
   parseInterfaceXml,
@@ -82,6 +88,9 @@ export {
   encodeBody,
   encodeMessage,
   encodeMessageWithFds,
+  type Endianness,
+  HeaderField,
+  MAX_ARRAY_LENGTH,
   MAX_MESSAGE_LENGTH,
   messageLength,
 } from './marshal.js';
@@ -93,14 +102,35 @@ export {
   assertInterfaceName,
   assertMemberName,
   assertObjectPath,
+  type BusName,
+  type ErrorName,
+  type InterfaceName,
   isValidBusName,
   isValidErrorName,
   isValidInterfaceName,
   isValidMemberName,
   isValidObjectPath,
+  isValidUniqueName,
+  type MemberName,
+  type ObjectPath,
 } from './names.js';
 export { DBusServer, type DBusServerOptions } from './server.js';
-export { isValidSignature, parseSignature, splitSignature } from './signature.js';
-export { StandardInterfaceNames } from './standard-interfaces.js';
+export {
+  isSingleCompleteType,
+  isValidSignature,
+  MAX_SIGNATURE_LENGTH,
+  parseSignature,
+  parseSingleType,
+  splitSignature,
+  type TypeNode,
+} from './signature.js';
+export {
+  IntrospectableInterface,
+  isStandardInterface,
+  ObjectManagerInterface,
+  PeerInterface,
+  PropertiesInterface,
+  StandardInterfaceNames,
+} from './standard-interfaces.js';
 export { type PeerCredentials, unixFdSupported } from './transport.js';
 export { Variant } from './variant.js';

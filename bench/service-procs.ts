@@ -1,0 +1,86 @@
+// The two org.libvirt services under comparison, each on its own private bus, both reaching one private
+// libvirtd's qemu:///system: ours (bin/libvirt-dbus --connect QEMU=<socket URI>) and the C reference
+// (/usr/sbin/libvirt-dbus --system, in a mount namespace whose /run/libvirt is the daemon's socket folder,
+// since the reference cannot be pointed at a socket). Plus CPU time of a process from /proc.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { DBusConnection } from '../src/dbus/index.js';
+import { type PrivateBus, startBus } from '../tools/sandbox/bus.js';
+import type { PrivateLibvirtd } from '../tools/sandbox/libvirtd.js';
+
+/** A running org.libvirt service and our client connection to it. */
+export interface ServiceUnderTest {
+  label: string;
+  pid: number;
+  client: DBusConnection;
+  stop(): Promise<void>;
+}
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BUS_NAME = 'org.libvirt';
+
+/** Starts our service on a private session bus, its QEMU object pointed at the private daemon. */
+export async function startOurs(lvd: PrivateLibvirtd, env: NodeJS.ProcessEnv = {}): Promise<ServiceUnderTest> {
+  const bus = await startBus();
+  const child = spawn(
+    process.execPath,
+    [join(REPO, 'bin', 'libvirt-dbus'), '--session', '--connect', `QEMU=${lvd.qemuUri}`],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
+  );
+  return attach('ours', bus, child);
+}
+
+/** Starts the reference on a private bus (as its system bus, so its QEMU object is qemu:///system). */
+export async function startReference(lvd: PrivateLibvirtd): Promise<ServiceUnderTest> {
+  const bus = await startBus();
+  const sockDir = dirname(lvd.socketPath);
+  // `exec` twice: the spawned pid ends up being libvirt-dbus itself, so /proc/<pid>/stat is its CPU.
+  const script = `mount --bind '${sockDir}' /run/libvirt && exec /usr/sbin/libvirt-dbus --system`;
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+  });
+  return attach('reference', bus, child);
+}
+
+async function attach(label: string, bus: PrivateBus, child: ChildProcess): Promise<ServiceUnderTest> {
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const client = await DBusConnection.connect(bus.address, { bus: true });
+  const stop = async () => {
+    client.close();
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    }
+    await bus.stop();
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await client.getNameOwner(BUS_NAME)) === undefined) {
+      if (child.exitCode !== null) throw new Error(`${label} service exited (${child.exitCode}): ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`${label} service did not take ${BUS_NAME} within 30 s: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { label, pid: child.pid ?? -1, client, stop };
+}
+
+const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK))
+
+/** User + system CPU time of a process so far, in microseconds (10 ms resolution). */
+export function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
