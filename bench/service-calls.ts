@@ -5,8 +5,10 @@
 // and each service process's CPU time per call (from /proc/<pid>/stat), which is steadier than calls/s on
 // a loaded machine.
 //
-// Run: npx tsc -p tsconfig.json && node dist/bench/service-calls.js [seconds-per-cell] [--profile DIR]
-//   --profile DIR   run our service with --cpu-prof into DIR (a .cpuprofile appears when it stops)
+// Run: npx tsc -p tsconfig.json && node dist/bench/service-calls.js [seconds-per-cell] [options]
+//   --profile DIR     run our service with --cpu-prof into DIR (a .cpuprofile appears when it stops)
+//   --only TEXT       only the calls whose name contains TEXT (e.g. GetXMLDesc)
+//   --in-flight 1,8   only these numbers of calls in flight (default 1,8,64)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +19,6 @@ import { processCpuMicros, type ServiceUnderTest, startOurs, startReference } fr
 const DEST = 'org.libvirt';
 const CONNECT = '/org/libvirt/QEMU';
 const DOMAINS = 8;
-const IN_FLIGHT = [1, 8, 64];
 
 type Call = (c: DBusConnection) => Promise<unknown[]>;
 
@@ -115,21 +116,32 @@ async function checkSameAnswers(ours: ServiceUnderTest, ref: ServiceUnderTest, a
   if (JSON.stringify(ha) !== JSON.stringify(hb)) throw new Error('Hostname differs');
 }
 
-function parseArgs(argv: string[]): { seconds: number; profileDir?: string } {
-  let seconds = 2;
-  let profileDir: string | undefined;
+interface Options {
+  seconds: number;
+  profileDir?: string;
+  only?: string;
+  inFlight: number[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { seconds: 2, inFlight: [1, 8, 64] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === '--profile') profileDir = argv[++i];
-    else if (a.startsWith('--profile=')) profileDir = a.slice('--profile='.length);
-    else if (Number(a) > 0) seconds = Number(a);
-    else throw new Error(`usage: service-calls.js [seconds-per-cell] [--profile DIR] (got ${a})`);
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const value = () => (a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : (argv[++i] ?? ''));
+    if (name === '--profile') o.profileDir = value();
+    else if (name === '--only') o.only = value();
+    else if (name === '--in-flight') o.inFlight = value().split(',').map(Number);
+    else if (Number(a) > 0) o.seconds = Number(a);
+    else throw new Error(`usage: service-calls.js [seconds-per-cell] [--profile DIR] [--only TEXT] [--in-flight 1,8,64] (got ${a})`);
   }
-  return { seconds, profileDir };
+  if (o.inFlight.some((n) => !(n >= 1))) throw new Error('--in-flight wants positive numbers');
+  return o;
 }
 
 async function main(): Promise<void> {
-  const { seconds, profileDir } = parseArgs(process.argv.slice(2));
+  const { seconds, profileDir, only, inFlight } = parseArgs(process.argv.slice(2));
   const lvd = await startLibvirtd();
   const started: ServiceUnderTest[] = [];
   const teardown = async () => {
@@ -150,12 +162,12 @@ async function main(): Promise<void> {
       );
       await lvd.virsh(lvd.qemuUri, 'define', file);
     }
-    let env: NodeJS.ProcessEnv = {};
+    let nodeArgs: string[] = [];
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
-      env = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` };
+      nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
     }
-    const ours = await startOurs(lvd, env);
+    const ours = await startOurs(lvd, nodeArgs);
     started.push(ours);
     const ref = await startReference(lvd);
     started.push(ref);
@@ -170,8 +182,8 @@ async function main(): Promise<void> {
       `${'call'.padEnd(16)}${'in flight'.padStart(10)}${'ours/s'.padStart(10)}${'reference/s'.padStart(13)}${'ratio'.padStart(8)}` +
         `${'ours CPU µs/call'.padStart(18)}${'ref CPU µs/call'.padStart(17)}`,
     );
-    for (const c of all) {
-      for (const n of IN_FLIGHT) {
+    for (const c of all.filter((x) => only === undefined || x.name.includes(only))) {
+      for (const n of inFlight) {
         const a = await measure(ours, c.call, n, seconds);
         const b = await measure(ref, c.call, n, seconds);
         console.log(

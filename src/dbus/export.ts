@@ -781,7 +781,15 @@ export class ObjectExporter {
     }
     return then(this.target(view, iface), (t) => {
       if (t) return this.invoke(msg, t, iface);
-      throw this.exists(view) ? this.error('interface', msg, iface) : this.error('object', msg);
+      if (!this.exists(view)) throw this.error('object', msg);
+      // GDBus answers an interface a subtree node lacks as an unknown method, not an unknown interface.
+      if (!this.specific && !view.regular && view.subtree) {
+        throw new DBusError(
+          StandardErrors.UnknownMethod,
+          `Method “${msg.member}” on interface “${iface}” with signature “${msg.signature}” does not exist`,
+        );
+      }
+      throw this.error('interface', msg, iface);
     });
   }
 
@@ -858,6 +866,8 @@ export class ObjectExporter {
     const m = compileInterface(PropertiesInterface).methods.get(member);
     if (!m) throw this.error('method', msg, member);
     if (msg.signature !== m.inSignature) {
+      // GDBus does not recognise a Properties call with other arguments as one at all.
+      if (!this.specific) throw this.error('interface', msg, Std.Properties);
       throw new DBusError(
         StandardErrors.InvalidArgs,
         `Type of message, “(${msg.signature})”, does not match expected type “(${m.inSignature})”`,

@@ -353,8 +353,10 @@ test('Properties.Set checks access and the value type, then calls the setter', a
   r = await peer.err('/org/example/nothing', PROPS, 'Get', 'ss', ['org.example.Calc', 'Name']);
   assert.equal(r.errorName, StandardErrors.UnknownMethod);
   assert.deepEqual(r.body, ['Object does not exist at path “/org/example/nothing”']);
+  // GDBus does not take a Properties call with other arguments for one at all.
   r = await peer.err('/org/example/calc', PROPS, 'Get', 's', ['org.example.Calc']);
-  assert.equal(r.errorName, StandardErrors.InvalidArgs);
+  assert.equal(r.errorName, StandardErrors.UnknownMethod);
+  assert.deepEqual(r.body, ['No such interface “org.freedesktop.DBus.Properties” on object at path /org/example/calc']);
   assert.equal(log.length, 3, 'no setter ran for a refused Set');
 });
 
@@ -515,7 +517,8 @@ for (const asynchronous of [false, true]) {
     let r = await peer.err('/org/example/items/hidden', 'org.example.Item', 'Describe');
     assert.deepEqual(r.body, ['Object does not exist at path “/org/example/items/hidden”']);
     r = await peer.err('/org/example/items/item1', 'org.example.Other', 'Describe');
-    assert.deepEqual(r.body, ['No such interface “org.example.Other” on object at path /org/example/items/item1']);
+    // A subtree node lacking the interface: GDBus's subtree dispatch answers an unknown method.
+    assert.deepEqual(r.body, ['Method “Describe” on interface “org.example.Other” with signature “” does not exist']);
     r = await peer.err('/org/example/items/item1/deeper', 'org.example.Item', 'Describe');
     assert.deepEqual(r.body, ['Object does not exist at path “/org/example/items/item1/deeper”']);
   });
@@ -572,7 +575,7 @@ test('subtree callbacks that throw or return nothing answer errors, never hang',
   assert.equal(r.errorName, StandardErrors.Failed);
   assert.deepEqual(r.body, ['enumerate broke']);
   r = await peer.err('/nodispatch/a', 'org.example.Item', 'Describe');
-  assert.deepEqual(r.body, ['No such interface “org.example.Item” on object at path /nodispatch/a']);
+  assert.deepEqual(r.body, ['Method “Describe” on interface “org.example.Item” with signature “” does not exist']);
   r = await peer.err('/nodispatch/a', PROPS, 'Get', 'ss', ['org.example.Item', 'Index']);
   assert.deepEqual(r.body, ['No such interface “org.example.Item”']);
 });

@@ -5,7 +5,7 @@
 // made, and which failed, are written to test-output/cockpit-dbus-calls.txt.
 // Needs root and the Debian packages cockpit-ws cockpit-bridge cockpit-system cockpit-machines chromium.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -187,6 +187,10 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
       const monitorLog = sandbox.log('monitor');
       const suffix = SERVICE === 'ours' ? '' : `-${SERVICE}`;
       writeFileSync(join(OUTPUT, `cockpit-dbus-monitor${suffix}.log`), monitorLog);
+      // The daemons' own logs (libvirtd, virtlogd, the service, cockpit-ws), for post-mortems.
+      const logs = join(OUTPUT, `cockpit-e2e-logs${suffix}`);
+      rmSync(logs, { recursive: true, force: true });
+      cpSync(join(sandbox.dir, 'logs'), logs, { recursive: true });
       const report = [
         `org.libvirt calls made during the Cockpit e2e run (service: ${SERVICE})`,
         summarizeCalls(libvirtCalls(monitorLog)),

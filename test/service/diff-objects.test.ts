@@ -39,19 +39,6 @@ const deviations: Record<string, Outcome> = {
   // libvirtd the daemon answers a parentless device with a NULL name and no error (as it would
   // to the reference on qemu:///system), which libvirt's client reports as an unknown cause.
   'NodeDevice computer Get Parent': { error: 'org.libvirt.Error', message: 'An error occurred, but the cause is unknown' },
-  // src/dbus (the exporter, not this service): a subtree node asked for an interface it does not
-  // have answers GDBus' "No such interface …" where GDBus' subtree dispatch says
-  // "Method “GetXMLDesc” on interface “org.libvirt.Network” with signature “u” does not exist".
-  'Network method on a pool path': {
-    error: 'org.freedesktop.DBus.Error.UnknownMethod',
-    message: `No such interface “org.libvirt.Network” on object at path ${TEST}/storagepool/${NO_UUID}`,
-  },
-  // src/dbus: Properties.Get with a wrong signature answers InvalidArgs with the expected type;
-  // GDBus answers UnknownMethod "No such interface “org.freedesktop.DBus.Properties” on object at path …".
-  'Get wrong signature': {
-    error: 'org.freedesktop.DBus.Error.InvalidArgs',
-    message: 'Type of message, “(s)”, does not match expected type “(ss)”',
-  },
 };
 
 /** Reads every property of `iface` one by one, then with GetAll. */
