@@ -11,7 +11,8 @@ if (!existsSync(dir)) {
 }
 const filters = process.argv.slice(2);
 let status = 0;
-for (const f of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
+// Helper modules (service-procs.js) are not benchmarks of their own.
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.js') && !f.endsWith('-procs.js')).sort()) {
   if (filters.length && !filters.some((x) => f.includes(x))) continue;
   console.log(`\n=== ${f}`);
   const r = spawnSync(process.execPath, [dir + f], { stdio: 'inherit' });

@@ -3,7 +3,7 @@
 // object runs the test driver in its own process, so it is not comparable). The same client (our
 // DBusConnection) calls both, each service on its own private bus. Prints calls/s, the ratio ours/reference
 // and each service process's CPU time per call (from /proc/<pid>/stat), which is steadier than calls/s on
-// a loaded machine.
+// a loaded machine. Each cell alternates between the two services in slices.
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/service-calls.js [seconds-per-cell] [options]
 //   --profile DIR     run our service with --cpu-prof into DIR (a .cpuprofile appears when it stops)
@@ -69,26 +69,49 @@ interface Figures {
   cpuMicrosPerCall: number;
 }
 
-/** Keeps `inFlight` calls outstanding for `seconds`; returns calls/s and the service's CPU µs per call. */
-async function measure(s: ServiceUnderTest, call: Call, inFlight: number, seconds: number): Promise<Figures> {
-  const run = async (ms: number) => {
-    const end = performance.now() + ms;
-    let done = 0;
-    const worker = async () => {
-      while (performance.now() < end) {
-        await call(s.client);
-        done++;
-      }
-    };
-    await Promise.all(Array.from({ length: inFlight }, worker));
-    return done;
+/** Keeps `inFlight` calls to `s` outstanding for `ms`; returns how many completed. */
+async function run(s: ServiceUnderTest, call: Call, inFlight: number, ms: number): Promise<number> {
+  const end = performance.now() + ms;
+  let done = 0;
+  const worker = async () => {
+    while (performance.now() < end) {
+      await call(s.client);
+      done++;
+    }
   };
-  await run(Math.min(500, seconds * 250)); // warm up (JIT, libvirt connection, caches)
-  const cpu = processCpuMicros(s.pid);
-  const start = performance.now();
-  const done = await run(seconds * 1000);
-  const elapsed = (performance.now() - start) / 1000;
-  return { perSecond: done / elapsed, cpuMicrosPerCall: (processCpuMicros(s.pid) - cpu) / done };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return done;
+}
+
+const ROUNDS = 4;
+
+/**
+ * Measures one cell on both services: after a warm-up, ROUNDS alternating slices (ours first, then the
+ * reference first) so that a change in the machine's load hits both alike. Returns calls/s and the
+ * service process's CPU µs per call for each.
+ */
+async function measurePair(
+  services: [ServiceUnderTest, ServiceUnderTest],
+  call: Call,
+  inFlight: number,
+  seconds: number,
+): Promise<[Figures, Figures]> {
+  const totals = services.map(() => ({ done: 0, ms: 0, cpu: 0 }));
+  for (const s of services) await run(s, call, inFlight, Math.min(500, seconds * 250)); // warm up (JIT, caches)
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    for (const i of order) {
+      const s = services[i] as ServiceUnderTest;
+      const t = totals[i] as (typeof totals)[number];
+      const cpu = processCpuMicros(s.pid);
+      const start = performance.now();
+      t.done += await run(s, call, inFlight, (seconds * 1000) / ROUNDS);
+      t.ms += performance.now() - start;
+      t.cpu += processCpuMicros(s.pid) - cpu;
+    }
+  }
+  const figures = totals.map((t) => ({ perSecond: (t.done * 1000) / t.ms, cpuMicrosPerCall: t.cpu / t.done }));
+  return [figures[0] as Figures, figures[1] as Figures];
 }
 
 function sorted(v: unknown): string[] {
@@ -184,8 +207,7 @@ async function main(): Promise<void> {
     );
     for (const c of all.filter((x) => only === undefined || x.name.includes(only))) {
       for (const n of inFlight) {
-        const a = await measure(ours, c.call, n, seconds);
-        const b = await measure(ref, c.call, n, seconds);
+        const [a, b] = await measurePair([ours, ref], c.call, n, seconds);
         console.log(
           `${c.name.padEnd(16)}${String(n).padStart(10)}${a.perSecond.toFixed(0).padStart(10)}${b.perSecond.toFixed(0).padStart(13)}` +
             `${`${(a.perSecond / b.perSecond).toFixed(2)}x`.padStart(8)}` +

@@ -4,8 +4,8 @@
 // since the reference cannot be pointed at a socket). Plus CPU time of a process from /proc.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DBusConnection } from '../src/dbus/index.js';
 import { type PrivateBus, startBus } from '../tools/sandbox/bus.js';
 import type { PrivateLibvirtd } from '../tools/sandbox/libvirtd.js';

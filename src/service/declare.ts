@@ -16,6 +16,9 @@ import type {
 import { Variant } from '../dbus/index.js';
 import { toDBusError } from './errors.js';
 
+/** Where a bound implementation keeps the object its handlers act on. */
+const TARGET = Symbol('target');
+
 /**
  * Values of a method's in arguments by name (already checked against their signatures by the
  * exporter, so typed loosely here); arguments listed in `emptyIsNull` arrive as null when ''.
@@ -222,71 +225,78 @@ export function defineInterface<O>(name: string, spec: InterfaceSpec<O>): Define
     annotations: spec.emitsChanged ? { [EmitsChangedAnnotation]: spec.emitsChanged } : {},
   };
 
-  const implementationFor = (obj: O): InterfaceImplementation => {
-    const methodImpls: InterfaceImplementation['methods'] = {};
-    for (const [mname, m] of Object.entries(spec.methods ?? {})) {
-      const ins = inArgs.get(mname) ?? [];
-      methodImpls[mname] = async (body, invocation) => {
-        const args: Record<string, unknown> = {};
-        ins.forEach((a, i) => {
-          const v = body[i];
-          args[a.name as string] = m.emptyIsNull?.includes(a.name as string) && v === '' ? null : v;
-        });
-        const inv: Invocation = {
-          path: invocation.path,
-          sender: invocation.sender,
-          fds: invocation.message.fds ?? [],
-          message: invocation.message,
-        };
+  // The handlers are made once per interface and find their object through `this[TARGET]`: an
+  // implementation for one call is then a few Object.create()s, not a closure per member (a
+  // domain has over a hundred, and every call on a domain path asks for an implementation).
+  type Bound = { [TARGET]: O };
+  const methodsProto: InterfaceImplementation['methods'] = {};
+  for (const [mname, m] of Object.entries(spec.methods ?? {})) {
+    const ins = inArgs.get(mname) ?? [];
+    methodsProto[mname] = async function (this: Bound, body, invocation) {
+      const args: Record<string, unknown> = {};
+      ins.forEach((a, i) => {
+        const v = body[i];
+        args[a.name as string] = m.emptyIsNull?.includes(a.name as string) && v === '' ? null : v;
+      });
+      const inv: Invocation = {
+        path: invocation.path,
+        sender: invocation.sender,
+        fds: invocation.message.fds ?? [],
+        message: invocation.message,
+      };
+      try {
+        return await m.call(this[TARGET], args, inv);
+      } catch (err) {
+        throw toDBusError(err);
+      }
+    };
+  }
+  const accessorProtos: [string, InterfaceImplementation['properties'][string]][] = [];
+  const readable: [PropertyDeclaration, (obj: O) => Promise<unknown>][] = [];
+  for (const [pname, p] of Object.entries(spec.properties ?? {})) {
+    const { get, set } = p;
+    const proto: InterfaceImplementation['properties'][string] = {};
+    if (get) {
+      proto.get = async function (this: Bound) {
         try {
-          return await m.call(obj, args, inv);
+          return await get(this[TARGET]);
+        } catch (err) {
+          throw toDBusError(err);
+        }
+      };
+      const decl = properties.find((d) => d.name === pname);
+      if (decl && decl.access !== 'write') readable.push([decl, get]);
+    }
+    if (set) {
+      proto.set = async function (this: Bound, value) {
+        try {
+          await set(this[TARGET], value);
         } catch (err) {
           throw toDBusError(err);
         }
       };
     }
+    accessorProtos.push([pname, proto]);
+  }
+  // Declaration order, as GetAll answers.
+  readable.sort((a, b) => properties.indexOf(a[0]) - properties.indexOf(b[0]));
+  const bind = <T extends object>(proto: T, obj: O): T => Object.assign(Object.create(proto) as T, { [TARGET]: obj });
+
+  const implementationFor = (obj: O): InterfaceImplementation => {
     const propImpls: InterfaceImplementation['properties'] = {};
-    for (const [pname, p] of Object.entries(spec.properties ?? {})) {
-      const get = p.get;
-      const set = p.set;
-      propImpls[pname] = {
-        get: get
-          ? async () => {
-              try {
-                return await get(obj);
-              } catch (err) {
-                throw toDBusError(err);
-              }
-            }
-          : undefined,
-        set: set
-          ? async (value) => {
-              try {
-                await set(obj, value);
-              } catch (err) {
-                throw toDBusError(err);
-              }
-            }
-          : undefined,
-      };
-    }
+    for (const [pname, proto] of accessorProtos) propImpls[pname] = bind(proto, obj);
     return {
-      methods: methodImpls,
+      methods: bind(methodsProto, obj),
       properties: propImpls,
       // Like the reference (observed: python-dbus sees variant_level=2, and a vanished domain
       // answers {}): every readable property in declaration order, each value wrapped twice, and a
       // property whose getter fails left out. The getters run concurrently: each is its own
       // libvirt round trip.
       async getAllProperties() {
-        const getters: [PropertyDeclaration, () => Promise<unknown>][] = [];
-        for (const p of properties) {
-          const get = propImpls[p.name]?.get;
-          if (p.access !== 'write' && get) getters.push([p, get]);
-        }
-        const results = await Promise.allSettled(getters.map(([, get]) => get()));
+        const results = await Promise.allSettled(readable.map(([, get]) => get(obj)));
         const out = new Map<string, unknown>();
         for (const [i, r] of results.entries()) {
-          const p = getters[i]?.[0] as PropertyDeclaration;
+          const p = readable[i]?.[0] as PropertyDeclaration;
           if (r.status === 'fulfilled') out.set(p.name, new Variant('v', new Variant(p.signature, r.value)));
         }
         return out;

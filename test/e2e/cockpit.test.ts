@@ -38,6 +38,7 @@ function machines(): Frame {
   return frame;
 }
 
+/** The domain's state as virsh says it ('shut off', 'running', 'paused'). */
 async function domstate(): Promise<string> {
   return ((await sandbox?.virsh('domstate', VM)) ?? '').trim();
 }
@@ -100,7 +101,11 @@ async function dangerAlerts(): Promise<string[]> {
 
 async function alertsNote(): Promise<string> {
   const alerts = await dangerAlerts().catch(() => []);
-  return alerts.length ? `; Cockpit shows: ${alerts.map((a) => a.replace(/\s+/g, ' ')).join(' | ')}` : '';
+  const exits = sandbox?.log('sandbox').trim();
+  return (
+    (alerts.length ? `; Cockpit shows: ${alerts.map((a) => a.replace(/\s+/g, ' ')).join(' | ')}` : '') +
+    (exits ? `; daemons died: ${exits}` : '')
+  );
 }
 
 /** Waits until the list row shows `text` as the VM's state. */
@@ -135,7 +140,8 @@ async function waitForVirsh(args: string[], expected: RegExp | ((out: string) =>
 
 /** The visible text of the page (for failure messages). */
 async function pageText(frame: Frame): Promise<string> {
-  const text = await frame.locator('body').evaluate((b) => (b as { innerText?: string }).innerText ?? '');
+  // The app's root element holds the rendered page and no script text.
+  const text = (await frame.locator('#app').textContent({ timeout: 5000 }).catch(() => '')) ?? '';
   return text.replace(/\s+/g, ' ').slice(0, 600);
 }
 
@@ -200,6 +206,9 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
         '',
         'browser console errors/warnings:',
         ...consoleErrors,
+        '',
+        'daemon exits (sandbox.log):',
+        sandbox.log('sandbox') || '(none before teardown)',
         '',
         'service log (tail):',
         sandbox.log('service').slice(-4000),

@@ -44,7 +44,7 @@ export interface SystemSandbox {
   cockpitUrl?: string;
   /** Runs virsh against the private qemu:///system and returns its standard output. */
   virsh(...args: string[]): Promise<string>;
-  /** What a daemon wrote so far: 'dbus', 'virtlogd', 'libvirtd', 'service', 'cockpit', 'monitor'. */
+  /** What a daemon wrote so far: 'dbus', 'virtlogd', 'libvirtd', 'service', 'cockpit', 'monitor'; 'sandbox': daemon exits. */
   log(name: string): string;
   /** Starts (or restarts) the org.libvirt service and waits until it owns the name. */
   startService(choice: ServiceChoice): Promise<void>;
@@ -213,6 +213,13 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
     const append = (b: Buffer) => writeFileSync(out, b, { flag: 'a' });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
+    // Who died when, and how: a daemon dying mid-test otherwise only shows up as odd client errors.
+    child.once('exit', (code, signal) => {
+      const planned = children.get(name) !== child ? ' (stopped by the sandbox)' : '';
+      writeFileSync(join(logs, 'sandbox.log'), `${new Date().toISOString()} ${name} (pid ${child.pid}) exited: code ${code} signal ${signal}${planned}\n`, {
+        flag: 'a',
+      });
+    });
     children.set(name, child);
     return child;
   };
