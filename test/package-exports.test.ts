@@ -6,8 +6,9 @@ import * as dbus from 'libvirt-dbus/dbus';
 import * as libvirt from 'libvirt-dbus/libvirt';
 
 test('libvirt-dbus/dbus exports the D-Bus library', () => {
-  for (const name of ['DBusConnection', 'DBusServer', 'Variant', 'DBusError', 'parseIntrospectionXml'] as const) {
-    assert.equal(typeof dbus[name], 'function', name);
+  const { DBusConnection, DBusServer, Variant, DBusError, parseIntrospectionXml } = dbus;
+  for (const value of [DBusConnection, DBusServer, Variant, DBusError, parseIntrospectionXml]) {
+    assert.equal(typeof value, 'function');
   }
   const node = dbus.parseIntrospectionXml('<node><interface name="a.B"><method name="C"><arg type="s" direction="in"/></method></interface></node>');
   assert.equal(node.interfaces[0]?.methods[0]?.in[0]?.signature, 's');
