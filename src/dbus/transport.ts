@@ -11,7 +11,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { getPeerCredentials, isUnixFdSupported, type PeerCredentials, UnixFdSocket } from '../unix/index.js';
+import { abstractSocket, getPeerCredentials, isUnixFdSupported, type PeerCredentials, UnixFdSocket } from '../unix/index.js';
 import { type AddressEntry, DBusAddressError, expandHome, formatAddressEntry, parseAddress } from './address.js';
 import { DBusError, StandardErrors } from './errors.js';
 
@@ -211,7 +211,13 @@ export async function connectEntry(entry: AddressEntry, wantFds = true): Promise
       if ((path === undefined) === (abstract === undefined)) {
         throw new DBusAddressError('a unix address to connect to needs exactly one of path= or abstract=');
       }
-      const socket = await connectSocket({ path: path !== undefined ? path : `\0${abstract}` });
+      const socket =
+        path !== undefined
+          ? await connectSocket({ path })
+          : isUnixFdSupported()
+            ? new net.Socket({ fd: abstractSocket(abstract as string, 'connect'), readable: true, writable: true })
+            : // Without the addon Node pads the name: only peers that do the same are reached.
+              await connectSocket({ path: `\0${abstract}` });
       return Transport.forUnixSocket(socket, wantFds);
     }
     case 'tcp':
@@ -261,11 +267,12 @@ export interface Listener {
   cleanup(): void;
 }
 
-function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
+function listen(server: net.Server, options: net.ListenOptions | { fd: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
-    server.listen(options, () => {
+    // Node documents listen({ fd }) for a listening socket it did not open, but its types omit it.
+    server.listen(options as net.ListenOptions, () => {
       server.off('error', onError);
       resolve();
     });
@@ -289,7 +296,8 @@ export async function listenEntry(entry: AddressEntry): Promise<Listener> {
         path = join(dir, `dbus-${randomBytes(8).toString('hex')}`);
       }
       if (abstract !== undefined) {
-        await listen(server, { path: `\0${abstract}` });
+        // With the addon, named with the exact length so other programs can connect (see abstractSocket).
+        await listen(server, isUnixFdSupported() ? { fd: abstractSocket(abstract, 'listen') } : { path: `\0${abstract}` });
         return {
           server,
           unix: true,

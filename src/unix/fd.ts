@@ -43,3 +43,14 @@ export function dupFd(fd: number): number {
   if (r < 0) throw UnixSocketError.fromErrno(r, 'fcntl(F_DUPFD_CLOEXEC)');
   return r;
 }
+
+/**
+ * A UNIX stream socket in Linux's abstract namespace, named with the name's exact length (Node pads
+ * the name to the whole sun_path, so other programs' abstract sockets are unreachable through it):
+ * connected to `name`, or bound to it and listening. The caller owns the descriptor.
+ */
+export function abstractSocket(name: string, mode: 'connect' | 'listen'): number {
+  const r = requireNative().abstractSocket(Buffer.from(name), mode === 'listen');
+  if (r < 0) throw UnixSocketError.fromErrno(r, mode === 'listen' ? 'bind' : 'connect');
+  return r;
+}

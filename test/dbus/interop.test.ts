@@ -6,6 +6,7 @@ import { DBusConnection, RequestNameReply } from '../../src/dbus/connection.js';
 import { DBusError } from '../../src/dbus/errors.js';
 import type { InterfaceDeclaration } from '../../src/dbus/interface.js';
 import type { Message } from '../../src/dbus/message.js';
+import { unixFdSupported } from '../../src/dbus/transport.js';
 import { Variant } from '../../src/dbus/variant.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
 
@@ -163,5 +164,36 @@ describe('interoperability with gdbus and busctl on a private bus', () => {
     });
     assert.ok(v instanceof Variant);
     assert.equal(v.signature, 'as');
+  });
+});
+
+describe('a dbus-daemon on an abstract socket', () => {
+  let bus: PrivateBus;
+  before(async () => {
+    bus = await startBus({ listen: `unix:abstract=libvirt-dbus-test-bus-${process.pid}` });
+  });
+  after(async () => {
+    await bus?.stop();
+  });
+
+  it('is reached by our client (the name is used with its exact length, as libdbus and GLib do)', async () => {
+    assert.match(bus.address, /^unix:abstract=/);
+    if (!unixFdSupported()) {
+      // Without the native addon Node pads abstract names to the whole sun_path (documented limit).
+      await assert.rejects(DBusConnection.connect(bus.address, { bus: true }));
+      return;
+    }
+    const conn = await DBusConnection.connect(bus.address, { bus: true });
+    try {
+      const [id] = (await conn.call({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'GetId',
+      })) as [string];
+      assert.match(id, /^[0-9a-f]{32}$/);
+    } finally {
+      conn.close();
+    }
   });
 });

@@ -156,3 +156,21 @@ test('--listen serves the objects peer to peer, without a bus', async () => {
     assert.equal(await svc.stop(), 0);
   }
 });
+
+test('--listen on an abstract socket: gdbus call --address answers; a peer of another uid is refused', async () => {
+  const name = `libvirt-dbus-test-${process.pid}`;
+  const svc = await startService(undefined, ['--listen', `unix:abstract=${name}`, '--no-default-connects', '--connect', 'Mine=test:///default'], false);
+  try {
+    const address = await svc.stdoutLine();
+    assert.match(address, new RegExp(`^unix:abstract=${name},guid=[0-9a-f]{32}$`));
+    const args = ['call', '--address', address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Mine', '--method', 'org.freedesktop.DBus.Introspectable.Introspect'];
+    const { stdout } = await promisify(execFile)('gdbus', args);
+    assert.match(stdout, /org\.libvirt\.Connect/);
+    await assert.rejects(
+      promisify(execFile)('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', ...args]),
+      (e: Error & { stderr?: string }) => /authentication/i.test(e.stderr ?? ''),
+    );
+  } finally {
+    assert.equal(await svc.stop(), 0);
+  }
+});

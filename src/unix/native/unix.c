@@ -6,6 +6,7 @@
  *   sendMsg(fd, buf, fds | undefined)    -> bytes | -errno             (SCM_RIGHTS out on the first byte)
  *   socketPair()                         -> [fd, fd] | -errno          (non-blocking, close-on-exec)
  *   dupFd(fd) -> fd | -errno, closeFd(fd) -> 0 | -errno, shutdownFd(fd, how) -> 0 | -errno
+ *   abstractSocket(name, listen)         -> fd | -errno             (Linux abstract namespace, exact length)
  *   new Poller(fd, callback(status, events)): start(events), stop(), close(), ref(), unref()
  *
  * Every call is synchronous and non-blocking; failures are returned as negative errno values so the
@@ -21,6 +22,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <unistd.h>
 
 /* The kernel accepts at most SCM_MAX_FD (253) descriptors per message; room for all of them means
@@ -211,6 +214,36 @@ static napi_value socket_pair(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* Node binds and connects abstract UNIX sockets with the whole sun_path as the name (the name padded
+ * with NULs), which no other program uses: a D-Bus daemon at unix:abstract=… is unreachable that way.
+ * This binds (and listens) or connects with the name's exact length. */
+static napi_value abstract_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *name;
+  size_t len;
+  bool listen_mode = false;
+  struct sockaddr_un addr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!buffer_arg(env, argv, argc, 0, &name, &len)) return NULL;
+  if (argc > 1) CHECK(napi_get_value_bool(env, argv[1], &listen_mode));
+  if (len + 1 > sizeof addr.sun_path) return int_value(env, -ENAMETOOLONG);
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path + 1, name, len);
+  socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return int_value(env, -errno);
+  int r = listen_mode ? bind(fd, (struct sockaddr *)&addr, alen) : connect(fd, (struct sockaddr *)&addr, alen);
+  if (r == 0 && listen_mode) r = listen(fd, 128);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    return int_value(env, -e);
+  }
+  return int_value(env, fd);
+}
+
 static napi_value dup_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -396,7 +429,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT_FN("getPeerCred", get_peer_cred), EXPORT_FN("recvMsg", recv_msg),
       EXPORT_FN("sendMsg", send_msg),          EXPORT_FN("socketPair", socket_pair),
       EXPORT_FN("dupFd", dup_fd),              EXPORT_FN("closeFd", close_fd),
-      EXPORT_FN("shutdownFd", shutdown_fd),
+      EXPORT_FN("shutdownFd", shutdown_fd),   EXPORT_FN("abstractSocket", abstract_socket),
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   CHECK(napi_set_named_property(env, exports, "Poller", poller_class));
