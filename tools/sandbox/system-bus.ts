@@ -367,9 +367,11 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
       launch('monitor', ['dbus-monitor', '--system']);
       await sleep(300);
     }
-    launch('virtlogd', ['virtlogd', '-f', join(dir, 'virtlogd.conf')]);
+    // Its own pid file: the default /run/virtlogd.pid is outside the private mounts and would clash with another sandbox's.
+    launch('virtlogd', ['virtlogd', '-f', join(dir, 'virtlogd.conf'), '-p', join(dir, 'virtlogd.pid')]);
     await waitFor('virtlogd', 'virtlogd', async () => existsSync(join(libvirtState('/run/libvirt'), 'virtlogd-sock')), 15_000);
-    launch('libvirtd', ['libvirtd', '-f', join(dir, 'libvirtd.conf')]);
+    // Likewise its own pid file (the default /run/libvirtd.pid would clash with other private daemons).
+    launch('libvirtd', ['libvirtd', '-f', join(dir, 'libvirtd.conf'), '-p', join(dir, 'libvirtd.pid')]);
     await waitFor('libvirtd', 'libvirtd', () => canConnect(libvirtSocket), 60_000);
     await sandbox.startService(options.service ?? 'ours');
     if (options.cockpit) {
