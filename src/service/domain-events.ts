@@ -75,6 +75,7 @@ interface EventBodies {
   IO_ERROR_REASON: { msg: Dom & { srcPath: string; devAlias: string | null; action: number; reason: string } };
   CONTROL_ERROR: { msg: Dom };
   BLOCK_JOB: { msg: Dom & { path: string; type: number; status: number } };
+  BLOCK_JOB_2: Dom & { dst: string; type: number; status: number };
   DISK_CHANGE: {
     msg: Dom & { oldSrcPath: string | null; newSrcPath: string | null; devAlias: string; reason: number };
   };
@@ -125,6 +126,8 @@ const converters: { [K in keyof EventBodies]: (connectPath: string, b: EventBodi
     domainSignal(c, msg.dom, 'IOError', [msg.srcPath, msg.devAlias ?? '', msg.action, msg.reason]),
   CONTROL_ERROR: (c, { msg }) => domainSignal(c, msg.dom, 'ControlError', []),
   BLOCK_JOB: (c, { msg }) => domainSignal(c, msg.dom, 'BlockJob', [msg.path, msg.type, msg.status]),
+  // What the daemon sends for the BLOCK_JOB_2 callback we register: the disk's target, not its path.
+  BLOCK_JOB_2: (c, b) => domainSignal(c, b.dom, 'BlockJob', [b.dst, b.type, b.status]),
   DISK_CHANGE: (c, { msg }) =>
     domainSignal(c, msg.dom, 'DiskChange', [msg.oldSrcPath ?? '', msg.newSrcPath ?? '', msg.devAlias, msg.reason]),
   TRAY_CHANGE: (c, { msg }) => domainSignal(c, msg.dom, 'TrayChange', [msg.devAlias, msg.reason]),
@@ -145,11 +148,14 @@ const converters: { [K in keyof EventBodies]: (connectPath: string, b: EventBodi
 /**
  * The event kind of a domain event callback, from either the procedure's .x name
  * ('REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON') or its generated name
- * ('domainEventCallbackIoErrorReason'): 'IO_ERROR_REASON'. Undefined for anything else.
+ * ('domainEventCallbackIoErrorReason'): 'IO_ERROR_REASON'. BLOCK_JOB_2 has no CALLBACK_ in its
+ * name (REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2, 'domainEventBlockJob2'): 'BLOCK_JOB_2'.
+ * Undefined for anything else.
  */
 export function domainEventKind(name: string | undefined): string | undefined {
   if (!name) return undefined;
   const upper = /[a-z]/.test(name) ? name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() : name;
+  if (/^(?:REMOTE_PROC_)?DOMAIN_EVENT_BLOCK_JOB_?2$/.test(upper)) return 'BLOCK_JOB_2';
   const m = /^(?:REMOTE_PROC_)?DOMAIN_EVENT_CALLBACK_(.+)$/.exec(upper);
   return m?.[1];
 }

@@ -131,6 +131,21 @@ describe('domain events', () => {
     assert.equal(domainEventKind('networkEventLifecycle'), undefined);
   });
 
+  // Regression: BLOCK_JOB_2 arrives as REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2 (no CALLBACK_ in its
+  // name) with its fields unwrapped, and was dropped (found by domain-signals-qemu.test.ts).
+  it('turn BLOCK_JOB_2 into Domain.BlockJob', () => {
+    assert.equal(domainEventKind('REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2'), 'BLOCK_JOB_2');
+    assert.equal(domainEventKind('domainEventBlockJob2'), 'BLOCK_JOB_2');
+    const s = signalForEvent('/org/libvirt/Test', {
+      name: 'REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2',
+      body: { callbackID: 4, dom: DOM, dst: 'vda', type: 2, status: 0 },
+    });
+    assert.equal(s?.path, DOM_PATH);
+    assert.equal(s?.interface, 'org.libvirt.Domain');
+    assert.equal(s?.member, 'BlockJob');
+    assert.deepEqual(s?.body, ['vda', 2, 0]);
+  });
+
   it('turn the life-cycle event into Connect.DomainEvent', () => {
     const s = signalForEvent('/org/libvirt/Test', {
       name: 'domainEventCallbackLifecycle',

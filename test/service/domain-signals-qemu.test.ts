@@ -2,7 +2,8 @@
 // libvirtd (tools/sandbox/system-bus.ts: system bus, virtlogd, libvirtd and our bin/libvirt-dbus --system),
 // each event triggered with virsh on that daemon and its signal observed on the bus through our service.
 // Signals that need a guest OS (PMSuspend, PMWakeup, Watchdog, AgentEvent, IOError, RTCChange, ...),
-// a migration (MigrationIteration, JobCompleted) or a failing guest (DeviceRemovalFailed) are not here.
+// a balloon driver (BalloonChange) or a failing guest (DeviceRemovalFailed) are not here.
+// MigrationIteration and JobCompleted come from virsh save (QEMU migrates the domain to a file).
 // Needs root (mount namespace) and qemu-system-x86.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,8 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DBusConnection, type Message, Variant } from '../../src/dbus/index.js';
-import { startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import { type ServiceChoice, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
 
+// SIGNALS_SERVICE=reference runs the same test against the C reference (to validate the test itself).
+const SERVICE = (process.env.SIGNALS_SERVICE ?? 'ours') as ServiceChoice;
+// A NULL string argument: ours sends '', the reference hands GLib a NULL, which GDBus sends as this.
+const NULL_STRING = SERVICE === 'reference' ? '[Invalid UTF-8]' : '';
 const VM = 'sig-vm';
 const UUID = '5b3c8e0e-7d55-4b8a-9c1e-0f2a3b4c5d6e';
 const PATH = `/org/libvirt/QEMU/domain/_${UUID.replace(/-/g, '_')}`;
@@ -31,6 +36,7 @@ function domainXml(disk: string, missingIso: string): string {
   <devices>
     <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='hda' bus='ide'/></disk>
     <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${missingIso}' startupPolicy='optional'/><target dev='hdc' bus='ide'/><readonly/></disk>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
     <graphics type='vnc' port='-1' listen='127.0.0.1'/>
   </devices></domain>`;
 }
@@ -49,12 +55,18 @@ async function waitSignal(member: string, match: (body: unknown[]) => boolean = 
   }
 }
 
-/** The value of one entry of an a{sv} argument (decoded as a Map of Variants). */
+/**
+ * The value of one entry of a typed-parameter a{sv} argument. As the reference does, each value is a
+ * variant inside the variant (`{'cputune.vcpupin0': <<'0'>>}`), so it is unwrapped twice.
+ */
 function entry(dict: unknown, key: string): unknown {
   assert.ok(dict instanceof Map, 'a{sv} argument');
-  const v = dict.get(key);
-  assert.ok(v instanceof Variant, `${key} in ${[...dict.keys()].join(', ')}`);
-  return v.value;
+  const outer = dict.get(key);
+  assert.ok(outer instanceof Variant, `${key} in ${[...dict.keys()].join(', ')}`);
+  assert.equal(outer.signature, 'v');
+  const inner = outer.value;
+  assert.ok(inner instanceof Variant, `${key} holds a variant`);
+  return inner.value;
 }
 
 const virsh = (...args: string[]) => {
@@ -64,13 +76,21 @@ const virsh = (...args: string[]) => {
 
 describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 120_000 }, () => {
   before(async () => {
-    sandbox = await startSystemSandbox({ service: 'ours', cockpit: false });
-    bus = await DBusConnection.connect(sandbox.busAddress);
+    sandbox = await startSystemSandbox({ service: SERVICE, cockpit: false });
+    bus = await DBusConnection.connect(sandbox.busAddress, { bus: true });
     bus.signalSubscribe({ sender: 'org.libvirt', interface: 'org.libvirt.Domain' }, (m) => {
       seen.push(m);
     });
-    // A round trip after AddMatch, so no signal is missed from here on.
-    await bus.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' });
+    // Like the reference, the service opens its libvirt connection (and registers the event
+    // callbacks) on the first call that needs it; this one also orders the AddMatch before it.
+    await bus.call({
+      destination: 'org.libvirt',
+      path: '/org/libvirt/QEMU',
+      interface: 'org.libvirt.Connect',
+      member: 'ListDomains',
+      signature: 'u',
+      body: [0],
+    });
     // QEMU runs as another user: its files live in a world-readable directory of their own.
     images = mkdtempSync(join(tmpdir(), 'sig-images-'));
     chmodSync(images, 0o755);
@@ -84,7 +104,7 @@ describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 120_00
   });
 
   after(async () => {
-    await bus?.close().catch(() => undefined);
+    bus?.close();
     await sandbox?.stop();
     if (images) rmSync(images, { recursive: true, force: true });
   });
@@ -94,9 +114,15 @@ describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 120_00
     assert.equal(m.signature, 'sssi');
     const [oldSrc, newSrc, device, reason] = m.body;
     assert.equal(oldSrc, join(images, 'missing.iso'));
-    assert.equal(newSrc, '');
+    assert.equal(newSrc, NULL_STRING);
     assert.match(String(device), /^ide0-1-0$/);
     assert.equal(reason, 0); // VIR_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START
+  });
+
+  it('AgentEvent: the guest agent channel is reported at start (no agent runs)', async () => {
+    const m = await waitSignal('AgentEvent');
+    assert.equal(m.signature, 'ii');
+    assert.deepEqual(m.body, [2, 1]); // STATE_DISCONNECTED, REASON_DOMAIN_STARTED
   });
 
   it('MetadataChange: virsh metadata and desc --live', async () => {
@@ -107,7 +133,7 @@ describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 120_00
     assert.deepEqual(m.body, [2, 'http://example.org/sig']);
     await virsh('desc', VM, '--live', '--new-desc', 'signals');
     const d = await waitSignal('MetadataChange', (b) => b[0] === 0, from); // VIR_DOMAIN_METADATA_DESCRIPTION
-    assert.deepEqual(d.body, [0, '']);
+    assert.deepEqual(d.body, [0, NULL_STRING]);
   });
 
   it('Tunable: virsh vcpupin --live', async () => {
@@ -134,6 +160,8 @@ describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 120_00
     assert.equal(connected.signature, 'i(iss)(iss)sa(ss)');
     assert.deepEqual(connected.body[1], [0, '127.0.0.1', String(port)]); // IPv4 server address
     assert.deepEqual(connected.body[2], [0, '127.0.0.1', localPort]);
+    assert.equal(connected.body[3], 'none'); // no VNC password configured
+    assert.deepEqual(connected.body[4], []);
     sock.destroy();
     await waitSignal('Graphics', (b) => b[0] === 2 && isOurs(b), from); // VIR_DOMAIN_EVENT_GRAPHICS_DISCONNECT
   });
@@ -181,5 +209,21 @@ describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 120_00
     const m = await waitSignal('Reboot', undefined, from);
     assert.equal(m.signature, '');
     assert.deepEqual(m.body, []);
+  });
+
+  it('MigrationIteration and JobCompleted: virsh save (then restore)', async () => {
+    const from = seen.length;
+    await virsh('save', VM, join(images, 'save.img'));
+    const iteration = await waitSignal('MigrationIteration', undefined, from);
+    assert.equal(iteration.signature, 'i');
+    assert.equal(typeof iteration.body[0], 'number');
+    assert.ok((iteration.body[0] as number) >= 1);
+    const done = await waitSignal('JobCompleted', undefined, from);
+    assert.equal(done.signature, 'a{sv}');
+    assert.equal(entry(done.body[0], 'operation'), 2); // VIR_DOMAIN_JOB_OPERATION_SAVE
+    assert.equal(typeof entry(done.body[0], 'time_elapsed'), 'bigint');
+    assert.ok((entry(done.body[0], 'memory_total') as bigint) > 0n);
+    // Running again, for the teardown's destroy like every other test's domain.
+    await virsh('restore', join(images, 'save.img'));
   });
 });
