@@ -11,38 +11,10 @@ import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, rmSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { systemBusConfig } from '../../tools/sandbox/system-bus.js';
 
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
-
-const SYSTEM_BUS_CONFIG = (dir: string) => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <keep_umask/>
-  <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <pidfile>${dir}/pid</pidfile>
-  <servicehelper>/usr/lib/dbus-1.0/dbus-daemon-launch-helper</servicehelper>
-  <auth>EXTERNAL</auth>
-  <standard_system_servicedirs/>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-  <includedir>/etc/dbus-1/system.d</includedir>
-</busconfig>
-`;
 
 test('installed service is D-Bus activated on the system bus as libvirtdbus; the policy refuses others', async (t) => {
   assert.equal(process.getuid?.(), 0, 'this test installs into the system and must run as root (CI does)');
@@ -63,7 +35,7 @@ test('installed service is D-Bus activated on the system bus as libvirtdbus; the
   const runDbus = join(dir, 'run-dbus');
   mkdirSync(runDbus);
   spawnSync('chown', ['messagebus', runDbus, dir]);
-  writeFileSync(join(dir, 'system.conf'), SYSTEM_BUS_CONFIG(dir));
+  writeFileSync(join(dir, 'system.conf'), systemBusConfig({ activation: true, pidfile: join(dir, 'pid') }));
   const bus = spawn(
     'unshare',
     ['-m', '--propagation', 'private', 'sh', '-c',

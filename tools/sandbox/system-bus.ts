@@ -57,16 +57,38 @@ export interface SystemSandbox {
 const STATE_DIRS = ['/run/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'];
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-function busConfig(): string {
-  // The stock system policy, minus activation, plus: root may own org.libvirt (our service runs as root
-  // here) and may eavesdrop/monitor.
+/**
+ * A system bus on /run/dbus/system_bus_socket with the stock system policy and the installed policy
+ * files. Without `activation` (the sandbox): no service activation, so nothing starts by itself, and
+ * root may own org.libvirt (our service runs as root here) and monitor the bus. With `activation`:
+ * D-Bus activation through the real dbus-daemon-launch-helper from the standard service folders, and
+ * no extra rules, so the installed policy is what decides.
+ */
+export function systemBusConfig(options: { activation?: boolean; pidfile?: string } = {}): string {
+  const activation = options.activation
+    ? `  <servicehelper>/usr/lib/dbus-1.0/dbus-daemon-launch-helper</servicehelper>
+  <standard_system_servicedirs/>
+`
+    : '';
+  const sandboxRules = options.activation
+    ? ''
+    : `  <policy user="root">
+    <allow own="org.libvirt"/>
+    <allow send_destination="org.libvirt"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+    <allow eavesdrop="true"/>
+    <allow eavesdrop="true" send_destination="*"/>
+  </policy>
+  <limit name="reply_timeout">300000</limit>
+`;
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
   <keep_umask/>
   <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
+${options.pidfile ? `  <pidfile>${options.pidfile}</pidfile>
+` : ''}${activation}  <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
     <deny own="*"/>
@@ -84,15 +106,7 @@ function busConfig(): string {
   </policy>
   <includedir>/usr/share/dbus-1/system.d</includedir>
   <includedir>/etc/dbus-1/system.d</includedir>
-  <policy user="root">
-    <allow own="org.libvirt"/>
-    <allow send_destination="org.libvirt"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-    <allow eavesdrop="true"/>
-    <allow eavesdrop="true" send_destination="*"/>
-  </policy>
-  <limit name="reply_timeout">300000</limit>
-</busconfig>
+${sandboxRules}</busconfig>
 `;
 }
 
@@ -151,7 +165,7 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
   mkdirSync(logs);
   const runDbus = join(dir, 'run-dbus');
   mkdirSync(runDbus);
-  writeFileSync(join(dir, 'system.conf'), busConfig());
+  writeFileSync(join(dir, 'system.conf'), systemBusConfig());
   // A copy of the host's libvirt configuration, so defined domains land in our directory.
   const etc = join(dir, 'etc-libvirt');
   cpSync('/etc/libvirt', etc, { recursive: true });
