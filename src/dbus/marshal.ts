@@ -122,20 +122,8 @@ class Writer {
   }
 
   u32(v: number): void {
-    const buf = this.buf;
-    const p = this.pos;
-    if (this.le) {
-      buf[p] = v;
-      buf[p + 1] = v >>> 8;
-      buf[p + 2] = v >>> 16;
-      buf[p + 3] = v >>> 24;
-    } else {
-      buf[p] = v >>> 24;
-      buf[p + 1] = v >>> 16;
-      buf[p + 2] = v >>> 8;
-      buf[p + 3] = v;
-    }
-    this.pos = p + 4;
+    this.u32At(this.pos, v);
+    this.pos += 4;
   }
 
   u32At(p: number, v: number): void {
