@@ -1,6 +1,7 @@
 // A connection to a libvirt daemon over its RPC protocol (the job of libvirt's virNetClient and
 // remote driver): many calls in flight on one socket matched by serial, events, streams,
 // keepalive, and a `closed` event that fires exactly once while every pending call is rejected.
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -52,7 +53,7 @@ import {
   remoteProcedureInfo,
 } from './remote-protocol.gen.js';
 import { LibvirtStream, type StreamHost } from './stream.js';
-import { type Wire, closeFds, fdWire, isFdPassingAvailable, netWire, unixSupportMessage } from './wire.js';
+import { type Wire, closeFds, commandWire, fdWire, isFdPassingAvailable, netWire, unixSupportMessage } from './wire.js';
 import { type ConnectPlan, type ConnectTarget, type ResolveContext, resolveUri } from './uri.js';
 import { XdrReader, XdrWriter } from './xdr.js';
 
@@ -214,13 +215,17 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     if (this.state !== 'new') throw new LibvirtProtocolError(`open() called on a connection that is ${this.state}`);
     this.state = 'connecting';
     try {
-      const withFds = this.wantFds();
-      const socket = await connectSocket(this.plan.target, this.options.connectTimeout ?? 30_000);
-      try {
-        this.wire = withFds ? await fdWire(socket) : netWire(socket);
-      } catch (e) {
-        socket.destroy();
-        throw asProtocolError(e);
+      const target = this.plan.target;
+      if ('argv' in target) this.wire = await spawnWire(target.argv);
+      else {
+        const withFds = this.wantFds();
+        const socket = await connectSocket(target, this.options.connectTimeout ?? 30_000);
+        try {
+          this.wire = withFds ? await fdWire(socket) : netWire(socket);
+        } catch (e) {
+          socket.destroy();
+          throw asProtocolError(e);
+        }
       }
     } catch (e) {
       this.state = 'closed';
@@ -773,8 +778,24 @@ function asProtocolError(e: unknown): LibvirtError {
   return err;
 }
 
+/** Starts the command of an ssh or ext target; its standard input and output are the wire. */
+function spawnWire(argv: string[]): Promise<Wire> {
+  const [command, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(new LibvirtConnectError(`cannot run ${command}: ${err.message}`, err.code));
+    };
+    child.once('error', onError);
+    child.once('spawn', () => {
+      child.off('error', onError);
+      resolve(commandWire(child, command));
+    });
+  });
+}
+
 /** Opens the socket of a connect target (unix, tcp or tls). */
-function connectSocket(target: ConnectTarget, timeoutMs: number): Promise<net.Socket> {
+function connectSocket(target: Exclude<ConnectTarget, { argv: string[] }>, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     let s: net.Socket;
     let readyEvent = 'connect';

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { LibvirtUnsupportedError, LibvirtUriError } from './errors.js';
+import { LibvirtUriError } from './errors.js';
 
-/** Transports libvirt knows; this client speaks unix, tcp and tls. */
+/** Transports libvirt knows; ssh, libssh and libssh2 all run the OpenSSH client here. */
 export type Transport = 'tls' | 'unix' | 'ssh' | 'libssh2' | 'ext' | 'tcp' | 'libssh';
 const TRANSPORTS: readonly Transport[] = ['tls', 'unix', 'ssh', 'libssh2', 'ext', 'tcp', 'libssh'];
 
@@ -166,6 +166,8 @@ function pctEncodePath(seg: string): string {
 export type ConnectTarget =
   | { transport: 'unix'; path: string }
   | { transport: 'tcp'; host: string; port: number }
+  /** A command whose standard input and output carry the protocol (ssh to a proxy, or ext's command=) */
+  | { transport: 'ssh' | 'ext'; argv: string[] }
   | {
       transport: 'tls';
       host: string;
@@ -203,15 +205,17 @@ export const LIBVIRTD_TCP_PORT = 16509;
 export function resolveUri(input: string | LibvirtUri, ctx: ResolveContext = {}): ConnectPlan {
   const uri = typeof input === 'string' ? parseUri(input) : input;
   const transport: Transport = uri.transport ?? (uri.host ? 'tls' : 'unix');
-  if (transport === 'ssh' || transport === 'libssh' || transport === 'libssh2' || transport === 'ext') {
-    throw new LibvirtUnsupportedError(
-      transport === 'ext' ? 'ext' : 'ssh',
-      `transport '${transport}' is not supported by this client (use unix, tcp or tls)`,
-    );
-  }
   const name = daemonUri(uri);
   const auth = getParam(uri, 'auth');
   const plan = (target: ConnectTarget): ConnectPlan => (auth !== undefined ? { uri, target, name, auth } : { uri, target, name });
+  if (transport === 'ext') {
+    const command = getParam(uri, 'command');
+    if (!command) throw new LibvirtUriError(`the ext transport needs a command= parameter: '${uri.scheme}://…'`);
+    return plan({ transport: 'ext', argv: [command] });
+  }
+  if (transport === 'ssh' || transport === 'libssh' || transport === 'libssh2') {
+    return plan({ transport: 'ssh', argv: sshArgv(uri, name, ctx) });
+  }
   if (transport === 'unix') {
     return plan({ transport: 'unix', path: getParam(uri, 'socket') ?? unixSocketPath(uri, ctx) });
   }
@@ -226,6 +230,60 @@ export function resolveUri(input: string | LibvirtUri, ctx: ResolveContext = {})
     ...pki,
     verify: !(noVerify !== undefined && noVerify !== '0'),
   });
+}
+
+/** A word for a POSIX shell, single-quoted. */
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether a boolean URI parameter (no_verify=1, no_tty=1) is set. */
+function flagParam(uri: LibvirtUri, name: string): boolean {
+  const v = getParam(uri, name);
+  return v !== undefined && v !== '0';
+}
+
+/**
+ * The OpenSSH command line of an ssh URI, as libvirt's remote driver builds it: ssh to the host,
+ * where a shell runs virt-ssh-helper for the daemon URI (proxy=native), or netcat on the daemon's
+ * UNIX socket (proxy=netcat), or the helper when the host has it and netcat otherwise (auto).
+ */
+export function sshArgv(uri: LibvirtUri, name: string, ctx: ResolveContext = {}): string[] {
+  const proxy = getParam(uri, 'proxy') ?? 'auto';
+  if (proxy !== 'auto' && proxy !== 'netcat' && proxy !== 'native') {
+    throw new LibvirtUriError(`unknown proxy mode '${proxy}' (should be auto|netcat|native)`);
+  }
+  const readonly = ctx.readonly === true;
+  const helper = `virt-ssh-helper${readonly ? ' -r' : ''} ${shellQuote(name || 'qemu:///system')}`;
+  // The remote daemon's socket: socket=, else the legacy libvirtd socket of a privileged daemon
+  // (the client cannot look at the remote host; a session daemon's socket depends on its user).
+  let socket = getParam(uri, 'socket');
+  if (!socket && uri.path !== '/session') socket = `/var/run/libvirt/libvirt-sock${readonly ? '-ro' : ''}`;
+  const netcat = getParam(uri, 'netcat') ?? 'nc';
+  let script: string;
+  if (proxy === 'native') script = `exec ${helper}`;
+  else if (!socket) {
+    if (proxy === 'netcat') throw new LibvirtUriError('proxy=netcat to a session daemon needs a socket= parameter');
+    script = `exec ${helper}`;
+  } else {
+    // OpenBSD netcat only exits at EOF of its input with -q0; other netcats have no -q.
+    const nc = `if ${shellQuote(netcat)} -q 2>&1 | grep 'requires an argument' >/dev/null 2>&1; then ARG=-q0; else ARG=; fi; exec ${shellQuote(netcat)} $ARG -U ${shellQuote(socket)}`;
+    script = proxy === 'netcat' ? nc : `if command -v virt-ssh-helper >/dev/null 2>&1; then exec ${helper}; fi; ${nc}`;
+  }
+  const argv = [getParam(uri, 'command') ?? 'ssh'];
+  if (uri.port !== undefined) argv.push('-p', String(uri.port));
+  if (uri.user) argv.push('-l', uri.user);
+  const keyfile = getParam(uri, 'keyfile');
+  if (keyfile) argv.push('-i', keyfile);
+  argv.push('-T', '-e', 'none');
+  if (flagParam(uri, 'no_tty')) argv.push('-o', 'BatchMode=yes');
+  if (flagParam(uri, 'no_verify')) argv.push('-o', 'StrictHostKeyChecking=no');
+  // libssh/libssh2 take their known_hosts file from the URI; OpenSSH takes it as an option.
+  const knownHosts = getParam(uri, 'known_hosts');
+  if (knownHosts) argv.push('-o', `UserKnownHostsFile=${knownHosts}`);
+  // ssh joins the remote command into one line for the remote user's shell: quote the script.
+  argv.push('--', uri.host ?? 'localhost', 'sh', '-c', shellQuote(script));
+  return argv;
 }
 
 /** libvirt's client certificate locations: pkipath=, else ~/.pki/libvirt for non-root when present, else /etc/pki. */

@@ -1,7 +1,10 @@
 // The byte pipe under a connection: a net.Socket / tls.TLSSocket, or — to pass file descriptors —
-// src/unix's UnixFdSocket, which reads with recvmsg(2) so that SCM_RIGHTS descriptors survive.
-// Both batch the packets written in one tick into one system call.
+// src/unix's UnixFdSocket, which reads with recvmsg(2) so that SCM_RIGHTS descriptors survive, or
+// the standard input and output of a command (ssh, ext). All batch the packets written in one tick
+// into one system call.
+import type { ChildProcessByStdio } from 'node:child_process';
 import type * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { UnixFdSocket, closeFd, isUnixFdSupported, unixSupportError } from '../unix/index.js';
 
 /** What a connection needs from its socket. */
@@ -166,6 +169,89 @@ export async function fdWire(socket: net.Socket): Promise<Wire> {
     destroy() {
       batch = [];
       s.destroy();
+    },
+  };
+}
+
+/** The last bytes of a command's standard error, for the error that says why it ended. */
+const STDERR_KEEP = 4096;
+
+/**
+ * A wire over a command's standard input and output (libvirt's ssh and ext transports). It closes
+ * when the command's output ends; then the error carries what the command wrote to standard error
+ * (ssh's "Permission denied", netcat's "No such file"), as libvirt reports it.
+ */
+export function commandWire(child: ChildProcessByStdio<Writable, Readable, Readable>, what: string): Wire {
+  const closer = onceCloser();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString('utf8')).slice(-STDERR_KEEP);
+  });
+  const ended = (err?: Error) => {
+    // Wait for the exit (and the rest of standard error) before saying why.
+    const report = (code: number | null, signal: NodeJS.Signals | null) => {
+      const said = stderr.trim();
+      if (err) closer.fire(err);
+      else if (said || (code !== 0 && code !== null) || signal) {
+        closer.fire(new Error(`End of file while reading data: ${said || `${what} exited (${signal ?? code})`}`));
+      } else closer.fire();
+    };
+    if (child.exitCode !== null || child.signalCode !== null) report(child.exitCode, child.signalCode);
+    else child.once('close', report);
+  };
+  child.stdout.on('end', () => ended());
+  child.stdout.on('error', (e) => ended(e));
+  child.once('error', (e) => ended(e));
+  // A command gone mid-write: the EPIPE is reported by the end of its output.
+  child.stdin.on('error', () => undefined);
+  let batch: Buffer[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (batch.length === 0) return;
+    const buf = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
+    batch = [];
+    if (!child.stdin.destroyed) child.stdin.write(buf);
+  };
+  return {
+    canPassFds: false,
+    send(buf) {
+      if (child.stdin.destroyed) return true;
+      batch.push(buf);
+      if (!scheduled) {
+        scheduled = true;
+        process.nextTick(flush);
+      }
+      return child.stdin.writableLength < 64 * 1024;
+    },
+    drained() {
+      flush();
+      const w = child.stdin;
+      if (w.destroyed || w.writableLength === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          w.off('drain', done);
+          w.off('close', done);
+          resolve();
+        };
+        w.on('drain', done);
+        w.on('close', done);
+      });
+    },
+    onData(cb) {
+      child.stdout.on('data', (chunk: Buffer) => cb(chunk, undefined));
+    },
+    onClose: closer.set,
+    end() {
+      flush();
+      child.stdin.end();
+    },
+    destroy() {
+      batch = [];
+      child.stdin.destroy();
+      child.stdout.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      closer.fire();
     },
   };
 }

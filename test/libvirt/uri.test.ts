@@ -1,7 +1,8 @@
 // URI parsing and socket resolution, checked against the behaviour of libvirt's remote driver.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { LibvirtUnsupportedError, LibvirtUriError } from '../../src/libvirt/errors.js';
+import { LibvirtUriError } from '../../src/libvirt/errors.js';
 import { daemonUri, parseUri, resolveUri, tlsPaths, unixSocketPath } from '../../src/libvirt/uri.js';
 
 const none = () => false;
@@ -98,14 +99,43 @@ describe('resolveUri', () => {
     assert.equal(p.name, 'test:///default');
   });
 
-  it('refuses ssh, libssh, libssh2 and ext with a typed error naming the feature', () => {
-    for (const t of ['ssh', 'libssh', 'libssh2']) {
-      assert.throws(
-        () => resolveUri(`qemu+${t}://h/system`),
-        (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'ssh',
-      );
-    }
-    assert.throws(() => resolveUri('qemu+ext:///system?command=x'), LibvirtUnsupportedError);
+  it('ssh: OpenSSH with the options libvirt passes, then netcat on the remote socket or virt-ssh-helper', () => {
+    const p = resolveUri('qemu+ssh://alice@host:2222/system?keyfile=/k/id&no_verify=1&no_tty=1&proxy=netcat&socket=/run/x%20y');
+    assert.equal(p.target.transport, 'ssh');
+    assert.ok('argv' in p.target);
+    const argv = p.target.argv;
+    assert.deepEqual(argv.slice(0, argv.indexOf('--')), [
+      'ssh', '-p', '2222', '-l', 'alice', '-i', '/k/id', '-T', '-e', 'none', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+    ]);
+    assert.deepEqual(argv.slice(argv.indexOf('--') + 1, -1), ['host', 'sh', '-c']);
+    // The script is one quoted word for the remote shell; unquoted once, it runs netcat on the socket.
+    const script = argv.at(-1) as string;
+    const word = execFileSync('sh', ['-c', `printf %s ${script}`], { encoding: 'utf8' });
+    assert.match(word, /exec 'nc' \$ARG -U '\/run\/x y'$/);
+    assert.equal(p.name, 'qemu:///system');
+  });
+
+  it('ssh: proxy=auto prefers virt-ssh-helper with the daemon URI, read-only with -r', () => {
+    const p = resolveUri('qemu+ssh://host/system', { readonly: true });
+    assert.ok('argv' in p.target);
+    const word = execFileSync('sh', ['-c', `printf %s ${p.target.argv.at(-1)}`], { encoding: 'utf8' });
+    assert.match(word, /^if command -v virt-ssh-helper .* then exec virt-ssh-helper -r 'qemu:\/\/\/system'; fi; /);
+    assert.match(word, /-U '\/var\/run\/libvirt\/libvirt-sock-ro'$/);
+    assert.deepEqual(resolveUri('qemu+libssh2://h/system?known_hosts=/kh').target.transport, 'ssh');
+    const kh = resolveUri('qemu+libssh://h/system?known_hosts=/kh');
+    assert.ok('argv' in kh.target && kh.target.argv.includes('UserKnownHostsFile=/kh'));
+  });
+
+  it('ssh: bad proxy modes and netcat to a session daemon without socket= are refused', () => {
+    assert.throws(() => resolveUri('qemu+ssh://h/system?proxy=telnet'), LibvirtUriError);
+    assert.throws(() => resolveUri('qemu+ssh://h/session?proxy=netcat'), LibvirtUriError);
+    const native = resolveUri('qemu+ssh://h/session');
+    assert.ok('argv' in native.target && /exec virt-ssh-helper/.test(native.target.argv.at(-1) as string));
+  });
+
+  it('ext: runs command= (and needs it)', () => {
+    assert.deepEqual(resolveUri('qemu+ext:///system?command=/usr/bin/proxy').target, { transport: 'ext', argv: ['/usr/bin/proxy'] });
+    assert.throws(() => resolveUri('qemu+ext:///system'), LibvirtUriError);
   });
 });
 

@@ -1,0 +1,99 @@
+// A private OpenSSH server on 127.0.0.1 for the ssh transport tests: its own host key, config,
+// authorized key and known_hosts file in a temporary directory; only that key may log in, as the
+// user running the tests. Needs openssh-server (sshd) and openssh-client.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../tools/sandbox/system-bus.js';
+
+export interface PrivateSshd {
+  dir: string;
+  port: number;
+  user: string;
+  /** The private key that may log in. */
+  keyFile: string;
+  /** A key sshd does not accept. */
+  strangerKeyFile: string;
+  /** Where clients keep the server's host key (no_verify=1 fills it). */
+  knownHostsFile: string;
+  /** What sshd logged (to standard error). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function keygen(path: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'libvirt-dbus-test', '-f', path]);
+}
+
+/** Starts sshd -D on a free port of 127.0.0.1 and waits until it accepts connections. */
+export async function startSshd(): Promise<PrivateSshd> {
+  const dir = mkdtempSync(join(tmpdir(), 'sshd-'));
+  chmodSync(dir, 0o700);
+  const port = await freePort();
+  const user = userInfo().username;
+  keygen(join(dir, 'host_key'));
+  keygen(join(dir, 'id'));
+  keygen(join(dir, 'stranger'));
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'id.pub')));
+  // sshd's privilege separation directory (created by its systemd unit normally).
+  if (process.geteuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  let log = '';
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`sshd exited (${child.exitCode}): ${log}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`sshd did not listen on ${port}: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    dir,
+    port,
+    user,
+    keyFile: join(dir, 'id'),
+    strangerKeyFile: join(dir, 'stranger'),
+    knownHostsFile: join(dir, 'known_hosts'),
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// org.libvirt over libvirt's ssh transport: bin/libvirt-dbus --connect Remote=test+ssh://… through a
+// private sshd (netcat proxy) to a private libvirtd; gdbus and our client against virsh on the daemon.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { DBusConnection, Variant } from '../../src/dbus/index.js';
+import { type PrivateBus, startBus } from '../helpers/bus.js';
+import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
+import { startService } from './service-fixture.js';
+
+let d: PrivateLibvirtd;
+let sshd: PrivateSshd;
+let bus: PrivateBus;
+
+before(async () => {
+  d = await startLibvirtd();
+  sshd = await startSshd();
+  bus = await startBus();
+});
+
+after(async () => {
+  await bus?.stop();
+  await sshd?.stop();
+  await d?.stop();
+});
+
+async function virshNames(): Promise<string[]> {
+  return (await d.virsh(d.testUri, 'list', '--all', '--name'))
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
+}
+
+describe('org.libvirt over ssh', () => {
+  it('bin/libvirt-dbus --connect Remote=test+ssh://…: gdbus lists the same domains as virsh', async () => {
+    const svc = await startService(bus.address, ['--session', '--no-default-connects', '--connect', `Remote=test+ssh://${sshd.user}@127.0.0.1:${sshd.port}/default?${new URLSearchParams({
+      keyfile: sshd.keyFile,
+      no_verify: '1',
+      no_tty: '1',
+      known_hosts: sshd.knownHostsFile,
+      proxy: 'netcat',
+      socket: d.socketPath,
+    })}`]);
+    try {
+      const { stdout } = await promisify(execFile)('gdbus', [
+        'call', '--address', bus.address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Remote',
+        '--method', 'org.libvirt.Connect.ListDomains', '0',
+      ]);
+      const paths = [...stdout.matchAll(/'(\/org\/libvirt\/Remote\/domain\/[^']+)'/g)].map((m) => m[1] as string);
+      assert.equal(paths.length, (await virshNames()).length, stdout);
+      const conn = await DBusConnection.connect(bus.address, { bus: true });
+      try {
+        const names: string[] = [];
+        for (const path of paths) {
+          const [name] = await conn.call({
+            destination: 'org.libvirt', path, interface: 'org.freedesktop.DBus.Properties', member: 'Get',
+            signature: 'ss', body: ['org.libvirt.Domain', 'Name'],
+          });
+          assert.ok(name instanceof Variant);
+          names.push(name.value as string);
+        }
+        assert.deepEqual(names.sort(), await virshNames());
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await svc.stop();
+    }
+  });
+});
