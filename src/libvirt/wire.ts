@@ -64,6 +64,28 @@ function onceCloser(): { fire: (err?: Error) => void; set: (cb: (err?: Error) =>
   };
 }
 
+/** What drainedOf() needs of a stream (Writable, net.Socket, UnixFdSocket). */
+interface Drainable {
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  on(event: 'drain' | 'close', cb: () => void): unknown;
+  off(event: 'drain' | 'close', cb: () => void): unknown;
+}
+
+/** Resolves when a stream's write queue is empty or the stream is gone. */
+function drainedOf(w: Drainable): Promise<void> {
+  if (w.destroyed || w.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
 /** A wire over a net.Socket (UNIX or TCP) or TLS socket; no descriptor passing. */
 export function netWire(s: net.Socket): Wire {
   s.setNoDelay?.(true);
@@ -86,18 +108,7 @@ export function netWire(s: net.Socket): Wire {
       }
       return s.write(buf);
     },
-    drained() {
-      if (s.destroyed || s.writableLength === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = () => {
-          s.off('drain', done);
-          s.off('close', done);
-          resolve();
-        };
-        s.on('drain', done);
-        s.on('close', done);
-      });
-    },
+    drained: () => drainedOf(s),
     onData(cb) {
       s.on('data', (chunk: Buffer) => cb(chunk, undefined));
     },
@@ -147,16 +158,7 @@ export async function fdWire(socket: net.Socket): Promise<Wire> {
     },
     drained() {
       flush();
-      if (s.destroyed || s.writableLength === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = () => {
-          s.off('drain', done);
-          s.off('close', done);
-          resolve();
-        };
-        s.on('drain', done);
-        s.on('close', done);
-      });
+      return drainedOf(s);
     },
     onData(cb) {
       s.on('data', (chunk, fds) => cb(chunk, fds.length > 0 ? fds : undefined));
@@ -226,17 +228,7 @@ export function commandWire(child: ChildProcessByStdio<Writable, Readable, Reada
     },
     drained() {
       flush();
-      const w = child.stdin;
-      if (w.destroyed || w.writableLength === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = () => {
-          w.off('drain', done);
-          w.off('close', done);
-          resolve();
-        };
-        w.on('drain', done);
-        w.on('close', done);
-      });
+      return drainedOf(child.stdin);
     },
     onData(cb) {
       child.stdout.on('data', (chunk: Buffer) => cb(chunk, undefined));

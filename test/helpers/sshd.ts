@@ -3,10 +3,9 @@
 // user running the tests. Needs openssh-server (sshd) and openssh-client.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../tools/sandbox/system-bus.js';
+import { freePort, waitForListener } from '../../tools/sandbox/net.js';
 
 export interface PrivateSshd {
   dir: string;
@@ -62,23 +61,7 @@ export async function startSshd(): Promise<PrivateSshd> {
   child.stderr?.on('data', (d) => {
     log += d;
   });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sshd exited (${child.exitCode}): ${log}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`sshd did not listen on ${port}: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForListener(child, port, () => log);
   return {
     dir,
     port,

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtConnectionClosedError, LibvirtError } from '../../src/libvirt/errors.js';
 import type { RemoteNonnullDomain } from '../../src/libvirt/remote-protocol.gen.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 
 /** libvirt's string form of a UUID. */
 function uuidString(u: Uint8Array): string {
@@ -15,13 +15,6 @@ function uuidString(u: Uint8Array): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-function lines(s: string): string[] {
-  return s
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .sort();
-}
 
 const DOMAIN_XML = (name: string) => `<domain type='test'>
   <name>${name}</name>

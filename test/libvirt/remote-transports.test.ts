@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtError } from '../../src/libvirt/errors.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
 
 let d: PrivateLibvirtd;
@@ -28,11 +28,7 @@ function sshUri(keyFile: string, extra = ''): string {
 
 /** What virsh says on the daemon's own socket: the domain names, sorted. */
 async function virshNames(): Promise<string[]> {
-  return (await d.virsh(d.testUri, 'list', '--all', '--name'))
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .sort();
+  return lines(await d.virsh(d.testUri, 'list', '--all', '--name'));
 }
 
 before(async () => {

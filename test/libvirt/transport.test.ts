@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
-import { LibvirtAuthError, LibvirtConnectError, LibvirtUnsupportedError } from '../../src/libvirt/errors.js';
+import { LibvirtAuthError, LibvirtConnectError, LibvirtError, LibvirtUnsupportedError } from '../../src/libvirt/errors.js';
 import { type Packet, PacketType, encodePacket } from '../../src/libvirt/packet.js';
 import { XdrReader } from '../../src/libvirt/xdr.js';
 import { type FakeDaemon, type FakeOptions, type FakePeer, reply, startFakeDaemon, xdrString } from './fake-daemon.js';
@@ -107,11 +107,12 @@ describe('transports', () => {
     );
   });
 
-  it('ssh transports are refused with a typed error before connecting', () => {
-    assert.throws(
-      () => new LibvirtConnection('qemu+ssh://root@host/system'),
-      (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'ssh',
-    );
+  it("ssh to a host that cannot be resolved: open fails with ssh's own words", async () => {
+    await assert.rejects(LibvirtConnection.open('qemu+ssh://root@no-such-host.invalid/system?no_tty=1'), (e: unknown) => {
+      assert.ok(e instanceof LibvirtError, String(e));
+      assert.match(e.message, /no-such-host\.invalid/);
+      return true;
+    });
   });
 });
 

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DBusConnection, type Message, Variant } from '../../src/dbus/index.js';
-import { freePort, type ServiceChoice, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import { freePort, waitForListener } from '../../tools/sandbox/net.js';
+import { type ServiceChoice, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
 
 // SIGNALS_SERVICE=reference runs the same test against the C reference (to validate the test itself).
 const SERVICE = (process.env.SIGNALS_SERVICE ?? 'ours') as ServiceChoice;
@@ -140,20 +141,8 @@ async function startNbdkit(port: number): Promise<ChildProcess> {
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
-  const deadline = Date.now() + WAIT;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nbdkit exited (${child.exitCode}): ${stderr}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return child;
-    if (Date.now() > deadline) throw new Error(`nbdkit did not listen on ${port}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForListener(child, port, () => stderr);
+  return child;
 }
 
 /**

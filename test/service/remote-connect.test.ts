@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { DBusConnection, Variant } from '../../src/dbus/index.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
 import { startService } from './service-fixture.js';
 
@@ -27,11 +27,7 @@ after(async () => {
 });
 
 async function virshNames(): Promise<string[]> {
-  return (await d.virsh(d.testUri, 'list', '--all', '--name'))
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .sort();
+  return lines(await d.virsh(d.testUri, 'list', '--all', '--name'));
 }
 
 describe('org.libvirt over ssh', () => {

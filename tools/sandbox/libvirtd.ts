@@ -6,8 +6,8 @@ import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_proces
 import { cpSync, mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { promisify } from 'node:util';
+import { canConnect } from './net.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -151,17 +151,6 @@ export async function startLibvirtd(): Promise<PrivateLibvirtd> {
       }
     },
   };
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 function sleep(ms: number) {

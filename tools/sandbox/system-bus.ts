@@ -7,11 +7,13 @@
 // stop() kills every process group we started and then anything still living in the namespace (QEMU).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { canConnect, freePort } from './net.js';
+
+export { freePort };
 
 const execFileAsync = promisify(execFile);
 
@@ -119,30 +121,6 @@ function ensureKvmAccess(): void {
   const gid = Number.parseInt(spawnSync('getent', ['group', 'kvm'], { encoding: 'utf8' }).stdout.split(':')[2] ?? '', 10);
   if (Number.isInteger(gid)) chownSync('/dev/kvm', st.uid, gid);
   chmodSync('/dev/kvm', 0o660);
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(path: string, port?: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = port === undefined ? connect(path) : connect(port, path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
