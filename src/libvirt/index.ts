@@ -1,5 +1,5 @@
 // libvirt-dbus/libvirt: a pure TypeScript client of libvirt's RPC protocol.
-// LibvirtConnection speaks to libvirtd (or virtqemud & co.) over UNIX, TCP or TLS sockets with the
+// LibvirtConnection speaks to libvirtd (or virtqemud & co.) over UNIX, TCP, TLS, ssh or ext with the
 // typed procedures generated from remote_protocol.x; errors are LibvirtError with libvirt's codes.
 export {
   type CallInfo,
@@ -9,7 +9,9 @@ export {
   type OpenOptions,
   type RemoteCallbackEvent,
 } from './connection.js';
+export { authConfigPath, credentialsFor, lookupCredentials, parseKeyFile } from './auth-config.js';
 export * from './errors.js';
+export { SASL_MECHANISMS, type SaslClientMechanism, type SaslCredentials, SaslError, chooseMechanism, createMechanism } from './sasl.js';
 export {
   type CallbackEvent,
   type EventFamily,

@@ -126,11 +126,12 @@ describe('authentication', () => {
     });
   });
 
-  it('SASL only: LibvirtUnsupportedError naming sasl, and the connection is closed', async () => {
-    await withFake({ authTypes: [1] }, async (f) => {
+  it('SASL over plain TCP (no security layer here): LibvirtUnsupportedError naming sasl, before any SASL call', async () => {
+    await withFake({ authTypes: [1], tcp: true }, async (f) => {
       const c = new LibvirtConnection(f.uri, { keepaliveInterval: 0 });
       await assert.rejects(c.open(), (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'sasl');
       assert.equal(c.isOpen, false);
+      assert.ok(!f.received.some((p) => p.procedure === 67), 'AUTH_SASL_INIT must not be sent');
       assert.ok(!f.received.some((p) => p.procedure === 1), 'CONNECT_OPEN must not be sent');
     });
   });
@@ -145,10 +146,10 @@ describe('authentication', () => {
     });
   });
 
-  it('auth=sasl picks SASL even when none is offered first, and is refused as unsupported', async () => {
-    await withFake({ authTypes: [0, 1] }, async (f) => {
+  it('auth=sasl picks SASL even when none is offered first (refused here: plain TCP)', async () => {
+    await withFake({ authTypes: [0, 1], tcp: true }, async (f) => {
       await assert.rejects(
-        LibvirtConnection.open(`${f.uri}&auth=sasl`, { keepaliveInterval: 0 }),
+        LibvirtConnection.open(`${f.uri}?auth=sasl`, { keepaliveInterval: 0 }),
         (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'sasl',
       );
     });

@@ -1,7 +1,11 @@
 // org.libvirt over libvirt's ssh transport: bin/libvirt-dbus --connect Remote=test+ssh://… through a
 // private sshd (netcat proxy) to a private libvirtd; gdbus and our client against virsh on the daemon.
+// And over a socket that requires SASL, with the credentials in an auth.conf.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { DBusConnection, Variant } from '../../src/dbus/index.js';
@@ -64,6 +68,38 @@ describe('org.libvirt over ssh', () => {
       }
     } finally {
       await svc.stop();
+    }
+  });
+});
+
+describe('org.libvirt on a libvirtd that requires SASL', () => {
+  it('bin/libvirt-dbus --connect Sasl=…&authfile=…: busctl lists the same domains as virsh', async () => {
+    const sasl = await startLibvirtd({ sasl: { mechanisms: 'scram-sha-256', users: { carol: 'pa ss' } } });
+    const dir = mkdtempSync(join(tmpdir(), 'sasl-svc-'));
+    const authfile = join(dir, 'auth.conf');
+    writeFileSync(authfile, '[credentials-c]\nauthname=carol\npassword=pa ss\n[auth-libvirt-default]\ncredentials=c\n');
+    const svc = await startService(bus.address, [
+      '--session',
+      '--no-default-connects',
+      '--connect',
+      `Sasl=${sasl.testUri}&authfile=${encodeURIComponent(authfile)}`,
+    ]);
+    try {
+      const { stdout } = await promisify(execFile)(
+        'busctl',
+        ['--address', bus.address, 'call', 'org.libvirt', '/org/libvirt/Sasl', 'org.libvirt.Connect', 'ListDomains', 'u', '0'],
+        { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
+      );
+      const paths = stdout.match(/\/org\/libvirt\/Sasl\/domain\/\S+/g) ?? [];
+      const { stdout: names } = await promisify(execFile)('virsh', ['-q', '-c', sasl.testUri, 'list', '--all', '--name'], {
+        env: { ...process.env, LIBVIRT_AUTH_FILE: authfile },
+      });
+      assert.ok(paths.length > 0, stdout);
+      assert.equal(paths.length, lines(names).length, stdout);
+    } finally {
+      await svc.stop();
+      await sasl.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

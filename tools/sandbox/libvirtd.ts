@@ -51,8 +51,17 @@ const STATE_DIRS = ['/run/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/
 // the daemon gets its own copy, so nothing it defines reaches the host's configuration.
 const CONFIG_DIR = '/etc/libvirt';
 
+/** What a private libvirtd may be asked for. */
+export interface LibvirtdOptions {
+  /**
+   * SASL on the read-write socket (root only: the daemon gets a private /etc/sasl2): these
+   * mechanisms (Cyrus names, e.g. 'scram-sha-256 plain') and users (name → password) in a sasldb.
+   */
+  sasl?: { mechanisms: string; users: Record<string, string> };
+}
+
 /** Starts a private libvirtd serving the test driver (and, as root, qemu:///system). */
-export async function startLibvirtd(): Promise<PrivateLibvirtd> {
+export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<PrivateLibvirtd> {
   const dir = mkdtempSync(join(tmpdir(), 'lvd-'));
   const sockDir = join(dir, 'sock');
   mkdirSync(sockDir);
@@ -64,7 +73,7 @@ export async function startLibvirtd(): Promise<PrivateLibvirtd> {
       'unix_sock_group = "root"',
       'unix_sock_ro_perms = "0777"',
       'unix_sock_rw_perms = "0770"',
-      'auth_unix_rw = "none"',
+      `auth_unix_rw = "${options.sasl ? 'sasl' : 'none'}"`,
       'auth_unix_ro = "none"',
       'listen_tls = 0',
       'listen_tcp = 0',
@@ -86,6 +95,18 @@ export async function startLibvirtd(): Promise<PrivateLibvirtd> {
       cpSync(CONFIG_DIR, config, { recursive: true });
       script.push(`mount --bind ${config} ${CONFIG_DIR}`);
     }
+  }
+  if (options.sasl) {
+    if (!isolated) throw new Error('a private libvirtd with SASL needs root (a mount namespace for /etc/sasl2)');
+    const sasl = join(dir, 'sasl2');
+    mkdirSync(sasl);
+    const db = join(sasl, 'passwd.db');
+    writeFileSync(join(sasl, 'libvirt.conf'), `mech_list: ${options.sasl.mechanisms}\nsasldb_path: ${db}\n`);
+    for (const [user, password] of Object.entries(options.sasl.users)) {
+      const r = spawnSync('saslpasswd2', ['-a', 'libvirt', '-f', db, '-p', '-c', user], { input: password });
+      if (r.status !== 0) throw new Error(`saslpasswd2 failed (${r.status ?? r.error}): ${r.stderr}`);
+    }
+    script.push(`mkdir -p /etc/sasl2`, `mount --bind ${sasl} /etc/sasl2`);
   }
   script.push(`exec libvirtd -f ${conf} -p ${join(dir, 'libvirtd.pid')}`);
   const socketPath = join(sockDir, 'libvirt-sock');
