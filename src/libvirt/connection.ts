@@ -615,10 +615,10 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         return;
       case PacketType.STREAM:
       case PacketType.STREAM_HOLE: {
-        const stream = this.streams.get(p.serial);
-        // libvirt ignores stream packets for streams it no longer knows (e.g. after an abort).
-        if (stream && !this.pending.has(p.serial)) stream.handlePacket(p);
-        else if (stream) throw new LibvirtProtocolError(`stream data for serial ${p.serial} before the call's reply`);
+        // The stream exists from the moment its call is sent: the daemon's event loop may send the
+        // first data before its worker sends the call's reply, and libvirt's client queues it too.
+        // Packets for streams we no longer know (e.g. after an abort) are ignored, as libvirt does.
+        this.streams.get(p.serial)?.handlePacket(p);
         return;
       }
       default:

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtAuthError, LibvirtConnectError, LibvirtError, LibvirtUnsupportedError } from '../../src/libvirt/errors.js';
-import { type Packet, PacketType, encodePacket } from '../../src/libvirt/packet.js';
+import { type Packet, PacketStatus, PacketType, encodePacket } from '../../src/libvirt/packet.js';
 import { XdrReader } from '../../src/libvirt/xdr.js';
 import { type FakeDaemon, type FakeOptions, type FakePeer, reply, startFakeDaemon, xdrString } from './fake-daemon.js';
 
@@ -153,6 +153,27 @@ describe('authentication', () => {
         (e: unknown) => e instanceof LibvirtUnsupportedError && e.feature === 'sasl',
       );
     });
+  });
+});
+
+describe('streams', () => {
+  it('stream data that overtakes the reply of the call that opened the stream is kept', async () => {
+    // libvirtd's event loop may send a download's first data before its worker sends the reply.
+    const f = await startFakeDaemon((s, p) => {
+      if (p.procedure !== 209) return; // REMOTE_PROC_STORAGE_VOL_DOWNLOAD
+      const data = (status: PacketStatus, payload?: Buffer) => encodePacket({ ...p, type: PacketType.STREAM, status }, payload);
+      s.write(Buffer.concat([data(PacketStatus.CONTINUE, Buffer.from('early ')), reply(p), data(PacketStatus.CONTINUE, Buffer.from('late')), data(PacketStatus.OK)]));
+    });
+    try {
+      const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0 });
+      const vol = { pool: 'p', name: 'v', key: 'k' };
+      const { stream } = await c.withStream(() => c.storageVolDownload({ vol, offset: 0n, length: 0n, flags: 0 }));
+      assert.equal((await stream.readAll()).toString(), 'early late');
+      assert.ok(c.isOpen);
+      await c.close();
+    } finally {
+      await f.close();
+    }
   });
 });
 
