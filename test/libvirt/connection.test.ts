@@ -1,11 +1,12 @@
 // LibvirtConnection against a real private libvirtd, checked against virsh on the same daemon.
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtConnectionClosedError, LibvirtError } from '../../src/libvirt/errors.js';
+import { StreamHole } from '../../src/libvirt/stream.js';
 import type { RemoteNonnullDomain } from '../../src/libvirt/remote-protocol.gen.js';
 import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 
@@ -271,6 +272,58 @@ describe('streams', () => {
       rmSync(out, { force: true });
     }
     await qemu.storagePoolDestroy({ pool });
+  });
+
+  it('sparse upload and download: holes travel as STREAM_HOLE both ways (virsh vol-download --sparse agrees)', async () => {
+    const MiB = 1048576;
+    const { pool } = await qemu.storagePoolCreateXml({
+      xml: `<pool type='dir'><name>rt-sparse</name><target><path>${dir}</path></target></pool>`,
+      flags: 0,
+    });
+    try {
+      const { vol } = await qemu.storageVolCreateXml({
+        pool,
+        xml: `<volume><name>sparse.raw</name><capacity unit='bytes'>${4 * MiB}</capacity><allocation>0</allocation><target><format type='raw'/></target></volume>`,
+        flags: 0,
+      });
+      const a = Buffer.alloc(MiB, 0xa5);
+      const b = Buffer.alloc(MiB, 0x5a);
+      const SPARSE = 1; // VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM / VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
+      const up = await qemu.withStream(() => qemu.storageVolUpload({ vol, offset: 0n, length: 0n, flags: SPARSE }));
+      await up.stream.write(a);
+      await up.stream.sendHole(BigInt(2 * MiB));
+      await up.stream.write(b);
+      await up.stream.finish();
+
+      const expected = Buffer.concat([a, Buffer.alloc(2 * MiB), b]);
+      const path = join(dir, 'sparse.raw');
+      assert.ok(readFileSync(path).equals(expected), 'the volume holds data, zeros, data');
+      // Where the file system keeps holes, the daemon left one (it skipped the hole instead of writing zeros).
+      const allocated = statSync(path).blocks * 512;
+      assert.ok(allocated <= 3 * MiB, `allocated ${allocated} bytes of ${4 * MiB}`);
+
+      const down = await qemu.withStream(() => qemu.storageVolDownload({ vol, offset: 0n, length: 0n, flags: SPARSE }));
+      const parts: Buffer[] = [];
+      let holes = 0n;
+      for await (const item of down.stream) {
+        if (item instanceof StreamHole) {
+          holes += item.length;
+          parts.push(Buffer.alloc(Number(item.length)));
+        } else parts.push(item);
+      }
+      assert.ok(Buffer.concat(parts).equals(expected));
+      assert.equal(holes, BigInt(2 * MiB), 'the hole came as STREAM_HOLE, not as zeros');
+
+      const out = join(dir, '..', `rt-sparse-${process.pid}`);
+      try {
+        await d.virsh(d.qemuUri, 'vol-download', '--sparse', '--pool', 'rt-sparse', 'sparse.raw', out);
+        assert.ok(readFileSync(out).equals(expected));
+      } finally {
+        rmSync(out, { force: true });
+      }
+    } finally {
+      await qemu.storagePoolDestroy({ pool });
+    }
   });
 
   it('a stream call that fails rejects and leaves no stream behind', async () => {
