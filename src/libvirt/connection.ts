@@ -1,7 +1,7 @@
 // A connection to a libvirt daemon over its RPC protocol (the job of libvirt's virNetClient and
 // remote driver): many calls in flight on one socket matched by serial, events, streams,
 // keepalive, and a `closed` event that fires exactly once while every pending call is rejected.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -223,7 +223,11 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       if ('argv' in target) this.wire = await spawnWire(target.argv);
       else {
         const withFds = this.wantFds();
-        const socket = await connectSocket(target, this.options.connectTimeout ?? 30_000);
+        const timeout = this.options.connectTimeout ?? 30_000;
+        const socket =
+          target.transport === 'unix' && target.autostart
+            ? await connectAutostarting(target.path, target.autostart, timeout)
+            : await connectSocket(target, timeout);
         try {
           this.wire = withFds ? await fdWire(socket) : netWire(socket);
         } catch (e) {
@@ -827,6 +831,47 @@ function asProtocolError(e: unknown): LibvirtError {
   const err = new LibvirtProtocolError(e instanceof Error ? e.message : String(e));
   if (e instanceof Error) err.cause = e;
   return err;
+}
+
+/**
+ * Connects to a user's daemon socket, starting the daemon when nothing listens there yet, as
+ * libvirt's client does: `daemon --timeout=120`, detached (it outlives us and exits by itself when
+ * idle), then connecting again until it is up. A second daemon started by a racing client finds the
+ * first one's pid file locked and exits.
+ */
+async function connectAutostarting(path: string, daemon: string, timeoutMs: number): Promise<net.Socket> {
+  const deadline = Date.now() + timeoutMs;
+  let child: ChildProcess | undefined;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      return await connectSocket({ transport: 'unix', path }, Math.max(1, deadline - Date.now()));
+    } catch (e) {
+      const errno = e instanceof LibvirtConnectError ? e.errno : undefined;
+      if (errno !== 'ENOENT' && errno !== 'ECONNREFUSED') throw e;
+      if (child && child.exitCode !== null) {
+        throw new LibvirtConnectError(`${daemon} exited (${child.exitCode}) without listening at ${path}`, errno);
+      }
+      if (Date.now() >= deadline) {
+        throw new LibvirtConnectError(`${daemon} did not come up at ${path} within ${timeoutMs / 1000} s`, errno);
+      }
+    }
+    child ??= await startDaemon(daemon);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Starts `daemon --timeout=120` in its own session, not tied to us. */
+function startDaemon(daemon: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(daemon, ['--timeout=120'], { detached: true, stdio: 'ignore' });
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new LibvirtConnectError(`cannot start ${daemon}: ${err.message}`, err.code));
+    });
+    child.once('spawn', () => {
+      child.unref();
+      resolve(child);
+    });
+  });
 }
 
 /** Starts the command of an ssh or ext target; its standard input and output are the wire. */

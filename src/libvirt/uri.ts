@@ -164,7 +164,8 @@ function pctEncodePath(seg: string): string {
 
 /** Where and how to connect, worked out from a URI. */
 export type ConnectTarget =
-  | { transport: 'unix'; path: string }
+  /** autostart: the daemon to start (with --timeout=120) when nothing listens at path yet */
+  | { transport: 'unix'; path: string; autostart?: string }
   | { transport: 'tcp'; host: string; port: number }
   /** A command whose standard input and output carry the protocol (ssh to a proxy, or ext's command=) */
   | { transport: 'ssh' | 'ext'; argv: string[] }
@@ -217,7 +218,11 @@ export function resolveUri(input: string | LibvirtUri, ctx: ResolveContext = {})
     return plan({ transport: 'ssh', argv: sshArgv(uri, name, ctx) });
   }
   if (transport === 'unix') {
-    return plan({ transport: 'unix', path: getParam(uri, 'socket') ?? unixSocketPath(uri, ctx) });
+    const socket = getParam(uri, 'socket');
+    if (socket !== undefined) return plan({ transport: 'unix', path: socket });
+    const { path, direct } = unixSocket(uri, ctx);
+    const autostart = autostartDaemon(uri, direct, ctx);
+    return plan(autostart ? { transport: 'unix', path, autostart } : { transport: 'unix', path });
   }
   const host = uri.host ?? 'localhost';
   if (transport === 'tcp') return plan({ transport: 'tcp', host, port: uri.port ?? LIBVIRTD_TCP_PORT });
@@ -332,9 +337,24 @@ export function userRuntimeDir(ctx: ResolveContext = {}): string {
  * under $XDG_RUNTIME_DIR/libvirt for session URIs of unprivileged users.
  */
 export function unixSocketPath(uri: LibvirtUri, ctx: ResolveContext = {}): string {
+  return unixSocket(uri, ctx).path;
+}
+
+/**
+ * Whether a local URI is served by the user's own daemon: session URIs, and (as libvirt's remote
+ * driver does for test+unix) the test driver, of an unprivileged user. libvirt serves plain
+ * test:///default inside the client; we always go through a daemon, so an unprivileged user's
+ * test:///default uses that user's daemon too — private to the user, as the in-process driver is.
+ */
+export function isUserDaemonUri(uri: LibvirtUri, ctx: ResolveContext = {}): boolean {
   const euid = ctx.euid ?? process.geteuid?.() ?? 0;
+  return euid > 0 && !uri.host && (uri.path === '/session' || uri.driver === 'test');
+}
+
+/** The daemon socket of a local URI, and whether it is the direct (per-driver) daemon's. */
+function unixSocket(uri: LibvirtUri, ctx: ResolveContext): { path: string; direct: boolean } {
   const exists = ctx.exists ?? existsSync;
-  const user = euid > 0 && (uri.path === '/session' || uri.scheme.startsWith('test+'));
+  const user = isUserDaemonUri(uri, ctx);
   const ro = ctx.readonly === true;
   const sock = (prefix: string) =>
     user ? join(userRuntimeDir(ctx), `${prefix}-sock`) : `/run/libvirt/${prefix}-${ro ? 'sock-ro' : 'sock'}`;
@@ -342,10 +362,22 @@ export function unixSocketPath(uri: LibvirtUri, ctx: ResolveContext = {}): strin
   const direct = sock(isRemote ? 'libvirt' : `virt${uri.driver}d`);
   const legacy = sock('libvirt');
   const mode = getParam(uri, 'mode') ?? 'auto';
-  if (mode === 'direct') return direct;
-  if (mode === 'legacy') return legacy;
+  if (mode === 'direct') return { path: direct, direct: true };
+  if (mode === 'legacy') return { path: legacy, direct: false };
   if (mode !== 'auto') throw new LibvirtUriError(`unknown remote mode '${mode}' (should be auto|legacy|direct)`);
-  if (exists(direct)) return direct;
+  if (exists(direct)) return { path: direct, direct: true };
   // Neither present: libvirt falls back to its build-time default mode, legacy on Debian.
-  return legacy;
+  return { path: legacy, direct: false };
+}
+
+/**
+ * The daemon to start when a user's daemon socket is not there (libvirt's autostart of the per-user
+ * daemon): libvirtd, or virt<driver>d in direct mode, from $LIBVIRTD_PATH / $VIRTD_PATH or
+ * /usr/sbin. None for the system daemon, for an explicit socket=, or with LIBVIRT_AUTOSTART=0.
+ */
+function autostartDaemon(uri: LibvirtUri, direct: boolean, ctx: ResolveContext): string | undefined {
+  const env = ctx.env ?? process.env;
+  if (!isUserDaemonUri(uri, ctx) || env.LIBVIRT_AUTOSTART === '0') return undefined;
+  if (!direct || uri.driver === 'remote') return env.LIBVIRTD_PATH || '/usr/sbin/libvirtd';
+  return join(env.VIRTD_PATH || '/usr/sbin', `virt${uri.driver}d`);
 }

@@ -139,6 +139,32 @@ describe('resolveUri', () => {
   });
 });
 
+describe("autostart of the user's daemon", () => {
+  const ctx = { euid: 1000, env: { XDG_RUNTIME_DIR: '/run/user/1000' }, exists: none };
+  it('session and test URIs of a user start libvirtd --timeout=120 when nothing listens', () => {
+    for (const uri of ['qemu:///session', 'test:///default', 'test+unix:///default']) {
+      assert.deepEqual(resolveUri(uri, ctx).target, {
+        transport: 'unix',
+        path: '/run/user/1000/libvirt/libvirt-sock',
+        autostart: '/usr/sbin/libvirtd',
+      });
+    }
+    assert.equal((resolveUri('qemu:///session', { ...ctx, env: { ...ctx.env, LIBVIRTD_PATH: '/opt/libvirtd' } }).target as { autostart?: string }).autostart, '/opt/libvirtd');
+  });
+
+  it('direct mode starts the per-driver daemon', () => {
+    const t = resolveUri('qemu:///session?mode=direct', ctx).target;
+    assert.deepEqual(t, { transport: 'unix', path: '/run/user/1000/libvirt/virtqemud-sock', autostart: '/usr/sbin/virtqemud' });
+  });
+
+  it('never for root, an explicit socket=, or LIBVIRT_AUTOSTART=0', () => {
+    assert.deepEqual(resolveUri('qemu:///system', { ...ctx, euid: 0 }).target, { transport: 'unix', path: '/run/libvirt/libvirt-sock' });
+    assert.deepEqual(resolveUri('qemu:///system', ctx).target, { transport: 'unix', path: '/run/libvirt/libvirt-sock' });
+    assert.deepEqual(resolveUri('qemu:///session?socket=/s', ctx).target, { transport: 'unix', path: '/s' });
+    assert.equal('autostart' in resolveUri('qemu:///session', { ...ctx, env: { ...ctx.env, LIBVIRT_AUTOSTART: '0' } }).target, false);
+  });
+});
+
 describe('local socket paths', () => {
   it('system: modular daemon socket first, then libvirt-sock', () => {
     const u = parseUri('qemu:///system');

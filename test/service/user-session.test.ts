@@ -1,0 +1,66 @@
+// The service run by an unprivileged user on its session bus — what Cockpit's Machines uses for a
+// user's own VMs: bin/libvirt-dbus --session as nobody (setpriv) starts that user's libvirtd
+// (libvirt's autostart) and answers /org/libvirt/Test and /org/libvirt/QEMU through it. Needs root.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { DBusConnection, Variant } from '../../src/dbus/index.js';
+import { startBus } from '../helpers/bus.js';
+import { NOBODY, prepareUnprivileged, type Unprivileged } from '../helpers/unprivileged.js';
+
+let user: Unprivileged;
+before(() => {
+  user = prepareUnprivileged();
+});
+after(async () => {
+  await user?.cleanup();
+});
+
+it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the autostarted daemon', { timeout: 120_000 }, async () => {
+  // A bus the user can reach: its socket in a directory anyone may enter.
+  const busDir = join(user.dir, 'bus');
+  mkdirSync(busDir, { mode: 0o755 });
+  const bus = await startBus({ listen: `unix:dir=${busDir}` });
+  const service = spawn(
+    'setpriv',
+    user.setpriv(process.execPath, join(user.code, 'bin', 'libvirt-dbus'), '--session'),
+    { env: user.env({ DBUS_SESSION_BUS_ADDRESS: bus.address }), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  service.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const conn = await DBusConnection.connect(bus.address, { bus: true });
+  try {
+    for (let i = 0; ; i++) {
+      const [owned] = await conn.call({
+        destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
+        member: 'NameHasOwner', signature: 's', body: ['org.libvirt'],
+      });
+      if (owned) break;
+      assert.ok(i < 200 && service.exitCode === null, `the service did not take org.libvirt: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const list = (path: string) =>
+      conn.call({ destination: 'org.libvirt', path, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0], timeout: 90_000 });
+    const [test] = (await list('/org/libvirt/Test')) as [string[]];
+    assert.equal(test.length, 1);
+    const [name] = await conn.call({
+      destination: 'org.libvirt', path: test[0] as string, interface: 'org.freedesktop.DBus.Properties',
+      member: 'Get', signature: 'ss', body: ['org.libvirt.Domain', 'Name'],
+    });
+    assert.ok(name instanceof Variant);
+    assert.equal(name.value, 'test');
+    assert.deepEqual(await list('/org/libvirt/QEMU'), [[]]); // qemu:///session of a user with no VMs
+    const started = user.daemonPid();
+    assert.ok(started, 'the user daemon runs');
+    assert.match(readFileSync(`/proc/${started}/status`, 'utf8'), new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'));
+  } finally {
+    conn.close();
+    service.kill('SIGTERM');
+    await new Promise((r) => (service.exitCode !== null ? r(null) : service.once('exit', r)));
+    await bus.stop();
+  }
+});
