@@ -9,6 +9,7 @@
 //   --profile DIR     run our service with --cpu-prof into DIR (a .cpuprofile appears when it stops)
 //   --only TEXT       only the calls whose name contains TEXT (e.g. GetXMLDesc)
 //   --in-flight 1,8   only these numbers of calls in flight (default 1,8,64)
+//   --node-flag F     run our service's node with flag F (repeatable), e.g. --node-flag=--max-semi-space-size=2
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,10 +145,11 @@ interface Options {
   profileDir?: string;
   only?: string;
   inFlight: number[];
+  nodeFlags: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 2, inFlight: [1, 8, 64] };
+  const o: Options = { seconds: 2, inFlight: [1, 8, 64], nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const eq = a.indexOf('=');
@@ -156,15 +158,16 @@ function parseArgs(argv: string[]): Options {
     if (name === '--profile') o.profileDir = value();
     else if (name === '--only') o.only = value();
     else if (name === '--in-flight') o.inFlight = value().split(',').map(Number);
+    else if (name === '--node-flag') o.nodeFlags.push(value());
     else if (Number(a) > 0) o.seconds = Number(a);
-    else throw new Error(`usage: service-calls.js [seconds-per-cell] [--profile DIR] [--only TEXT] [--in-flight 1,8,64] (got ${a})`);
+    else throw new Error(`usage: service-calls.js [seconds-per-cell] [--profile DIR] [--only TEXT] [--in-flight 1,8,64] [--node-flag F] (got ${a})`);
   }
   if (o.inFlight.some((n) => !(n >= 1))) throw new Error('--in-flight wants positive numbers');
   return o;
 }
 
 async function main(): Promise<void> {
-  const { seconds, profileDir, only, inFlight } = parseArgs(process.argv.slice(2));
+  const { seconds, profileDir, only, inFlight, nodeFlags } = parseArgs(process.argv.slice(2));
   const lvd = await startLibvirtd();
   const started: ServiceUnderTest[] = [];
   const teardown = async () => {
@@ -185,10 +188,10 @@ async function main(): Promise<void> {
       );
       await lvd.virsh(lvd.qemuUri, 'define', file);
     }
-    let nodeArgs: string[] = [];
+    const nodeArgs = [...nodeFlags];
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
-      nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
     }
     const ours = await startOurs(lvd, nodeArgs);
     started.push(ours);

@@ -27,9 +27,12 @@ const BUS_NAME = 'org.libvirt';
  */
 export async function startOurs(lvd: PrivateLibvirtd, nodeArgs: string[] = []): Promise<ServiceUnderTest> {
   const bus = await startBus();
+  const bin = join(REPO, 'bin', 'libvirt-dbus');
+  // The node flags the command itself runs with (its `#!/usr/bin/env -S node FLAGS` line).
+  const own = /^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync(bin, 'utf8').split('\n')[0] ?? '')?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(REPO, 'bin', 'libvirt-dbus'), '--session', '--connect', `QEMU=${lvd.qemuUri}`],
+    [...own, ...nodeArgs, bin, '--session', '--connect', `QEMU=${lvd.qemuUri}`],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
   );
   return attach('ours', bus, child);

@@ -81,8 +81,15 @@ copyTree('dist/src', (p) => p.endsWith('.js'));
 copyTree('src/unix', (p) => p.endsWith('.node'));
 put(join(paths.libdir, 'package.json'), readFileSync(join(root, 'package.json')));
 const node = process.execPath;
-put(join(paths.libdir, 'bin/libvirt-dbus'), readFileSync(join(root, 'bin/libvirt-dbus')), 0o755);
-put(join(paths.sbindir, 'libvirt-dbus'), `#!/bin/sh\nexec ${node} ${join(paths.libdir, 'bin/libvirt-dbus')} "$@"\n`, 0o755);
+const bin = readFileSync(join(root, 'bin/libvirt-dbus'), 'utf8');
+// The node flags come from the command's own first line (`#!/usr/bin/env -S node FLAGS`).
+const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(bin.split('\n')[0] ?? '')?.[1]?.trim() ?? '';
+put(join(paths.libdir, 'bin/libvirt-dbus'), bin, 0o755);
+put(
+  join(paths.sbindir, 'libvirt-dbus'),
+  `#!/bin/sh\nexec ${[node, nodeFlags, join(paths.libdir, 'bin/libvirt-dbus')].filter(Boolean).join(' ')} "$@"\n`,
+  0o755,
+);
 
 put(join(paths.busPolicyDir, 'org.libvirt.conf'), data('dbus-1/system.d/org.libvirt.conf'));
 put(join(paths.systemServicesDir, 'org.libvirt.service'), subst(data('dbus-1/system-services/org.libvirt.service.in')));

@@ -47,7 +47,7 @@ for (const prefix of ['/usr', '/usr/local']) {
 
       const wrapper = join(dest, prefix, 'sbin/libvirt-dbus');
       assert.equal(statSync(wrapper).mode & 0o777, 0o755);
-      assert.match(readFileSync(wrapper, 'utf8'), new RegExp(`${prefix}/lib/libvirt-dbus/bin/libvirt-dbus`));
+      assert.match(readFileSync(wrapper, 'utf8'), new RegExp(` --max-semi-space-size=2 ${prefix}/lib/libvirt-dbus/bin/libvirt-dbus "\\$@"`));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/bin/libvirt-dbus')));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/dist/src/cli.js')));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/package.json')));
