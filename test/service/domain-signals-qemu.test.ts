@@ -11,8 +11,8 @@
 // ControlError is QEMU dying while libvirt waits on its monitor.
 // Needs root (mount namespace), qemu-system-x86 and nbdkit.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,9 @@ let bus: DBusConnection | undefined;
 let images: string;
 let nbdkit: ChildProcess | undefined;
 let nbdPort = 0;
+// Our own free port rather than libvirt's autoport: the reference's run of this file may have its
+// own daemon allocating 5900 at the same moment.
+let vncPort = 0;
 /** Every org.libvirt.Domain signal seen so far, in order. */
 const seen: Message[] = [];
 
@@ -55,7 +58,7 @@ function domainXml(disk: string, missingIso: string): string {
     <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='errdisk'><host name='127.0.0.1' port='${nbdPort}'/></source><target dev='hdb' bus='ide'/></disk>
     <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${missingIso}' startupPolicy='optional'/><target dev='hdc' bus='ide'/><readonly/></disk>
     <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
-    <graphics type='vnc' port='-1' listen='127.0.0.1'/>
+    <graphics type='vnc' port='${vncPort}' autoport='no' listen='127.0.0.1'/>
     <watchdog model='ib700' action='none'/>
     <memballoon model='virtio'/>
   </devices></domain>`;
@@ -171,9 +174,10 @@ async function setRtcTo2000(): Promise<void> {
   await cmos(0x0b, 0x02); // SET cleared: the new time takes effect and QEMU reports RTC_CHANGE
 }
 
-/** QEMU's pid for the domain (its command line names the guest). */
+/** QEMU's pid for the domain, from this sandbox's libvirtd (another sandbox may run a namesake). */
 function qemuPid(): number {
-  const pid = Number(execFileSync('pgrep', ['-f', `guest=${VM},`], { encoding: 'utf8' }).trim().split('\n')[0]);
+  if (!sandbox) throw new Error('no sandbox');
+  const pid = Number(readFileSync(join(sandbox.dir, 'state', '_run_libvirt', 'qemu', `${VM}.pid`), 'utf8').trim());
   assert.ok(pid > 0, 'QEMU runs');
   return pid;
 }
@@ -202,6 +206,7 @@ describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 300_00
     writeFileSync(disk, Buffer.alloc(1024 * 1024));
     writeFileSync(join(images, 'media.iso'), Buffer.alloc(64 * 1024));
     nbdPort = await freePort();
+    vncPort = await freePort();
     nbdkit = await startNbdkit(nbdPort);
     const xml = join(images, `${VM}.xml`);
     writeFileSync(xml, domainXml(disk, join(images, 'missing.iso')));
