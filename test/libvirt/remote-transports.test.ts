@@ -2,11 +2,12 @@
 // netcat on a private libvirtd's socket, and an ext command= running netcat; answers checked
 // against virsh on the daemon's own socket. (org.libvirt over ssh: test/service/remote-connect.test.ts.)
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
-import { LibvirtError } from '../../src/libvirt/errors.js';
+import { LibvirtConnectionClosedError, LibvirtError } from '../../src/libvirt/errors.js';
 import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
 
@@ -63,6 +64,29 @@ describe('ssh transport (OpenSSH, netcat proxy)', () => {
     const conn = await LibvirtConnection.open(sshUri(sshd.keyFile));
     await conn.close();
     await assert.rejects(conn.connectGetHostname(), LibvirtError);
+  });
+
+  it('the ssh channel dying mid-call: pending calls fail at once, closed fires once', async () => {
+    const conn = await LibvirtConnection.open(sshUri(sshd.keyFile));
+    const reasons: string[] = [];
+    conn.on('closed', (ev) => reasons.push(ev.reason));
+    // Freeze the daemon so that the calls stay pending, then kill the remote netcat under them.
+    process.kill(d.pid, 'SIGSTOP');
+    try {
+      const calls = Array.from({ length: 10 }, () => conn.connectGetHostname());
+      const settled = Promise.allSettled(calls);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(conn.pendingCalls, 10);
+      execFileSync('pkill', ['-f', `nc.* -U ${d.socketPath}`]);
+      const started = Date.now();
+      const results = await settled;
+      assert.ok(Date.now() - started < 10_000, 'rejected promptly');
+      assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof LibvirtConnectionClosedError));
+      assert.deepEqual(reasons, ['eof']);
+      assert.equal(conn.isOpen, false);
+    } finally {
+      process.kill(d.pid, 'SIGCONT');
+    }
   });
 
   it("a key sshd refuses: open fails with ssh's own words", async () => {
