@@ -937,9 +937,34 @@ function connectSocket(target: Exclude<ConnectTarget, { argv: string[] }>, timeo
     };
     s.once('error', onError);
     s.once(readyEvent, () => {
-      clearTimeout(timer);
-      s.off('error', onError);
-      resolve(s);
+      if (target.transport !== 'tls') {
+        clearTimeout(timer);
+        s.off('error', onError);
+        resolve(s);
+        return;
+      }
+      // After the handshake libvirtd checks our certificate (and address, and its allowed DN list)
+      // and says so with one byte: 1 when we pass. Anything else, or the socket closing, is a refusal.
+      const onEnd = () => refused('the server closed the connection');
+      const refused = (why: string) => {
+        clearTimeout(timer);
+        s.off('error', onError);
+        s.destroy();
+        reject(new LibvirtConnectError(`server verification (of our certificate or IP address) failed at ${where}: ${why}`, 'EACCES'));
+      };
+      s.once('end', onEnd);
+      s.once('data', (chunk: Buffer) => {
+        s.off('end', onEnd);
+        s.pause();
+        if (chunk[0] !== 1) {
+          refused(`it answered ${chunk[0]}`);
+          return;
+        }
+        if (chunk.length > 1) s.unshift(chunk.subarray(1));
+        clearTimeout(timer);
+        s.off('error', onError);
+        resolve(s);
+      });
     });
   });
 }

@@ -111,6 +111,7 @@ export function netWire(s: net.Socket): Wire {
     drained: () => drainedOf(s),
     onData(cb) {
       s.on('data', (chunk: Buffer) => cb(chunk, undefined));
+      s.resume(); // a TLS socket comes paused after libvirt's verification byte
     },
     onClose: closer.set,
     end() {

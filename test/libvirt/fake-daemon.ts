@@ -58,6 +58,8 @@ export interface FakeOptions {
   tls?: tls.TlsOptions;
   /** Read and write through src/unix's UnixFdSocket, so descriptors can travel both ways. */
   fds?: boolean;
+  /** The byte a TLS server sends after the handshake: 1 accepts the client (default), 0 refuses it. */
+  tlsVerdict?: number;
 }
 
 /** Starts a fake daemon on a temporary UNIX socket (or a TCP / TLS port on 127.0.0.1). */
@@ -121,7 +123,16 @@ export async function startFakeDaemon(handler: Handler, opts: FakeOptions = {}):
   let server: net.Server;
   let uri: string;
   if (opts.tls || opts.tcp) {
-    server = opts.tls ? tls.createServer(opts.tls, onConnection) : net.createServer(onConnection);
+    // Like libvirtd, a TLS server says with one byte (1) that it accepts the client's certificate.
+    const tlsConnection = (sock: tls.TLSSocket) => {
+      sock.write(Buffer.from([opts.tlsVerdict ?? 1]));
+      if ((opts.tlsVerdict ?? 1) !== 1) {
+        sock.end();
+        return;
+      }
+      onConnection(sock);
+    };
+    server = opts.tls ? tls.createServer(opts.tls, tlsConnection) : net.createServer(onConnection);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
     uri = opts.tls ? `test+tls://localhost:${port}/default` : `test+tcp://127.0.0.1:${port}/default`;

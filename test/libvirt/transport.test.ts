@@ -1,8 +1,7 @@
 // Transports (unix, tcp, tls with libvirt's certificate layout) and authentication (none,
-// polkit; SASL refused with a typed error), against a scripted daemon.
+// polkit; SASL where it would need a security layer), against a scripted daemon.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,27 +9,12 @@ import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtAuthError, LibvirtConnectError, LibvirtError, LibvirtUnsupportedError } from '../../src/libvirt/errors.js';
 import { type Packet, PacketStatus, PacketType, encodePacket } from '../../src/libvirt/packet.js';
 import { XdrReader } from '../../src/libvirt/xdr.js';
+import { makePki } from '../helpers/pki.js';
 import { type FakeDaemon, type FakeOptions, type FakePeer, reply, startFakeDaemon, xdrString } from './fake-daemon.js';
 
 let dir: string;
 let pki: string;
 let otherPki: string;
-
-/** A CA, a server certificate for localhost and a client certificate, in libvirt's file names. */
-function makePki(into: string, cn: string): void {
-  mkdirSync(into, { recursive: true });
-  const sh = `set -e
-cd '${into}'
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out cacert.pem -days 2 -subj '/CN=${cn}' 2>/dev/null
-for who in server client; do
-  openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj "/CN=localhost" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf
-  openssl x509 -req -in $who.csr -CA cacert.pem -CAkey ca.key -CAcreateserial -out $who.pem -days 2 -extfile ext.cnf 2>/dev/null
-done
-cp client.pem clientcert.pem
-cp client.key clientkey.pem`;
-  execFileSync('sh', ['-c', sh]);
-}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'rt-pki-'));
@@ -97,6 +81,22 @@ describe('transports', () => {
       const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}&no_verify=1`, { keepaliveInterval: 0 });
       assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
       await c.close();
+    });
+  });
+
+  it("tls: a server that refuses our certificate after the handshake (libvirt's verification byte 0)", async () => {
+    const tlsOpts = {
+      key: readFileSync(join(pki, 'server.key')),
+      cert: readFileSync(join(pki, 'server.pem')),
+      ca: readFileSync(join(pki, 'cacert.pem')),
+      requestCert: true,
+    };
+    await withFake({ tls: tlsOpts, tlsVerdict: 0 }, async (f) => {
+      await assert.rejects(LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 }), (e: unknown) => {
+        assert.ok(e instanceof LibvirtConnectError);
+        assert.match(e.message, /server verification/);
+        return true;
+      });
     });
   });
 

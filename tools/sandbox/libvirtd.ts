@@ -54,10 +54,16 @@ const CONFIG_DIR = '/etc/libvirt';
 /** What a private libvirtd may be asked for. */
 export interface LibvirtdOptions {
   /**
-   * SASL on the read-write socket (root only: the daemon gets a private /etc/sasl2): these
-   * mechanisms (Cyrus names, e.g. 'scram-sha-256 plain') and users (name → password) in a sasldb.
+   * SASL (root only: the daemon gets a private /etc/sasl2) with these mechanisms (Cyrus names, e.g.
+   * 'scram-sha-256 plain') and users (name → password) in a sasldb, on the read-write UNIX socket
+   * (default) or on the TLS port.
    */
-  sasl?: { mechanisms: string; users: Record<string, string> };
+  sasl?: { mechanisms: string; users: Record<string, string>; on?: 'unix' | 'tls' };
+  /**
+   * Also listen for TLS on 127.0.0.1:`port` (libvirtd --listen) with the server certificate
+   * server.pem / server.key and the CA cacert.pem of the folder `pki`.
+   */
+  tls?: { port: number; pki: string };
 }
 
 /** Starts a private libvirtd serving the test driver (and, as root, qemu:///system). */
@@ -73,9 +79,19 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
       'unix_sock_group = "root"',
       'unix_sock_ro_perms = "0777"',
       'unix_sock_rw_perms = "0770"',
-      `auth_unix_rw = "${options.sasl ? 'sasl' : 'none'}"`,
+      `auth_unix_rw = "${options.sasl && options.sasl.on !== 'tls' ? 'sasl' : 'none'}"`,
       'auth_unix_ro = "none"',
-      'listen_tls = 0',
+      ...(options.tls
+        ? [
+            'listen_tls = 1',
+            `tls_port = "${options.tls.port}"`,
+            'listen_addr = "127.0.0.1"',
+            `key_file = "${join(options.tls.pki, 'server.key')}"`,
+            `cert_file = "${join(options.tls.pki, 'server.pem')}"`,
+            `ca_file = "${join(options.tls.pki, 'cacert.pem')}"`,
+            `auth_tls = "${options.sasl?.on === 'tls' ? 'sasl' : 'none'}"`,
+          ]
+        : ['listen_tls = 0']),
       'listen_tcp = 0',
       'max_client_requests = 5',
       `log_outputs = "3:file:${join(dir, 'libvirtd.log')}"`,
@@ -108,7 +124,7 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
     }
     script.push(`mkdir -p /etc/sasl2`, `mount --bind ${sasl} /etc/sasl2`);
   }
-  script.push(`exec libvirtd -f ${conf} -p ${join(dir, 'libvirtd.pid')}`);
+  script.push(`exec libvirtd -f ${conf} -p ${join(dir, 'libvirtd.pid')}${options.tls ? ' --listen' : ''}`);
   const socketPath = join(sockDir, 'libvirt-sock');
   let child: ChildProcess | undefined;
 
