@@ -67,6 +67,7 @@ const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
 /** remote_auth_type */
 const REMOTE_AUTH_NONE = 0;
 const REMOTE_AUTH_SASL = 1;
+const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
 const REMOTE_AUTH_POLKIT = 2;
 const AUTH_NAMES: Record<number, string> = { 0: 'none', 1: 'sasl', 2: 'polkit' };
 /** VIR_CONNECT_RO */
@@ -82,6 +83,11 @@ export interface OpenOptions {
   keepaliveCount?: number;
   /** Give up connecting after this many milliseconds. Default 30000. */
   connectTimeout?: number;
+  /**
+   * Give up when authentication and REMOTE_PROC_CONNECT_OPEN have not finished this many
+   * milliseconds after connecting. Default 120000 (a daemon probing its hypervisor can be slow).
+   */
+  openTimeout?: number;
   /**
    * Pass file descriptors (CALL_WITH_FDS / REPLY_WITH_FDS) over a UNIX socket, through src/unix's
    * native addon. 'auto' (default): when the addon is available and the transport is unix.
@@ -241,6 +247,12 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       throw e;
     }
     this.attach(this.wire);
+    // A peer that accepts but never answers (a stopped daemon, something that is not libvirt) must
+    // not hold open() forever: the handshake has its own deadline.
+    const openTimeout = this.options.openTimeout ?? DEFAULT_OPEN_TIMEOUT_MS;
+    const deadline = setTimeout(() => {
+      this.shutdown('error', new LibvirtConnectError(`no answer to the handshake within ${openTimeout / 1000} s`, 'ETIMEDOUT'));
+    }, openTimeout);
     try {
       await this.authenticate();
       const interval = this.options.keepaliveInterval ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
@@ -260,6 +272,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     } catch (e) {
       this.shutdown('error', e as Error);
       throw e;
+    } finally {
+      clearTimeout(deadline);
     }
     if (this.state !== 'connecting') throw new LibvirtConnectionClosedError(this.closeInfo?.reason ?? 'eof');
     this.state = 'open';

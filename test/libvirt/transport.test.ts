@@ -2,6 +2,7 @@
 // polkit; SASL where it would need a security layer), against a scripted daemon.
 import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -105,6 +106,25 @@ describe('transports', () => {
       LibvirtConnection.open(`test+tls://localhost:1/default?pkipath=${join(dir, 'nowhere')}`),
       (e: unknown) => e instanceof LibvirtConnectError && e.errno === 'ENOENT',
     );
+  });
+
+  it('a peer that accepts and never answers: open() gives up after openTimeout', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const c = new LibvirtConnection(`test+tcp://127.0.0.1:${port}/default`, { openTimeout: 300 });
+      const started = Date.now();
+      await assert.rejects(c.open(), (e: unknown) => {
+        assert.ok(e instanceof LibvirtError, String(e));
+        assert.match(e.message, /handshake within 0.3 s/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 5000);
+      assert.equal(c.isOpen, false);
+    } finally {
+      silent.close();
+    }
   });
 
   it("ssh to a host that cannot be resolved: open fails with ssh's own words", async () => {
