@@ -26,8 +26,13 @@ function keygen(path: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'libvirt-dbus-test', '-f', path]);
 }
 
-/** Starts sshd -D on a free port of 127.0.0.1 and waits until it accepts connections. */
-export async function startSshd(): Promise<PrivateSshd> {
+/**
+ * Starts sshd -D on a free port of 127.0.0.1 and waits until it accepts connections. With
+ * `runLibvirt`, sshd (and so every remote command) runs in a private mount namespace where that
+ * folder is /run/libvirt: virt-ssh-helper, which only knows the standard sockets, then reaches a
+ * private daemon.
+ */
+export async function startSshd(options: { runLibvirt?: string } = {}): Promise<PrivateSshd> {
   const dir = mkdtempSync(join(tmpdir(), 'sshd-'));
   chmodSync(dir, 0o700);
   const port = await freePort();
@@ -57,7 +62,14 @@ export async function startSshd(): Promise<PrivateSshd> {
     ].join('\n'),
   );
   let log = '';
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const sshd = ['/usr/sbin/sshd', '-D', '-e', '-f', config];
+  const child: ChildProcess = options.runLibvirt
+    ? spawn(
+        'unshare',
+        ['-m', '--propagation', 'private', 'sh', '-c', `mkdir -p /run/libvirt && mount --bind '${options.runLibvirt}' /run/libvirt && exec ${sshd.join(' ')}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+    : spawn(sshd[0] as string, sshd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', (d) => {
     log += d;
   });

@@ -2,9 +2,9 @@
 // netcat on a private libvirtd's socket, and an ext command= running netcat; answers checked
 // against virsh on the daemon's own socket. (org.libvirt over ssh: test/service/remote-connect.test.ts.)
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtConnectionClosedError, LibvirtError } from '../../src/libvirt/errors.js';
@@ -104,6 +104,47 @@ describe('ssh transport (OpenSSH, netcat proxy)', () => {
       assert.match(e.message, /No such file|nope/);
       return true;
     });
+  });
+});
+
+describe('ssh transport, default proxy (virt-ssh-helper on the remote side)', () => {
+  let helperSshd: PrivateSshd;
+  before(async () => {
+    helperSshd = await startSshd({ runLibvirt: dirname(d.socketPath) });
+  });
+  after(async () => {
+    await helperSshd?.stop();
+  });
+
+  /** Whether `virt-ssh-helper<flags> test:///default` runs (the remote end of our connection). */
+  const helperRuns = (flags: string) =>
+    spawnSync('pgrep', ['-f', `^virt-ssh-helper${flags} test:///default$`]).status === 0;
+
+  const uri = () => {
+    const q = new URLSearchParams({ keyfile: helperSshd.keyFile, no_verify: '1', no_tty: '1', known_hosts: helperSshd.knownHostsFile });
+    return `test+ssh://${helperSshd.user}@127.0.0.1:${helperSshd.port}/default?${q}`;
+  };
+
+  it('proxy=auto finds virt-ssh-helper and reaches the daemon of the standard socket', async () => {
+    const conn = await LibvirtConnection.open(uri());
+    try {
+      const { domains } = await conn.connectListAllDomains({ need_results: 1, flags: 0 });
+      assert.deepEqual(domains.map((x) => x.name).sort(), await virshNames());
+      assert.ok(helperRuns(''), 'virt-ssh-helper test:///default carries the connection');
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('read-only: virt-ssh-helper -r, and the daemon refuses a change', async () => {
+    const conn = await LibvirtConnection.open(uri(), { readonly: true });
+    try {
+      assert.ok(helperRuns(' -r'), 'virt-ssh-helper -r test:///default carries the connection');
+      const { dom } = await conn.domainLookupByName({ name: 'test' });
+      await assert.rejects(conn.domainSuspend({ dom }), (e: unknown) => e instanceof LibvirtError && e.codeName === 'VIR_ERR_OPERATION_DENIED');
+    } finally {
+      await conn.close();
+    }
   });
 });
 
