@@ -64,6 +64,8 @@ export interface LibvirtdOptions {
    * server.pem / server.key and the CA cacert.pem of the folder `pki`.
    */
   tls?: { port: number; pki: string };
+  /** Also listen for plain TCP on 127.0.0.1:`port`, without authentication (libvirtd --listen). */
+  tcp?: { port: number };
 }
 
 /** Starts a private libvirtd serving the test driver (and, as root, qemu:///system). */
@@ -85,14 +87,16 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
         ? [
             'listen_tls = 1',
             `tls_port = "${options.tls.port}"`,
-            'listen_addr = "127.0.0.1"',
             `key_file = "${join(options.tls.pki, 'server.key')}"`,
             `cert_file = "${join(options.tls.pki, 'server.pem')}"`,
             `ca_file = "${join(options.tls.pki, 'cacert.pem')}"`,
             `auth_tls = "${options.sasl?.on === 'tls' ? 'sasl' : 'none'}"`,
           ]
         : ['listen_tls = 0']),
-      'listen_tcp = 0',
+      ...(options.tcp
+        ? ['listen_tcp = 1', `tcp_port = "${options.tcp.port}"`, 'auth_tcp = "none"']
+        : ['listen_tcp = 0']),
+      ...(options.tls || options.tcp ? ['listen_addr = "127.0.0.1"'] : []),
       'max_client_requests = 5',
       `log_outputs = "3:file:${join(dir, 'libvirtd.log')}"`,
       '',
@@ -124,7 +128,7 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
     }
     script.push(`mkdir -p /etc/sasl2`, `mount --bind ${sasl} /etc/sasl2`);
   }
-  script.push(`exec libvirtd -f ${conf} -p ${join(dir, 'libvirtd.pid')}${options.tls ? ' --listen' : ''}`);
+  script.push(`exec libvirtd -f ${conf} -p ${join(dir, 'libvirtd.pid')}${options.tls || options.tcp ? ' --listen' : ''}`);
   const socketPath = join(sockDir, 'libvirt-sock');
   let child: ChildProcess | undefined;
 
