@@ -67,9 +67,10 @@ const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
 /** remote_auth_type */
 const REMOTE_AUTH_NONE = 0;
 const REMOTE_AUTH_SASL = 1;
-const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
 const REMOTE_AUTH_POLKIT = 2;
 const AUTH_NAMES: Record<number, string> = { 0: 'none', 1: 'sasl', 2: 'polkit' };
+/** How long authentication and CONNECT_OPEN may take after connecting (OpenOptions.openTimeout). */
+const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
 /** VIR_CONNECT_RO */
 const VIR_CONNECT_RO = 1;
 
@@ -874,34 +875,33 @@ async function connectAutostarting(path: string, daemon: string, timeoutMs: numb
   }
 }
 
-/** Starts `daemon --timeout=120` in its own session, not tied to us. */
-function startDaemon(daemon: string): Promise<ChildProcess> {
+/** Spawns a command and resolves once it runs; a command that cannot start is a LibvirtConnectError. */
+function spawnStarted<P extends ChildProcess>(start: () => P, command: string): Promise<P> {
   return new Promise((resolve, reject) => {
-    const child = spawn(daemon, ['--timeout=120'], { detached: true, stdio: 'ignore' });
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new LibvirtConnectError(`cannot start ${daemon}: ${err.message}`, err.code));
-    });
-    child.once('spawn', () => {
-      child.unref();
-      resolve(child);
-    });
-  });
-}
-
-/** Starts the command of an ssh or ext target; its standard input and output are the wire. */
-function spawnWire(argv: string[]): Promise<Wire> {
-  const [command, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = start();
     const onError = (err: NodeJS.ErrnoException) => {
       reject(new LibvirtConnectError(`cannot run ${command}: ${err.message}`, err.code));
     };
     child.once('error', onError);
     child.once('spawn', () => {
       child.off('error', onError);
-      resolve(commandWire(child, command));
+      resolve(child);
     });
   });
+}
+
+/** Starts `daemon --timeout=120` in its own session, not tied to us. */
+async function startDaemon(daemon: string): Promise<ChildProcess> {
+  const child = await spawnStarted(() => spawn(daemon, ['--timeout=120'], { detached: true, stdio: 'ignore' }), daemon);
+  child.unref();
+  return child;
+}
+
+/** Starts the command of an ssh or ext target; its standard input and output are the wire. */
+async function spawnWire(argv: string[]): Promise<Wire> {
+  const [command, ...args] = argv as [string, ...string[]];
+  const child = await spawnStarted(() => spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] }), command);
+  return commandWire(child, command);
 }
 
 /** Opens the socket of a connect target (unix, tcp or tls). */
@@ -950,34 +950,25 @@ function connectSocket(target: Exclude<ConnectTarget, { argv: string[] }>, timeo
       reject(new LibvirtConnectError(`cannot connect to ${where}: ${err.message}`, err.code));
     };
     s.once('error', onError);
+    const settle = (refusal?: string) => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      if (refusal === undefined) return resolve(s);
+      s.destroy();
+      reject(new LibvirtConnectError(`server verification (of our certificate or IP address) failed at ${where}: ${refusal}`, 'EACCES'));
+    };
     s.once(readyEvent, () => {
-      if (target.transport !== 'tls') {
-        clearTimeout(timer);
-        s.off('error', onError);
-        resolve(s);
-        return;
-      }
+      if (target.transport !== 'tls') return settle();
       // After the handshake libvirtd checks our certificate (and address, and its allowed DN list)
       // and says so with one byte: 1 when we pass. Anything else, or the socket closing, is a refusal.
-      const onEnd = () => refused('the server closed the connection');
-      const refused = (why: string) => {
-        clearTimeout(timer);
-        s.off('error', onError);
-        s.destroy();
-        reject(new LibvirtConnectError(`server verification (of our certificate or IP address) failed at ${where}: ${why}`, 'EACCES'));
-      };
+      const onEnd = () => settle('the server closed the connection');
       s.once('end', onEnd);
       s.once('data', (chunk: Buffer) => {
         s.off('end', onEnd);
         s.pause();
-        if (chunk[0] !== 1) {
-          refused(`it answered ${chunk[0]}`);
-          return;
-        }
+        if (chunk[0] !== 1) return settle(`it answered ${chunk[0]}`);
         if (chunk.length > 1) s.unshift(chunk.subarray(1));
-        clearTimeout(timer);
-        s.off('error', onError);
-        resolve(s);
+        settle();
       });
     });
   });

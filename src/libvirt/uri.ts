@@ -227,13 +227,12 @@ export function resolveUri(input: string | LibvirtUri, ctx: ResolveContext = {})
   const host = uri.host ?? 'localhost';
   if (transport === 'tcp') return plan({ transport: 'tcp', host, port: uri.port ?? LIBVIRTD_TCP_PORT });
   const pki = tlsPaths(getParam(uri, 'pkipath'), ctx);
-  const noVerify = getParam(uri, 'no_verify');
   return plan({
     transport: 'tls',
     host,
     port: uri.port ?? LIBVIRTD_TLS_PORT,
     ...pki,
-    verify: !(noVerify !== undefined && noVerify !== '0'),
+    verify: !flagParam(uri, 'no_verify'),
   });
 }
 
@@ -264,17 +263,16 @@ export function sshArgv(uri: LibvirtUri, name: string, ctx: ResolveContext = {})
   // (the client cannot look at the remote host; a session daemon's socket depends on its user).
   let socket = getParam(uri, 'socket');
   if (!socket && uri.path !== '/session') socket = `/var/run/libvirt/libvirt-sock${readonly ? '-ro' : ''}`;
-  const netcat = getParam(uri, 'netcat') ?? 'nc';
-  let script: string;
-  if (proxy === 'native') script = `exec ${helper}`;
-  else if (!socket) {
-    if (proxy === 'netcat') throw new LibvirtUriError('proxy=netcat to a session daemon needs a socket= parameter');
-    script = `exec ${helper}`;
-  } else {
-    // OpenBSD netcat only exits at EOF of its input with -q0; other netcats have no -q.
-    const nc = `if ${shellQuote(netcat)} -q 2>&1 | grep 'requires an argument' >/dev/null 2>&1; then ARG=-q0; else ARG=; fi; exec ${shellQuote(netcat)} $ARG -U ${shellQuote(socket)}`;
-    script = proxy === 'netcat' ? nc : `if command -v virt-ssh-helper >/dev/null 2>&1; then exec ${helper}; fi; ${nc}`;
-  }
+  if (proxy === 'netcat' && !socket) throw new LibvirtUriError('proxy=netcat to a session daemon needs a socket= parameter');
+  const netcat = shellQuote(getParam(uri, 'netcat') ?? 'nc');
+  // OpenBSD netcat only exits at EOF of its input with -q0; other netcats have no -q.
+  const nc = `if ${netcat} -q 2>&1 | grep 'requires an argument' >/dev/null 2>&1; then ARG=-q0; else ARG=; fi; exec ${netcat} $ARG -U ${shellQuote(socket ?? '')}`;
+  const script =
+    proxy === 'native' || !socket
+      ? `exec ${helper}`
+      : proxy === 'netcat'
+        ? nc
+        : `if command -v virt-ssh-helper >/dev/null 2>&1; then exec ${helper}; fi; ${nc}`;
   const argv = [getParam(uri, 'command') ?? 'ssh'];
   if (uri.port !== undefined) argv.push('-p', String(uri.port));
   if (uri.user) argv.push('-l', uri.user);

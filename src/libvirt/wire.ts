@@ -86,28 +86,33 @@ function drainedOf(w: Drainable): Promise<void> {
   });
 }
 
+/** A send() for `w`: writes corked until the next tick, so that the packets of one tick leave in one system call. */
+function tickCorkedSend(w: Writable): (buf: Buffer) => boolean {
+  let corked = false;
+  return (buf) => {
+    if (w.destroyed) return true;
+    if (!corked) {
+      corked = true;
+      w.cork();
+      process.nextTick(() => {
+        corked = false;
+        w.uncork();
+      });
+    }
+    return w.write(buf);
+  };
+}
+
 /** A wire over a net.Socket (UNIX or TCP) or TLS socket; no descriptor passing. */
 export function netWire(s: net.Socket): Wire {
   s.setNoDelay?.(true);
-  let corked = false;
   const closer = onceCloser();
   s.on('end', () => closer.fire());
   s.on('close', () => closer.fire());
   s.on('error', (err) => closer.fire(err));
   return {
     canPassFds: false,
-    send(buf) {
-      if (s.destroyed) return true;
-      if (!corked) {
-        corked = true;
-        s.cork();
-        process.nextTick(() => {
-          corked = false;
-          s.uncork();
-        });
-      }
-      return s.write(buf);
-    },
+    send: tickCorkedSend(s),
     drained: () => drainedOf(s),
     onData(cb) {
       s.on('data', (chunk: Buffer) => cb(chunk, undefined));
@@ -207,40 +212,18 @@ export function commandWire(child: ChildProcessByStdio<Writable, Readable, Reada
   child.once('error', (e) => ended(e));
   // A command gone mid-write: the EPIPE is reported by the end of its output.
   child.stdin.on('error', () => undefined);
-  let batch: Buffer[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (batch.length === 0) return;
-    const buf = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
-    batch = [];
-    if (!child.stdin.destroyed) child.stdin.write(buf);
-  };
   return {
     canPassFds: false,
-    send(buf) {
-      if (child.stdin.destroyed) return true;
-      batch.push(buf);
-      if (!scheduled) {
-        scheduled = true;
-        process.nextTick(flush);
-      }
-      return child.stdin.writableLength < 64 * 1024;
-    },
-    drained() {
-      flush();
-      return drainedOf(child.stdin);
-    },
+    send: tickCorkedSend(child.stdin),
+    drained: () => drainedOf(child.stdin),
     onData(cb) {
       child.stdout.on('data', (chunk: Buffer) => cb(chunk, undefined));
     },
     onClose: closer.set,
     end() {
-      flush();
       child.stdin.end();
     },
     destroy() {
-      batch = [];
       child.stdin.destroy();
       child.stdout.destroy();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
