@@ -26,6 +26,11 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The TLS server side of a PKI folder: its server key and certificate. */
+function serverTls(folder: string): { key: Buffer; cert: Buffer } {
+  return { key: readFileSync(join(folder, 'server.key')), cert: readFileSync(join(folder, 'server.pem')) };
+}
+
 const hostname = (s: FakePeer, p: Packet) => s.write(reply(p, xdrString('over-the-wire')));
 
 async function withFake(opts: FakeOptions, body: (f: FakeDaemon) => Promise<void>): Promise<void> {
@@ -57,14 +62,7 @@ describe('transports', () => {
   });
 
   it('tls: verifies the server with cacert.pem and presents clientcert.pem (pkipath=)', async () => {
-    const tlsOpts = {
-      key: readFileSync(join(pki, 'server.key')),
-      cert: readFileSync(join(pki, 'server.pem')),
-      ca: readFileSync(join(pki, 'cacert.pem')),
-      requestCert: true,
-      rejectUnauthorized: true,
-    };
-    await withFake({ tls: tlsOpts }, async (f) => {
+    await withFake({ tls: { ...serverTls(pki), ca: readFileSync(join(pki, 'cacert.pem')), requestCert: true, rejectUnauthorized: true } }, async (f) => {
       const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 });
       assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
       assert.equal(openedName(f), 'test:///default');
@@ -73,11 +71,7 @@ describe('transports', () => {
   });
 
   it('tls: a server certificate from another CA is refused, unless no_verify=1', async () => {
-    const tlsOpts = {
-      key: readFileSync(join(otherPki, 'server.key')),
-      cert: readFileSync(join(otherPki, 'server.pem')),
-    };
-    await withFake({ tls: tlsOpts }, async (f) => {
+    await withFake({ tls: serverTls(otherPki) }, async (f) => {
       await assert.rejects(LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 }), LibvirtConnectError);
       const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}&no_verify=1`, { keepaliveInterval: 0 });
       assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
@@ -86,13 +80,7 @@ describe('transports', () => {
   });
 
   it("tls: a server that refuses our certificate after the handshake (libvirt's verification byte 0)", async () => {
-    const tlsOpts = {
-      key: readFileSync(join(pki, 'server.key')),
-      cert: readFileSync(join(pki, 'server.pem')),
-      ca: readFileSync(join(pki, 'cacert.pem')),
-      requestCert: true,
-    };
-    await withFake({ tls: tlsOpts, tlsVerdict: 0 }, async (f) => {
+    await withFake({ tls: { ...serverTls(pki), ca: readFileSync(join(pki, 'cacert.pem')), requestCert: true }, tlsVerdict: 0 }, async (f) => {
       await assert.rejects(LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 }), (e: unknown) => {
         assert.ok(e instanceof LibvirtConnectError);
         assert.match(e.message, /server verification/);

@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { busConfig } from '../../tools/sandbox/bus.js';
 import { NOBODY, prepareUnprivileged, type Unprivileged } from '../helpers/unprivileged.js';
 
 const run = promisify(execFile);
@@ -37,18 +38,7 @@ test('nobody calls org.libvirt on its session bus: the installed service is acti
   mkdirSync(busDir);
   chmodSync(busDir, 0o777);
   const config = join(user.dir, 'session.conf');
-  writeFileSync(
-    config,
-    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=${busDir}/bus</listen>
-  <servicedir>${services}</servicedir>
-  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
-</busconfig>
-`,
-  );
+  writeFileSync(config, busConfig(busDir, { listen: `unix:path=${busDir}/bus`, serviceDirs: [services] }));
   const bus = spawn(
     'unshare',
     [

@@ -25,19 +25,20 @@ export interface PrivateBus {
   stop(): Promise<void>;
 }
 
-/** Starts a private dbus-daemon and returns its address once it is listening. */
-export async function startBus(options: BusOptions = {}): Promise<PrivateBus> {
-  const dir = mkdtempSync(join(tmpdir(), 'bus-'));
-  const config = join(dir, 'bus.conf');
+/**
+ * The configuration of a private session-like bus: `listen` (default unix:dir=`dir`), the options'
+ * auth and limits, and service directories only when `serviceDirs` names some (activation).
+ */
+export function busConfig(dir: string, options: BusOptions & { serviceDirs?: string[] } = {}): string {
   const auth = (options.auth ?? []).map((m) => `  <auth>${m}</auth>`).join('\n');
-  writeFileSync(
-    config,
-    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+  const serviceDirs = (options.serviceDirs ?? []).map((d) => `  <servicedir>${d}</servicedir>`).join('\n');
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
   <listen>${options.listen ?? `unix:dir=${dir}`}</listen>
 ${auth}
+${serviceDirs}
 ${options.allowAnonymous ? '  <allow_anonymous/>' : ''}
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
@@ -51,8 +52,14 @@ ${options.allowAnonymous ? '  <allow_anonymous/>' : ''}
   <limit name="reply_timeout">300000</limit>
 ${options.extraConfig ?? ''}
 </busconfig>
-`,
-  );
+`;
+}
+
+/** Starts a private dbus-daemon and returns its address once it is listening. */
+export async function startBus(options: BusOptions = {}): Promise<PrivateBus> {
+  const dir = mkdtempSync(join(tmpdir(), 'bus-'));
+  const config = join(dir, 'bus.conf');
+  writeFileSync(config, busConfig(dir, options));
   const child = spawn('dbus-daemon', [`--config-file=${config}`, '--print-address=1', '--nofork'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
