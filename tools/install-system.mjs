@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs (or, with --uninstall, removes) libvirt-dbus as the system's org.libvirt service: the
 // program, the bus policy, the activation files of both buses, the interface XMLs, the polkit rule,
-// the man page, a sandboxed systemd unit and the `libvirtdbus` user — what the Debian package of
+// the man page, a sandboxed systemd unit and the `libvirtdbus` user (with its sysusers.d file) — what the Debian package of
 // the reference installs, plus the unit. Honours DESTDIR (staging) and PREFIX (default /usr/local).
 // Every installed path is recorded in a manifest, so uninstalling removes exactly those files.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
@@ -24,6 +24,8 @@ const paths = {
   polkitDir: vendor ? '/usr/share/polkit-1/rules.d' : '/etc/polkit-1/rules.d',
   unitDir: vendor ? '/usr/lib/systemd/system' : '/etc/systemd/system',
   man8Dir: join(prefix, 'share/man/man8'),
+  // systemd-sysusers reads /usr/lib, /usr/local/lib and /etc sysusers.d.
+  sysusersDir: join(prefix, 'lib/sysusers.d'),
 };
 const manifestPath = join(paths.libdir, 'install-manifest.txt');
 const at = (p) => join(destdir || '/', p);
@@ -100,6 +102,7 @@ for (const f of readdirSync(join(root, 'data')).filter((f) => /^org\.libvirt\..*
 put(join(paths.polkitDir, 'libvirt-dbus.rules'), data('polkit-1/rules.d/libvirt-dbus.rules'));
 put(join(paths.unitDir, 'libvirt-dbus.service'), subst(data('systemd/libvirt-dbus.service.in')));
 put(join(paths.man8Dir, 'libvirt-dbus.8'), data('man/libvirt-dbus.8'));
+put(join(paths.sysusersDir, 'libvirt-dbus.conf'), data('sysusers.d/libvirt-dbus.conf'));
 put(manifestPath, installed.concat(manifestPath).join('\n') + '\n');
 say(`installed ${installed.length} files under ${destdir || '/'} (PREFIX=${prefix})`);
 
@@ -113,10 +116,14 @@ if (!destdir) {
 function ensureUser() {
   if (spawnSync('getent', ['passwd', 'libvirtdbus']).status === 0) return;
   if (process.getuid?.() !== 0) { say('not root: create the system user libvirtdbus yourself'); return; }
-  const r = spawnSync('adduser', ['--quiet', '--system', '--group', '--disabled-login', '--home', '/nonexistent',
-    '--no-create-home', '--gecos', 'libvirt-dbus user', 'libvirtdbus'], { stdio: 'inherit' });
-  if (r.status !== 0) spawnSync('useradd', ['--system', '--user-group', '--home-dir', '/nonexistent', '--no-create-home',
-    '--shell', '/usr/sbin/nologin', '--comment', 'libvirt-dbus user', 'libvirtdbus'], { stdio: 'inherit' });
+  // The sysusers.d file just installed says who the user is; systemd-sysusers creates it from that.
+  const sysusers = spawnSync('systemd-sysusers', [join(paths.sysusersDir, 'libvirt-dbus.conf')], { stdio: 'inherit' });
+  if (sysusers.status !== 0) {
+    const r = spawnSync('adduser', ['--quiet', '--system', '--group', '--disabled-login', '--home', '/nonexistent',
+      '--no-create-home', '--gecos', 'libvirt-dbus user', 'libvirtdbus'], { stdio: 'inherit' });
+    if (r.status !== 0) spawnSync('useradd', ['--system', '--user-group', '--home-dir', '/nonexistent', '--no-create-home',
+      '--shell', '/usr/sbin/nologin', '--comment', 'libvirt-dbus user', 'libvirtdbus'], { stdio: 'inherit' });
+  }
   say('created the system user libvirtdbus');
 }
 
