@@ -53,6 +53,8 @@ test('npm pack gives a package whose libraries and command work where it is inst
     'dist/src/dbus/index.d.ts',
     'dist/src/libvirt/index.js',
     'dist/src/libvirt/index.d.ts',
+    'dist/src/client/index.js',
+    'dist/src/client/index.d.ts',
     'dist/src/cli.js',
     'bin/libvirt-dbus',
     'data/org.libvirt.Domain.xml',
@@ -83,6 +85,7 @@ test('npm pack gives a package whose libraries and command work where it is inst
     join(app, 'use.mjs'),
     `import { DBusConnection, DBusServer } from 'libvirt-dbus/dbus';
 import { LibvirtConnection, LibvirtError } from 'libvirt-dbus/libvirt';
+import { OrgLibvirt, DomainProxy } from 'libvirt-dbus/client';
 const server = new DBusServer('unix:tmpdir=${work}');
 const accepted = [];
 server.on('connection', (c) => accepted.push(c));
@@ -97,20 +100,36 @@ try {
 } catch (e) {
   error = e;
 }
-console.log(JSON.stringify({ ping: reply, accepted: accepted.length, libvirtError: error instanceof LibvirtError, code: error?.code }));
+const proxy = OrgLibvirt.on(client, 'Test');
+console.log(JSON.stringify({ ping: reply, accepted: accepted.length, libvirtError: error instanceof LibvirtError, code: error?.code, client: proxy.objectPath, domainProxy: typeof DomainProxy }));
 `,
   );
-  const out = JSON.parse(run(process.execPath, ['use.mjs'], app, env)) as { ping: unknown[]; accepted: number; libvirtError: boolean; code: number };
+  const out = JSON.parse(run(process.execPath, ['use.mjs'], app, env)) as {
+    ping: unknown[];
+    accepted: number;
+    libvirtError: boolean;
+    code: number;
+    client: string;
+    domainProxy: string;
+  };
   assert.deepEqual(out.ping, []);
   assert.equal(out.accepted, 1);
   assert.equal(out.libvirtError, true, 'opening a missing socket fails with LibvirtError');
   assert.equal(typeof out.code, 'number');
+  assert.equal(out.client, '/org/libvirt/Test');
+  assert.equal(out.domainProxy, 'function');
 
   // TypeScript: the same uses type-check with the package's declarations, and a wrong use does not.
   writeFileSync(
     join(app, 'use.ts'),
     `import { DBusConnection, type CallOptions } from 'libvirt-dbus/dbus';
 import { LibvirtConnection } from 'libvirt-dbus/libvirt';
+import { OrgLibvirt, type DomainProxy } from 'libvirt-dbus/client';
+export async function names(): Promise<string[]> {
+  const qemu = await OrgLibvirt.connect('system', 'QEMU');
+  const domains: DomainProxy[] = await qemu.listDomains(0);
+  return Promise.all(domains.map((d) => d.name));
+}
 export async function hostname(uri: string): Promise<string> {
   const conn: LibvirtConnection = await LibvirtConnection.open(uri);
   const { hostname } = await conn.connectGetHostname();
@@ -125,8 +144,12 @@ export async function ping(address: string): Promise<unknown[]> {
   writeFileSync(
     join(app, 'wrong.ts'),
     `import { LibvirtConnection } from 'libvirt-dbus/libvirt';
+import type { DomainProxy } from 'libvirt-dbus/client';
 export async function wrong(conn: LibvirtConnection): Promise<number> {
   return (await conn.connectGetHostname()).hostname;
+}
+export async function wrongName(d: DomainProxy): Promise<number> {
+  return d.name;
 }
 `,
   );
@@ -138,7 +161,15 @@ export async function wrong(conn: LibvirtConnection): Promise<number> {
   ]) {
     const common = ['--noEmit', '--strict', '--target', 'es2022', '--module', module, '--moduleResolution', moduleResolution, '--typeRoots', typeRoots, '--types', 'node'];
     run(process.execPath, [tsc, ...common, 'use.ts'], app, env);
-    assert.throws(() => run(process.execPath, [tsc, ...common, 'wrong.ts'], app, env), /TS2322/, `${moduleResolution}: a wrong type is caught`);
+    let errors = '';
+    try {
+      run(process.execPath, [tsc, ...common, 'wrong.ts'], app, env);
+    } catch (err) {
+      errors = (err as Error).message;
+    }
+    // Both wrong returns are caught: the libvirt client's and the org.libvirt client's types.
+    assert.match(errors, /wrong\.ts\(4,\d+\): error TS2322/, `${moduleResolution}: ${errors}`);
+    assert.match(errors, /wrong\.ts\(7,\d+\): error TS2322/, `${moduleResolution}: ${errors}`);
   }
 
   // The command.
