@@ -12,7 +12,7 @@ import { DBusConnection, Variant } from '../../src/dbus/index.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
 import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
-import { startService } from './service-fixture.js';
+import { startService, IFACE } from './fixture.js';
 
 let d: PrivateLibvirtd;
 let sshd: PrivateSshd;
@@ -57,7 +57,7 @@ describe('org.libvirt over ssh', () => {
         for (const path of paths) {
           const [name] = await conn.call({
             destination: 'org.libvirt', path, interface: 'org.freedesktop.DBus.Properties', member: 'Get',
-            signature: 'ss', body: ['org.libvirt.Domain', 'Name'],
+            signature: 'ss', body: [IFACE.Domain, 'Name'],
           });
           assert.ok(name instanceof Variant);
           names.push(name.value as string);
@@ -87,7 +87,7 @@ describe('org.libvirt on a libvirtd that requires SASL', () => {
     try {
       const { stdout } = await promisify(execFile)(
         'busctl',
-        ['--address', bus.address, 'call', 'org.libvirt', '/org/libvirt/Sasl', 'org.libvirt.Connect', 'ListDomains', 'u', '0'],
+        ['--address', bus.address, 'call', 'org.libvirt', '/org/libvirt/Sasl', IFACE.Connect, 'ListDomains', 'u', '0'],
         { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
       );
       const paths = stdout.match(/\/org\/libvirt\/Sasl\/domain\/\S+/g) ?? [];
