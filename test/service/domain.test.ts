@@ -2,13 +2,10 @@
 // of a private libvirtd, checked against virsh on the same daemon; and the Domain signals as
 // virsh changes the domain behind the service's back.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { type Message, Variant } from '../../src/dbus/index.js';
 import { type Fixture, IFACE, startFixture, TEST, TEST_PATH, waitFor } from './fixture.js';
-
-const execFileAsync = promisify(execFile);
+import { runOk } from '../helpers/run.js';
 
 /** virsh's "Key: value" lines as a map. */
 function fields(text: string): Map<string, string> {
@@ -193,11 +190,7 @@ describe('org.libvirt.Domain on the test driver', () => {
 
   it('answers gdbus exactly as the reference answers it', async () => {
     const gdbus = async (...args: string[]) =>
-      (
-        await execFileAsync('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], {
-          timeout: 30_000,
-        })
-      ).stdout.trim();
+      (await runOk('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], { timeout: 30_000 })).trim();
     // Texts as /usr/sbin/libvirt-dbus prints them for the test driver's fresh 'test' domain.
     assert.equal(await gdbus('org.libvirt.Domain.GetNumaParameters', '0'), "({'numa_mode': <<0>>, 'numa_nodeset': <<''>>},)");
     assert.equal(await gdbus('org.libvirt.Domain.GetControlInfo', '0'), '((uint32 0, uint32 0, uint64 0),)');

@@ -2,17 +2,16 @@
 // private sshd (netcat proxy) to a private libvirtd; gdbus and our client against virsh on the daemon.
 // And over a socket that requires SASL, with the credentials in an auth.conf.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { DBusConnection, Variant } from '../../src/dbus/index.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
 import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
 import { startService, IFACE } from './fixture.js';
+import { runOk } from '../helpers/run.js';
 
 let d: PrivateLibvirtd;
 let sshd: PrivateSshd;
@@ -45,7 +44,7 @@ describe('org.libvirt over ssh', () => {
       socket: d.socketPath,
     })}`]);
     try {
-      const { stdout } = await promisify(execFile)('gdbus', [
+      const stdout = await runOk('gdbus', [
         'call', '--address', bus.address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Remote',
         '--method', 'org.libvirt.Connect.ListDomains', '0',
       ]);
@@ -85,13 +84,13 @@ describe('org.libvirt on a libvirtd that requires SASL', () => {
       `Sasl=${sasl.testUri}&authfile=${encodeURIComponent(authfile)}`,
     ]);
     try {
-      const { stdout } = await promisify(execFile)(
+      const stdout = await runOk(
         'busctl',
         ['--address', bus.address, 'call', 'org.libvirt', '/org/libvirt/Sasl', IFACE.Connect, 'ListDomains', 'u', '0'],
         { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
       );
       const paths = stdout.match(/\/org\/libvirt\/Sasl\/domain\/\S+/g) ?? [];
-      const { stdout: names } = await promisify(execFile)('virsh', ['-q', '-c', sasl.testUri, 'list', '--all', '--name'], {
+      const names = await runOk('virsh', ['-q', '-c', sasl.testUri, 'list', '--all', '--name'], {
         env: { ...process.env, LIBVIRT_AUTH_FILE: authfile },
       });
       assert.ok(paths.length > 0, stdout);
