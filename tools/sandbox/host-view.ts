@@ -17,6 +17,7 @@ const SHIPPED_DEFAULT_NETWORK = '/usr/share/libvirt/networks/default.xml';
  * empty where there is no dpkg.
  */
 function packagedConffiles(): Map<string, string> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Conffiles}\n'], { encoding: 'utf8' });
   const files = new Map<string, string>();
   if (r.status !== 0) return files;
