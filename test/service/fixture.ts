@@ -7,7 +7,7 @@ import { DBusConnection, type DBusError, type Message } from '../../src/dbus/ind
 import { LibvirtDBusService } from '../../src/service/service.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
 import { errorOf } from '../helpers/errors.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { type LibvirtdOptions, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { IFACE } from './iface.js';
 import { DBusPeer, PeerCallError } from './peer.js';
 
@@ -144,6 +144,8 @@ export type FixtureService = 'ours' | 'ours-in-process' | 'reference';
 export interface FixtureOptions {
   /** Default 'ours': bin/libvirt-dbus. The reference serves test:///default in its own process. */
   service?: FixtureService;
+  /** What the private libvirtd offers besides its plain UNIX sockets (SASL, TCP, TLS). */
+  libvirtd?: LibvirtdOptions;
   /**
    * Our service's arguments, given the private daemon (default: `--session --no-default-connects
    * --connect Test=<its test driver>`). In process, only the `--connect NAME=URI` pairs count.
@@ -188,7 +190,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
   try {
     const bus = await startBus();
     stops.push(() => bus.stop());
-    const libvirtd = await startLibvirtd();
+    const libvirtd = await startLibvirtd(options.libvirtd);
     stops.push(() => libvirtd.stop());
     const args = (options.args ?? ((lv) => ['--session', '--no-default-connects', '--connect', `Test=${lv.testUri}`]))(libvirtd);
     let proc: RunningService | undefined;
