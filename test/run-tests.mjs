@@ -1,7 +1,16 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's own test runner.
 // A path filter may be given: `npm test -- dbus` runs only files whose path contains "dbus".
-import { readdirSync, statSync, existsSync } from 'node:fs';
+//
+// The run leaves the host as it found it, and checks that it did:
+// - the tests get an empty home: as root, in a private mount namespace where a temporary directory
+//   is bind-mounted over the user's home (libdbus and our CookieKeyring find ~/.dbus-keyrings through
+//   the passwd entry, not $HOME, so a HOME variable alone would not do); otherwise HOME points there;
+// - before and after, it records the host's own qemu:///system objects (domains, networks, pools,
+//   secrets, network filters), /dev/kvm's mode and owner, and the home's entries and keyring files;
+//   any difference fails the run (and /dev/kvm is put back as it was).
+import { readdirSync, statSync, existsSync, mkdtempSync, rmSync, chmodSync, chownSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -25,5 +34,58 @@ if (chosen.length === 0) {
   console.error('no test files match');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { stdio: 'inherit', cwd: root });
-process.exit(r.status ?? 1);
+
+const home = userInfo().homedir;
+
+/** What the suite must not change: the host's libvirt objects, /dev/kvm, the user's home. */
+function hostState() {
+  const state = {};
+  const lists = [['list', '--all', '--name'], ['net-list', '--all', '--name'], ['pool-list', '--all', '--name'], ['secret-list'], ['nwfilter-list']];
+  for (const args of lists) {
+    const r = spawnSync('virsh', ['-q', '-c', 'qemu:///system', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const out = r.status === 0 ? r.stdout : `(virsh failed: ${(r.stderr || String(r.error ?? '')).trim()})`;
+    state[`virsh ${args.join(' ')}`] = out.split('\n').map((l) => l.trim()).filter(Boolean).sort().join('\n');
+  }
+  if (existsSync('/dev/kvm')) {
+    const st = statSync('/dev/kvm');
+    state['/dev/kvm'] = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } else state['/dev/kvm'] = 'absent';
+  state[home] = existsSync(home) ? readdirSync(home).sort().join(' ') : 'absent';
+  const keyrings = join(home, '.dbus-keyrings');
+  state[keyrings] = existsSync(keyrings)
+    ? readdirSync(keyrings).sort().map((f) => `${f} ${statSync(join(keyrings, f)).mtimeMs}`).join('\n')
+    : 'absent';
+  return state;
+}
+
+const asRoot = process.getuid?.() === 0;
+const namespaces = asRoot && spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { stdio: 'ignore' }).status === 0;
+const before = hostState();
+const testHome = mkdtempSync(join(tmpdir(), 'test-home-'));
+chmodSync(testHome, 0o700);
+const env = { ...process.env, HOME: namespaces ? home : testHome };
+// Per-user folders default to the (now temporary) home.
+for (const v of ['XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) delete env[v];
+const nodeArgs = ['--test', '--test-concurrency=2', ...chosen];
+const r = namespaces
+  ? spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', testHome, home, process.execPath, ...nodeArgs], {
+      stdio: 'inherit',
+      cwd: root,
+      env,
+    })
+  : spawnSync(process.execPath, nodeArgs, { stdio: 'inherit', cwd: root, env });
+rmSync(testHome, { recursive: true, force: true });
+
+const after = hostState();
+const changed = Object.keys(before).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+for (const k of changed) {
+  console.error(`the test run changed the host: ${k}\n  before: ${JSON.stringify(before[k])}\n  after:  ${JSON.stringify(after[k])}`);
+}
+const kvm = before['/dev/kvm'];
+if (changed.includes('/dev/kvm') && typeof kvm === 'object') {
+  chownSync('/dev/kvm', kvm.uid, kvm.gid);
+  chmodSync('/dev/kvm', kvm.mode);
+  console.error('/dev/kvm: mode and owner put back');
+}
+if (changed.length === 0) console.log(`host unchanged: ${Object.keys(before).join(', ')}`);
+process.exit(changed.length ? 1 : (r.status ?? 1));

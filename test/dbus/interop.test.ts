@@ -9,6 +9,7 @@ import type { Message } from '../../src/dbus/message.js';
 import { unixFdSupported } from '../../src/dbus/transport.js';
 import { Variant } from '../../src/dbus/variant.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
+import { run } from '../helpers/run.js';
 
 const NAME = 'org.example.Interop';
 const IFACE: InterfaceDeclaration = {
@@ -29,25 +30,6 @@ const IFACE: InterfaceDeclaration = {
   signals: [{ name: 'Changed', args: [{ name: 'what', signature: 's' }] }],
   properties: [{ name: 'Version', signature: 'u', access: 'read' }],
 };
-
-function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b) => {
-      out += b;
-    });
-    p.stderr.on('data', (b) => {
-      err += b;
-    });
-    p.on('exit', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-  });
-}
 
 async function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
   const end = Date.now() + ms;
@@ -127,8 +109,7 @@ describe('interoperability with gdbus and busctl on a private bus', () => {
     await conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' });
     // `gdbus emit --address` skips Hello (the bus would not route it); --session says Hello.
     const r = await run('gdbus', ['emit', '--session', '-o', '/from/gdbus', '-s', 'org.example.FromGdbus.Hi', "'hello'", '42'], {
-      ...process.env,
-      DBUS_SESSION_BUS_ADDRESS: bus.address,
+      env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address },
     });
     assert.equal(r.code, 0, r.err);
     await until(() => got.length === 1, 'gdbus signal');

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { DBusAuthError } from '../../src/dbus/errors.js';
 import type { InterfaceDeclaration } from '../../src/dbus/interface.js';
 import { DBusServer } from '../../src/dbus/server.js';
 import { unixFdSupported } from '../../src/dbus/transport.js';
+import { run } from '../helpers/run.js';
 
 const CALC: InterfaceDeclaration = {
   name: 'org.example.Calc',
@@ -27,22 +27,6 @@ const CALC: InterfaceDeclaration = {
   signals: [],
   properties: [],
 };
-
-/** Runs a command; resolves with exit code and output. */
-function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b) => {
-      out += b;
-    });
-    p.stderr.on('data', (b) => {
-      err += b;
-    });
-    p.on('exit', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-  });
-}
 
 /** A server whose every connection exports CALC at /calc, recording peers. */
 async function calcServer(address: string, options: ConstructorParameters<typeof DBusServer>[1] = {}) {

@@ -2,18 +2,17 @@
 // libvirtd whose read-write socket requires SASL (Cyrus SASL with a private sasldb), checked against
 // virsh reading the same auth.conf.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { lookupCredentials, parseKeyFile } from '../../src/libvirt/auth-config.js';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtAuthError, LibvirtError } from '../../src/libvirt/errors.js';
 import { chooseMechanism, createMechanism, SaslError } from '../../src/libvirt/sasl.js';
 import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { runOk } from '../helpers/run.js';
 
 describe('SCRAM against the RFC test vectors', () => {
   for (const v of [
@@ -145,7 +144,7 @@ describe('SASL against a real libvirtd (Cyrus SASL, private sasldb; needs root)'
 
   /** virsh on the same socket with the same auth.conf: the domain names. */
   async function virshNames(): Promise<string[]> {
-    const { stdout } = await promisify(execFile)('virsh', ['-q', '-c', d.testUri, 'list', '--all', '--name'], {
+    const stdout = await runOk('virsh', ['-q', '-c', d.testUri, 'list', '--all', '--name'], {
       env: { ...process.env, LIBVIRT_AUTH_FILE: authfile },
     });
     return lines(stdout);

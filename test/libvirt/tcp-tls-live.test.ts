@@ -3,17 +3,16 @@
 // whose CA does not sign the server is refused; and SCRAM-SHA-256 over TLS on a port that requires
 // SASL. Needs root (the daemon's private /etc/sasl2) and openssl.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { LibvirtConnection } from '../../src/libvirt/connection.js';
 import { LibvirtConnectError, LibvirtError } from '../../src/libvirt/errors.js';
 import { freePort } from '../../tools/sandbox/net.js';
 import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
 import { makePki } from '../helpers/pki.js';
+import { runOk } from '../helpers/run.js';
 
 let dir: string;
 let pki: string;
@@ -27,7 +26,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function virshNames(uri: string, env: Record<string, string> = {}): Promise<string[]> {
-  const { stdout } = await promisify(execFile)('virsh', ['-q', '-c', uri, 'list', '--all', '--name'], { env: { ...process.env, ...env } });
+  const stdout = await runOk('virsh', ['-q', '-c', uri, 'list', '--all', '--name'], { env: { ...process.env, ...env } });
   return lines(stdout);
 }
 

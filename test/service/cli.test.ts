@@ -2,16 +2,14 @@
 // one-line reason, clean shutdown on SIGTERM, exit when the bus goes away, and --listen serving
 // the same objects peer to peer.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { parseArgs, UsageError } from '../../src/cli.js';
 import { DBusConnection, parseIntrospectionXml } from '../../src/dbus/index.js';
 import { defaultConnects, mergeConnects } from '../../src/service/service.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { BIN, startService } from './service-fixture.js';
+import { run, runOk } from '../helpers/run.js';
+import { BIN, IFACE, startService } from './fixture.js';
 
-const execFileAsync = promisify(execFile);
 let bus: PrivateBus;
 
 before(async () => {
@@ -72,22 +70,18 @@ test('default Connect objects, and --connect replacing or adding', () => {
 });
 
 test('--help and --version', async () => {
-  const help = await execFileAsync(process.execPath, [BIN, '--help']);
+  const help = { stdout: await runOk(process.execPath, [BIN, '--help']) };
   assert.match(help.stdout, /--system/);
   assert.match(help.stdout, /--connect NAME=URI/);
-  const version = await execFileAsync(process.execPath, [BIN, '--version']);
+  const version = { stdout: await runOk(process.execPath, [BIN, '--version']) };
   assert.match(version.stdout, /^libvirt-dbus \d+\.\d+\.\d+\n$/);
 });
 
 /** Runs the binary expecting failure; returns its exit code and stderr. */
-async function runFailing(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
-  try {
-    await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
-  } catch (err) {
-    const e = err as { code: number; stderr: string };
-    return { code: e.code, stderr: e.stderr };
-  }
-  assert.fail('the service exited with 0');
+async function runFailing(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
+  assert.notEqual(r.code, 0, 'the service exited with 0');
+  return { code: r.code, stderr: r.err };
 }
 
 test('a bad option, an unreachable bus: non-zero exit with one line', async () => {
@@ -114,7 +108,7 @@ test('owns org.libvirt; a second instance fails because the name is taken; SIGTE
         conn.call({
           destination: 'org.libvirt',
           path: '/org/libvirt/Test',
-          interface: 'org.libvirt.Connect',
+          interface: IFACE.Connect,
           member: 'ListDomains',
           signature: 'u',
           body: [0],
@@ -148,7 +142,7 @@ test('--listen serves the objects peer to peer, without a bus', async () => {
       const [xml] = (await conn.call({ path: '/org/libvirt', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [string];
       assert.deepEqual(parseIntrospectionXml(xml).nodes.map((n) => n.name), ['Mine']);
       const [cxml] = (await conn.call({ path: '/org/libvirt/Mine', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [string];
-      assert.ok(parseIntrospectionXml(cxml).interfaces.some((i) => i.name === 'org.libvirt.Connect'));
+      assert.ok(parseIntrospectionXml(cxml).interfaces.some((i) => i.name === IFACE.Connect));
     } finally {
       conn.close();
     }
@@ -164,12 +158,11 @@ test('--listen on an abstract socket: gdbus call --address answers; a peer of an
     const address = await svc.stdoutLine();
     assert.match(address, new RegExp(`^unix:abstract=${name},guid=[0-9a-f]{32}$`));
     const args = ['call', '--address', address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Mine', '--method', 'org.freedesktop.DBus.Introspectable.Introspect'];
-    const { stdout } = await promisify(execFile)('gdbus', args);
+    const stdout = await runOk('gdbus', args);
     assert.match(stdout, /org\.libvirt\.Connect/);
-    await assert.rejects(
-      promisify(execFile)('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', ...args]),
-      (e: Error & { stderr?: string }) => /authentication/i.test(e.stderr ?? ''),
-    );
+    const refused = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', ...args]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.err, /authentication/i);
   } finally {
     assert.equal(await svc.stop(), 0);
   }

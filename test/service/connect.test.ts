@@ -6,46 +6,29 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseIntrospectionXml } from '../../src/dbus/index.js';
 import { ConnectInterface } from '../../src/service/connect.js';
-import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
-import { DBusPeer, PeerCallError, typed } from './peer.js';
-import { type RunningService, startService } from './service-fixture.js';
+import type { PrivateLibvirtd } from '../helpers/libvirtd.js';
+import { type Fixture, IFACE, peerError, startFixture } from './fixture.js';
+import { type DBusPeer, typed } from './peer.js';
 
 const T = '/org/libvirt/Test';
 const Q = '/org/libvirt/QEMU';
-const C = 'org.libvirt.Connect';
-let bus: PrivateBus;
+const C = IFACE.Connect;
+let fx: Fixture;
 let lv: PrivateLibvirtd;
-let svc: RunningService;
 let peer: DBusPeer;
 
 before(async () => {
-  bus = await startBus();
-  lv = await startLibvirtd();
-  svc = await startService(bus.address, ['--session', '--connect', `Test=${lv.testUri}`, '--connect', `QEMU=${lv.qemuUri}`]);
-  peer = new DBusPeer(bus.address);
+  fx = await startFixture({ args: (lv) => ['--session', '--connect', `Test=${lv.testUri}`, '--connect', `QEMU=${lv.qemuUri}`] });
+  lv = fx.libvirtd;
+  peer = fx.peer;
 });
 
 after(async () => {
-  await peer?.close();
-  await svc?.stop();
-  await lv?.stop();
-  await bus?.stop();
+  await fx?.stop();
 });
 
 /** Calls a Connect method on /org/libvirt/Test. */
 const call = (member: string, sig = '', args: unknown[] = [], path = T) => peer.call(path, C, member, sig, args);
-
-/** The D-Bus error a call fails with. */
-async function errorOf(p: Promise<unknown>): Promise<PeerCallError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PeerCallError, String(err));
-    return err;
-  }
-  assert.fail('the call succeeded');
-}
 
 /** What virsh prints for a command that prints a document (trailing newlines dropped: virsh adds some). */
 async function virshDoc(uri: string, ...args: string[]): Promise<string> {
@@ -99,7 +82,7 @@ test('properties match virsh', async () => {
   assert.ok(lib);
   assert.equal(await peer.get(T, C, 'LibVersion'), Number(lib[1]) * 1e6 + Number(lib[2]) * 1e3 + Number(lib[3]));
   assert.equal(await peer.get(T, C, 'Version'), 2); // the test driver's hypervisor version 0.0.2
-  const setErr = await errorOf(peer.set(T, C, 'Hostname', 'x'));
+  const setErr = await peerError(peer.set(T, C, 'Hostname', 'x'));
   assert.match(setErr.errorName, /InvalidArgs|PropertyReadOnly/);
 });
 
@@ -114,13 +97,13 @@ test('capabilities, sysinfo, CPU models, CPU baseline and comparison', async () 
   const [baseline] = (await call('BaselineCPU', 'asu', [[cpu], 0])) as [string];
   assert.match(baseline, /<model fallback='forbid'>qemu64<\/model>/);
   // The test driver has no virConnectCompareCPU; QEMU has.
-  const e = await errorOf(call('CompareCPU', 'su', [cpu, 0]));
+  const e = await peerError(call('CompareCPU', 'su', [cpu, 0]));
   assert.equal(e.errorName, 'org.libvirt.Error');
   assert.match(e.message, /not supported/);
   const [result] = (await call('CompareCPU', 'su', [cpu, 0], Q)) as [number];
   assert.equal(typeof result, 'number');
   // virConnectGetDomainCapabilities: all four NULL when empty; the test driver lacks it.
-  assert.equal((await errorOf(call('GetDomainCapabilities', 'ssssu', ['', '', '', '', 0]))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(call('GetDomainCapabilities', 'ssssu', ['', '', '', '', 0]))).errorName, 'org.libvirt.Error');
   await virshFails(lv.testUri, 'domcapabilities');
   const [domcaps] = (await call('GetDomainCapabilities', 'ssssu', ['', '', '', '', 0], Q)) as [string];
   assert.match(domcaps, /^<domainCapabilities>/);
@@ -146,17 +129,17 @@ test('node information matches virsh', async () => {
   const [qModel] = (await call('NodeGetSecurityModel', '', [], Q)) as [[string, string]];
   assert.equal(qModel.length, 2);
   // Memory parameters and stats: not in the test driver, present in QEMU.
-  assert.equal((await errorOf(call('NodeGetMemoryParameters', 'u', [0]))).errorName, 'org.libvirt.Error');
-  assert.equal((await errorOf(call('NodeGetMemoryStats', 'iu', [-1, 0]))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(call('NodeGetMemoryParameters', 'u', [0]))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(call('NodeGetMemoryStats', 'iu', [-1, 0]))).errorName, 'org.libvirt.Error');
   const [params] = (await call('NodeGetMemoryParameters', 'u', [0], Q)) as [Record<string, number>];
   assert.equal(typeof params.shm_pages_to_scan, 'number');
   const [mem] = (await call('NodeGetMemoryStats', 'iu', [-1, 0], Q)) as [Record<string, number>];
   const vmem = await lv.virsh(lv.qemuUri, 'nodememstats');
   assert.match(vmem, new RegExp(`total\\s*:\\s*${mem.total} KiB`));
   // Setting a parameter the driver rejects: libvirt's error; an unusable variant type: the reference's error.
-  const setErr = await errorOf(call('NodeSetMemoryParameters', 'a{sv}u', [{ shm_pages_to_scan: typed('u', 100) }, 0]));
+  const setErr = await peerError(call('NodeSetMemoryParameters', 'a{sv}u', [{ shm_pages_to_scan: typed('u', 100) }, 0]));
   assert.equal(setErr.errorName, 'org.libvirt.Error');
-  const badType = await errorOf(call('NodeSetMemoryParameters', 'a{sv}u', [{ x: [1, 2] }, 0], Q));
+  const badType = await peerError(call('NodeSetMemoryParameters', 'a{sv}u', [{ x: [1, 2] }, 0], Q));
   assert.equal(badType.errorName, 'org.libvirt.Error');
   assert.match(badType.message, /Invalid typed parameter 'ai'/);
 });
@@ -170,11 +153,11 @@ test('domains: define, create, look up, list, stats, save image and restore', as
   assert.deepEqual(await call('DomainLookupByUUID', 's', [uuid]), [testPath]);
   const id = Number((await lv.virsh(lv.testUri, 'domid', 'test')).trim());
   assert.deepEqual(await call('DomainLookupByID', 'i', [id]), [testPath]);
-  const notFound = await errorOf(call('DomainLookupByName', 's', ['nope']));
+  const notFound = await peerError(call('DomainLookupByName', 's', ['nope']));
   assert.equal(notFound.errorName, 'org.libvirt.Error');
   assert.match(notFound.message, /Domain not found/); // libvirt's message, as the daemon words it
   // virDomainLookupByUUIDString's own message (unlike the other kinds' "uuidstr in … must be a valid UUID")
-  assert.equal((await errorOf(call('DomainLookupByUUID', 's', ['bad']))).dbusMessage, 'Invalid UUID');
+  assert.equal((await peerError(call('DomainLookupByUUID', 's', ['bad']))).dbusMessage, 'Invalid UUID');
 
   const xml = (name: string) =>
     `<domain type='test'><name>${name}</name><memory>8192</memory><os><type>hvm</type></os></domain>`;
@@ -200,7 +183,7 @@ test('domains: define, create, look up, list, stats, save image and restore', as
   // Save with virsh, then the image's XML, redefine it, and restore through D-Bus.
   const file = `${lv.dir}/dbus-created.save`;
   await lv.virsh(lv.testUri, 'save', 'dbus-created', file);
-  await errorOf(call('DomainLookupByName', 's', ['dbus-created'])); // a saved transient domain is gone
+  await peerError(call('DomainLookupByName', 's', ['dbus-created'])); // a saved transient domain is gone
   const [imageXml] = (await call('DomainSaveImageGetXMLDesc', 'su', [file, 0])) as [string];
   assert.equal(imageXml.trimEnd(), await virshDoc(lv.testUri, 'save-image-dumpxml', file));
   await call('DomainSaveImageDefineXML', 'ssu', [file, imageXml, 0]);
@@ -268,7 +251,7 @@ test('host interfaces and node devices', async () => {
   assert.deepEqual(names, ['computer', 'scsi_host1', 'scsi_host11', 'scsi_host2']);
   for (const n of names) assert.match(await lv.virsh(lv.testUri, 'nodedev-dumpxml', n), new RegExp(`<name>${n}</name>`));
   assert.deepEqual(await call('NodeDeviceLookupByName', 's', ['scsi_host1']), [`${T}/nodedev/scsi_5fhost1`]);
-  const wwn = await errorOf(call('NodeDeviceLookupSCSIHostByWWN', 'ssu', ['2000000012341234', '1000000012341234', 0]));
+  const wwn = await peerError(call('NodeDeviceLookupSCSIHostByWWN', 'ssu', ['2000000012341234', '1000000012341234', 0]));
   assert.equal(wwn.errorName, 'org.libvirt.Error');
   const vhba =
     "<device><parent>scsi_host1</parent><capability type='scsi_host'><capability type='fc_host'><wwnn>2000000012341234</wwnn><wwpn>1000000012341234</wwpn></capability></capability></device>";
@@ -286,7 +269,7 @@ test('secrets and network filters (qemu:///system of the private daemon)', async
   assert.deepEqual(await call('SecretLookupByUUID', 's', [uuid], Q), [path]);
   assert.deepEqual(await call('SecretLookupByUsage', 'is', [1, '/var/lib/x.img'], Q), [path]);
   assert.match(await lv.virsh(lv.qemuUri, 'secret-list'), new RegExp(uuid));
-  assert.equal((await errorOf(call('ListSecrets', 'u', [0]))).errorName, 'org.libvirt.Error'); // test driver
+  assert.equal((await peerError(call('ListSecrets', 'u', [0]))).errorName, 'org.libvirt.Error'); // test driver
 
   const [filters] = (await call('ListNWFilters', 'u', [0], Q)) as [string[]];
   assert.equal(filters.length, (await lv.virsh(lv.qemuUri, 'nwfilter-list')).trim().split('\n').filter((l) => l.trim()).length);
@@ -300,9 +283,9 @@ test('secrets and network filters (qemu:///system of the private daemon)', async
 });
 
 test('bad arguments are answered by the exporter, never a crash', async () => {
-  const e = await errorOf(call('ListDomains', 's', ['x']));
+  const e = await peerError(call('ListDomains', 's', ['x']));
   assert.equal(e.errorName, 'org.freedesktop.DBus.Error.InvalidArgs');
-  const unknown = await errorOf(call('NoSuchMethod'));
+  const unknown = await peerError(call('NoSuchMethod'));
   assert.equal(unknown.errorName, 'org.freedesktop.DBus.Error.UnknownMethod');
   // Still alive:
   assert.ok(Array.isArray((await call('ListNetworks', 'u', [0]))[0]));

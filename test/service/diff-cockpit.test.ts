@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Variant } from '../../src/dbus/index.js';
 import { compareLogs, compareSignals, Recorder, SignalLog, settle, sortFirst } from './diff-record.js';
-import { type OurProcess, type ReferenceService, startOurProcess, startReference, TEST } from './domain-fixture.js';
+import { type Fixture, IFACE, startFixture, TEST } from './fixture.js';
 
-const CONNECT = 'org.libvirt.Connect';
-const DOMAIN = 'org.libvirt.Domain';
-const SNAPSHOT = 'org.libvirt.DomainSnapshot';
-const NETWORK = 'org.libvirt.Network';
-const POOL = 'org.libvirt.StoragePool';
-const VOL = 'org.libvirt.StorageVol';
-const NODEDEV = 'org.libvirt.NodeDevice';
+const CONNECT = IFACE.Connect;
+const DOMAIN = IFACE.Domain;
+const SNAPSHOT = IFACE.DomainSnapshot;
+const NETWORK = IFACE.Network;
+const POOL = IFACE.StoragePool;
+const VOL = IFACE.StorageVol;
+const NODEDEV = IFACE.NodeDevice;
 
 /** cockpit-machines' Enum values (src/libvirtApi/helpers.ts). */
 const VIR_DOMAIN_XML_SECURE = 1;
@@ -213,15 +213,15 @@ async function session(r: Recorder): Promise<void> {
 }
 
 describe('a Cockpit Machines session against the reference', () => {
-  let ours: OurProcess;
-  let ref: ReferenceService;
+  let ours: Fixture;
+  let ref: Fixture;
   const logs: { ref?: Recorder; ours?: Recorder; refSignals?: SignalLog; ourSignals?: SignalLog } = {};
 
   before(async () => {
     // bin/libvirt-dbus as installed: the reference's session objects, with Test on the private daemon.
     [ours, ref] = await Promise.all([
-      startOurProcess((testUri) => ['--session', '--connect', `Test=${testUri}`]),
-      startReference(),
+      startFixture({ args: (lv) => ['--session', '--connect', `Test=${lv.testUri}`] }),
+      startFixture({ service: 'reference' }),
     ]);
     logs.refSignals = new SignalLog(ref.client);
     logs.ourSignals = new SignalLog(ours.client);

@@ -8,16 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import { type NodeDeclaration, parseIntrospectionXml, Variant } from '../../src/dbus/index.js';
 import { DocStringAnnotation } from '../../src/service/declare.js';
 import { compareLogs, type Entry, type Outcome, Recorder, show, sortFirst } from './diff-record.js';
-import { type OurProcess, type ReferenceService, startOurProcess, startReference, TEST } from './domain-fixture.js';
+import { type Fixture, IFACE, startFixture, TEST } from './fixture.js';
 
-const CONNECT = 'org.libvirt.Connect';
-const NETWORK = 'org.libvirt.Network';
-const POOL = 'org.libvirt.StoragePool';
-const VOL = 'org.libvirt.StorageVol';
-const NODEDEV = 'org.libvirt.NodeDevice';
-const IFACE = 'org.libvirt.Interface';
-const SECRET = 'org.libvirt.Secret';
-const NWFILTER = 'org.libvirt.NWFilter';
+const CONNECT = IFACE.Connect;
+const NETWORK = IFACE.Network;
+const POOL = IFACE.StoragePool;
+const VOL = IFACE.StorageVol;
+const NODEDEV = IFACE.NodeDevice;
+const INTERFACE = IFACE.Interface;
+const SECRET = IFACE.Secret;
+const NWFILTER = IFACE.NWFilter;
 const PROPS = 'org.freedesktop.DBus.Properties';
 const NO_UUID = '_00000000_0000_0000_0000_000000000001';
 
@@ -266,29 +266,29 @@ async function hostObjects(r: Recorder): Promise<void> {
 
   const [ifaces] = (await r.call('ListInterfaces', TEST, CONNECT, 'ListInterfaces', 'u', [0], sortFirst)) ?? [[]];
   for (const i of [...(ifaces as string[])].sort()) {
-    await allProperties(r, 'Interface', i, IFACE, ['Active', 'MAC', 'Name']);
-    await r.call('Interface GetXMLDesc', i, IFACE, 'GetXMLDesc', 'u', [0]);
-    await r.call('Interface GetXMLDesc inactive', i, IFACE, 'GetXMLDesc', 'u', [1]);
-    await r.call('Interface Create active', i, IFACE, 'Create', 'u', [0]);
+    await allProperties(r, 'Interface', i, INTERFACE, ['Active', 'MAC', 'Name']);
+    await r.call('Interface GetXMLDesc', i, INTERFACE, 'GetXMLDesc', 'u', [0]);
+    await r.call('Interface GetXMLDesc inactive', i, INTERFACE, 'GetXMLDesc', 'u', [1]);
+    await r.call('Interface Create active', i, INTERFACE, 'Create', 'u', [0]);
   }
   await r.call('InterfaceLookupByName', TEST, CONNECT, 'InterfaceLookupByName', 's', ['eth1']);
-  const [mac] = (await r.call('Interface Get MAC eth1', `${TEST}/interface/aa_3abb_3acc_3add_3aee_3aff`, PROPS, 'Get', 'ss', [IFACE, 'MAC'])) ?? [];
+  const [mac] = (await r.call('Interface Get MAC eth1', `${TEST}/interface/aa_3abb_3acc_3add_3aee_3aff`, PROPS, 'Get', 'ss', [INTERFACE, 'MAC'])) ?? [];
   if (mac) await r.call('InterfaceLookupByMAC', TEST, CONNECT, 'InterfaceLookupByMAC', 's', [(mac as Variant).value]);
   await r.call('InterfaceChangeBegin', TEST, CONNECT, 'InterfaceChangeBegin', 'u', [0]);
   const [iface] = (await r.call('InterfaceDefineXML', TEST, CONNECT, 'InterfaceDefineXML', 'su', [IFACE_XML, 0])) ?? [];
   if (iface) {
     const p = iface as string;
-    await allProperties(r, 'new Interface', p, IFACE, ['Active', 'MAC', 'Name']);
-    await r.call('Interface Create', p, IFACE, 'Create', 'u', [0]);
-    await r.call('Interface Undefine active', p, IFACE, 'Undefine');
-    await r.call('Interface Destroy', p, IFACE, 'Destroy', 'u', [0]);
-    await r.call('Interface Destroy again', p, IFACE, 'Destroy', 'u', [0]);
-    await r.call('Interface Undefine', p, IFACE, 'Undefine');
-    await r.getAll('Interface GetAll gone', p, IFACE);
+    await allProperties(r, 'new Interface', p, INTERFACE, ['Active', 'MAC', 'Name']);
+    await r.call('Interface Create', p, INTERFACE, 'Create', 'u', [0]);
+    await r.call('Interface Undefine active', p, INTERFACE, 'Undefine');
+    await r.call('Interface Destroy', p, INTERFACE, 'Destroy', 'u', [0]);
+    await r.call('Interface Destroy again', p, INTERFACE, 'Destroy', 'u', [0]);
+    await r.call('Interface Undefine', p, INTERFACE, 'Undefine');
+    await r.getAll('Interface GetAll gone', p, INTERFACE);
   }
   await r.call('InterfaceChangeRollback', TEST, CONNECT, 'InterfaceChangeRollback', 'u', [0]);
   await r.call('ListInterfaces after rollback', TEST, CONNECT, 'ListInterfaces', 'u', [0], sortFirst);
-  await r.call('Interface GetXMLDesc garbage', `${TEST}/interface/nope`, IFACE, 'GetXMLDesc', 'u', [0]);
+  await r.call('Interface GetXMLDesc garbage', `${TEST}/interface/nope`, INTERFACE, 'GetXMLDesc', 'u', [0]);
 }
 
 /** Secret and NWFilter objects cannot exist on the test driver: their calls must fail alike. */
@@ -313,7 +313,7 @@ async function busErrors(r: Recorder): Promise<void> {
   await r.call('missing argument', TEST, CONNECT, 'DomainLookupByName');
   await r.call('extra argument', TEST, CONNECT, 'GetCapabilities', 'u', [1]);
   await r.call('unknown interface', TEST, 'org.libvirt.Nope', 'ListDomains', 'u', [0]);
-  await r.call('Domain method on Connect', TEST, 'org.libvirt.Domain', 'GetState', 'u', [0]);
+  await r.call('Domain method on Connect', TEST, IFACE.Domain, 'GetState', 'u', [0]);
   await r.call('Network method on a pool path', `${TEST}/storagepool/${NO_UUID}`, NETWORK, 'GetXMLDesc', 'u', [0]);
   await r.call('unknown Connect object', '/org/libvirt/Nope', CONNECT, 'ListDomains', 'u', [0]);
   await r.call('unknown kind', `${TEST}/nope/x`, CONNECT, 'ListDomains', 'u', [0]);
@@ -390,13 +390,13 @@ async function objectPaths(r: Recorder): Promise<string[]> {
 }
 
 describe('Connect, Network, StoragePool, StorageVol, NodeDevice, Interface, Secret, NWFilter against the reference', () => {
-  let ours: OurProcess;
-  let ref: ReferenceService;
+  let ours: Fixture;
+  let ref: Fixture;
   before(async () => {
     // bin/libvirt-dbus as installed: the reference's session objects, with Test on the private daemon.
     [ours, ref] = await Promise.all([
-      startOurProcess((testUri) => ['--session', '--connect', `Test=${testUri}`]),
-      startReference(),
+      startFixture({ args: (lv) => ['--session', '--connect', `Test=${lv.testUri}`] }),
+      startFixture({ service: 'reference' }),
     ]);
   });
   after(async () => {

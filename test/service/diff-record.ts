@@ -3,7 +3,7 @@
 // collection of every signal org.libvirt emits on a bus.
 import assert from 'node:assert/strict';
 import { DBusError, type Message, Variant } from '../../src/dbus/index.js';
-import type { Client } from './domain-fixture.js';
+import type { Client } from './fixture.js';
 
 /** What a call answered: its out arguments, or an error name and message. */
 export type Outcome = { reply: unknown[] } | { error: string; message: string };

@@ -15,6 +15,7 @@ import {
 import { DomainSnapshotInterface } from '../../src/service/domain-snapshot.js';
 import { guestVcpumapOf } from '../../src/service/domain-tuning.js';
 import { dictToTypedParams, type RemoteTypedParam, typedParamsToDict } from '../../src/service/typed-params.js';
+import { IFACE } from './iface.js';
 
 const UUID = new Uint8Array(Buffer.from('6695eb01f6a4830479aa97f2502e193f', 'hex'));
 const DOM = { name: 'test', uuid: UUID, id: 1 };
@@ -141,7 +142,7 @@ describe('domain events', () => {
       body: { callbackID: 4, dom: DOM, dst: 'vda', type: 2, status: 0 },
     });
     assert.equal(s?.path, DOM_PATH);
-    assert.equal(s?.interface, 'org.libvirt.Domain');
+    assert.equal(s?.interface, IFACE.Domain);
     assert.equal(s?.member, 'BlockJob');
     assert.deepEqual(s?.body, ['vda', 2, 0]);
   });
@@ -153,7 +154,7 @@ describe('domain events', () => {
     });
     assert.deepEqual(s, {
       path: '/org/libvirt/Test',
-      interface: 'org.libvirt.Connect',
+      interface: IFACE.Connect,
       member: 'DomainEvent',
       signature: 'oii',
       body: [DOM_PATH, 3, 0],
@@ -176,7 +177,7 @@ describe('domain events', () => {
       },
     });
     assert.equal(s?.path, DOM_PATH);
-    assert.equal(s?.interface, 'org.libvirt.Domain');
+    assert.equal(s?.interface, IFACE.Domain);
     assert.equal(s?.signature, 'i(iss)(iss)sa(ss)');
     assert.deepEqual(s?.body, [1, [0, '127.0.0.1', '5900'], [0, '', '40000'], 'vnc', [['x509dname', 'CN=me']]]);
   });

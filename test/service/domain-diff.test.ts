@@ -8,17 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DBusError, Variant } from '../../src/dbus/index.js';
-import {
-  type Client,
-  DOMAIN_IFACE,
-  type OurService,
-  type ReferenceService,
-  SNAPSHOT_IFACE,
-  startOurService,
-  startReference,
-  TEST,
-  TEST_PATH,
-} from './domain-fixture.js';
+import { type Client, type Fixture, IFACE, startFixture, TEST, TEST_PATH } from './fixture.js';
 
 /** A directory both services (and the daemon) can write to. */
 const DIR = mkdtempSync(join(tmpdir(), 'domain-diff-'));
@@ -47,7 +37,7 @@ const deviations: Record<string, Outcome> = {
 const D = (member: string, signature = '', body: unknown[] = [], path = TEST_PATH): Step => [
   member,
   path,
-  DOMAIN_IFACE,
+  IFACE.Domain,
   member,
   signature,
   body,
@@ -58,12 +48,12 @@ const P = (name: string, path = TEST_PATH): Step => [
   'org.freedesktop.DBus.Properties',
   'Get',
   'ss',
-  [DOMAIN_IFACE, name],
+  [IFACE.Domain, name],
 ];
 const S = (member: string, path: string, signature = '', body: unknown[] = []): Step => [
   `${member} ${path.slice(path.lastIndexOf('_') + 1)}`,
   path,
-  SNAPSHOT_IFACE,
+  IFACE.DomainSnapshot,
   member,
   signature,
   body,
@@ -212,10 +202,10 @@ const steps: Step[] = [
   P('Name'),
   D('Save', 'ssu', ['/nonexistent/dir/save', '', 0]),
   D('CreateWithFiles', 'ahu', [[], 0]),
-  ['Set Autostart', TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [DOMAIN_IFACE, 'Autostart', b(true)]],
+  ['Set Autostart', TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [IFACE.Domain, 'Autostart', b(true)]],
   P('Autostart'),
   // a second domain: defined, inspected, undefined
-  ['DomainDefineXML', TEST, 'org.libvirt.Connect', 'DomainDefineXML', 's', [OTHER_XML]],
+  ['DomainDefineXML', TEST, IFACE.Connect, 'DomainDefineXML', 's', [OTHER_XML]],
   P('Name', OTHER_PATH),
   P('Id', OTHER_PATH),
   P('Persistent', OTHER_PATH),
@@ -234,8 +224,8 @@ const steps: Step[] = [
  * getter fails, so a vanished domain answers an empty dictionary.
  */
 const getAllSteps: Step[] = [
-  ['GetAll', TEST_PATH, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [DOMAIN_IFACE]],
-  ['GetAll (gone)', OTHER_PATH, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [DOMAIN_IFACE]],
+  ['GetAll', TEST_PATH, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [IFACE.Domain]],
+  ['GetAll (gone)', OTHER_PATH, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [IFACE.Domain]],
 ];
 
 /** Runs every step, recording each reply or error. */
@@ -256,10 +246,10 @@ async function run(client: Client, list: Step[] = steps): Promise<Array<Outcome 
 }
 
 describe('org.libvirt.Domain against the reference', () => {
-  let ours: OurService;
-  let ref: ReferenceService;
+  let ours: Fixture;
+  let ref: Fixture;
   before(async () => {
-    [ours, ref] = await Promise.all([startOurService(), startReference()]);
+    [ours, ref] = await Promise.all([startFixture({ service: 'ours-in-process' }), startFixture({ service: 'reference' })]);
   });
   after(async () => {
     await Promise.all([ours?.stop(), ref?.stop()]);

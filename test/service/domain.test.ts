@@ -2,13 +2,10 @@
 // of a private libvirtd, checked against virsh on the same daemon; and the Domain signals as
 // virsh changes the domain behind the service's back.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { type Message, Variant } from '../../src/dbus/index.js';
-import { DOMAIN_IFACE, type OurService, SNAPSHOT_IFACE, startOurService, TEST, TEST_PATH, waitFor } from './domain-fixture.js';
-
-const execFileAsync = promisify(execFile);
+import { type Fixture, IFACE, startFixture, TEST, TEST_PATH, waitFor } from './fixture.js';
+import { runOk } from '../helpers/run.js';
 
 /** virsh's "Key: value" lines as a map. */
 function fields(text: string): Map<string, string> {
@@ -21,10 +18,10 @@ function fields(text: string): Map<string, string> {
 }
 
 describe('org.libvirt.Domain on the test driver', () => {
-  let s: OurService;
+  let s: Fixture;
   const virsh = (...args: string[]) => s.libvirtd.virsh(s.libvirtd.testUri, ...args);
   before(async () => {
-    s = await startOurService();
+    s = await startFixture({ service: 'ours-in-process' });
   });
   after(async () => {
     await s?.stop();
@@ -33,29 +30,29 @@ describe('org.libvirt.Domain on the test driver', () => {
   it('reports the properties virsh dominfo shows', async () => {
     const info = fields(await virsh('dominfo', 'test'));
     const c = s.client;
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'Name'), info.get('Name'));
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'UUID'), info.get('UUID'));
-    assert.equal(String(await c.get(TEST_PATH, DOMAIN_IFACE, 'Id')), info.get('Id'));
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'OSType'), info.get('OS Type'));
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'Persistent'), info.get('Persistent') === 'yes');
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'Autostart'), info.get('Autostart') === 'enable');
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'Active'), info.get('State') === 'running');
-    assert.equal(await c.get(TEST_PATH, DOMAIN_IFACE, 'Updated'), false);
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'Name'), info.get('Name'));
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'UUID'), info.get('UUID'));
+    assert.equal(String(await c.get(TEST_PATH, IFACE.Domain, 'Id')), info.get('Id'));
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'OSType'), info.get('OS Type'));
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'Persistent'), info.get('Persistent') === 'yes');
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'Autostart'), info.get('Autostart') === 'enable');
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'Active'), info.get('State') === 'running');
+    assert.equal(await c.get(TEST_PATH, IFACE.Domain, 'Updated'), false);
     const sched = fields(await virsh('schedinfo', 'test'));
-    assert.deepEqual(await c.get(TEST_PATH, DOMAIN_IFACE, 'SchedulerType'), [sched.get('Scheduler'), 1]);
+    assert.deepEqual(await c.get(TEST_PATH, IFACE.Domain, 'SchedulerType'), [sched.get('Scheduler'), 1]);
     const [vcpus] = await c.dom(TEST_PATH, 'GetVcpus', 'u', [0]);
     assert.equal(String(vcpus), info.get('CPU(s)'));
   });
 
   it('writes Autostart as virsh sees it', async () => {
     await s.client.call(TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [
-      DOMAIN_IFACE,
+      IFACE.Domain,
       'Autostart',
       new Variant('b', true),
     ]);
     assert.equal(fields(await virsh('dominfo', 'test')).get('Autostart'), 'enable');
     await s.client.call(TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [
-      DOMAIN_IFACE,
+      IFACE.Domain,
       'Autostart',
       new Variant('b', false),
     ]);
@@ -90,7 +87,7 @@ describe('org.libvirt.Domain on the test driver', () => {
   });
 
   it('sets metadata that virsh reads, and emits MetadataChange', async () => {
-    const sig = s.client.collect({ interface: DOMAIN_IFACE, member: 'MetadataChange', path: TEST_PATH });
+    const sig = s.client.collect({ interface: IFACE.Domain, member: 'MetadataChange', path: TEST_PATH });
     try {
       await s.client.dom(TEST_PATH, 'SetMetadata', 'isssu', [1, 'A title', '', '', 0]);
       assert.equal((await virsh('desc', 'test', '--title')).trim(), 'A title');
@@ -112,7 +109,7 @@ describe('org.libvirt.Domain on the test driver', () => {
   });
 
   it('follows life-cycle changes made with virsh, with DomainEvent signals', async () => {
-    const events = s.client.collect({ interface: 'org.libvirt.Connect', member: 'DomainEvent', path: TEST });
+    const events = s.client.collect({ interface: IFACE.Connect, member: 'DomainEvent', path: TEST });
     const seen = (n: number) => waitFor(() => events.signals.length >= n);
     const state = async () => (await s.client.dom(TEST_PATH, 'GetState', 'u', [0]))[0];
     try {
@@ -124,8 +121,8 @@ describe('org.libvirt.Domain on the test driver', () => {
       assert.deepEqual(await state(), [1, 5]); // running, unpaused
       await virsh('destroy', 'test');
       await seen(3);
-      assert.equal(await s.client.get(TEST_PATH, DOMAIN_IFACE, 'Id'), 0);
-      assert.equal(await s.client.get(TEST_PATH, DOMAIN_IFACE, 'Active'), false);
+      assert.equal(await s.client.get(TEST_PATH, IFACE.Domain, 'Id'), 0);
+      assert.equal(await s.client.get(TEST_PATH, IFACE.Domain, 'Active'), false);
       await s.client.dom(TEST_PATH, 'Create', 'u', [0]);
       await seen(4);
       assert.equal(fields(await virsh('dominfo', 'test')).get('State'), 'running');
@@ -155,49 +152,45 @@ describe('org.libvirt.Domain on the test driver', () => {
     assert.deepEqual(names, ['one', 'two space']);
     const [current] = await c.dom(TEST_PATH, 'SnapshotCurrent', 'u', [0]);
     assert.equal(current, `${enc}_two_20space`);
-    assert.deepEqual(await c.call(`${enc}_two_20space`, SNAPSHOT_IFACE, 'GetParent', 'u', [0]), [`${enc}_one`]);
-    assert.deepEqual(await c.call(`${enc}_one`, SNAPSHOT_IFACE, 'ListChildren', 'u', [0]), [[`${enc}_two_20space`]]);
-    const [xml] = await c.call(`${enc}_two_20space`, SNAPSHOT_IFACE, 'GetXMLDesc', 'u', [0]);
+    assert.deepEqual(await c.call(`${enc}_two_20space`, IFACE.DomainSnapshot, 'GetParent', 'u', [0]), [`${enc}_one`]);
+    assert.deepEqual(await c.call(`${enc}_one`, IFACE.DomainSnapshot, 'ListChildren', 'u', [0]), [[`${enc}_two_20space`]]);
+    const [xml] = await c.call(`${enc}_two_20space`, IFACE.DomainSnapshot, 'GetXMLDesc', 'u', [0]);
     assert.equal((xml as string).trim(), (await virsh('snapshot-dumpxml', 'test', 'two space')).trim());
-    await c.call(`${enc}_one`, SNAPSHOT_IFACE, 'Revert', 'u', [0]);
-    assert.deepEqual(await c.call(`${enc}_one`, SNAPSHOT_IFACE, 'IsCurrent', 'u', [0]), [true]);
+    await c.call(`${enc}_one`, IFACE.DomainSnapshot, 'Revert', 'u', [0]);
+    assert.deepEqual(await c.call(`${enc}_one`, IFACE.DomainSnapshot, 'IsCurrent', 'u', [0]), [true]);
     assert.match(await virsh('snapshot-current', 'test', '--name'), /^one$/m);
-    await c.call(`${enc}_two_20space`, SNAPSHOT_IFACE, 'Delete', 'u', [0]);
+    await c.call(`${enc}_two_20space`, IFACE.DomainSnapshot, 'Delete', 'u', [0]);
     assert.deepEqual(await c.dom(TEST_PATH, 'SnapshotLookupByName', 'su', ['one', 0]), [`${enc}_one`]);
-    const gone = await c.fails(`${enc}_two_20space`, SNAPSHOT_IFACE, 'IsCurrent', 'u', [0]);
+    const gone = await c.fails(`${enc}_two_20space`, IFACE.DomainSnapshot, 'IsCurrent', 'u', [0]);
     assert.equal(gone.errorName, 'org.libvirt.Error');
     assert.equal(gone.message, 'unknown error');
-    const noDomain = await c.fails(`${TEST}/domainsnapshot/_00000000_0000_0000_0000_000000000000_one`, SNAPSHOT_IFACE, 'GetXMLDesc', 'u', [0]);
+    const noDomain = await c.fails(`${TEST}/domainsnapshot/_00000000_0000_0000_0000_000000000000_one`, IFACE.DomainSnapshot, 'GetXMLDesc', 'u', [0]);
     assert.equal(noDomain.message, 'invalid domain pointer in virDomainSnapshotLookupByName');
   });
 
   it('answers libvirt errors as org.libvirt.Error with libvirt’s message', async () => {
     const c = s.client;
     // The reference crashes on SetGuestVcpus; ours answers the test driver's refusal.
-    const guest = await c.fails(TEST_PATH, DOMAIN_IFACE, 'SetGuestVcpus', 'abiu', [[true, false, true], 1, 0]);
+    const guest = await c.fails(TEST_PATH, IFACE.Domain, 'SetGuestVcpus', 'abiu', [[true, false, true], 1, 0]);
     assert.equal(guest.errorName, 'org.libvirt.Error');
     assert.equal(guest.message, 'this function is not supported by the connection driver: virDomainSetGuestVcpus');
-    const big = await c.fails(TEST_PATH, DOMAIN_IFACE, 'MemoryPeek', 'ttu', [0n, 1n << 40n, 1]);
+    const big = await c.fails(TEST_PATH, IFACE.Domain, 'MemoryPeek', 'ttu', [0n, 1n << 40n, 1]);
     assert.equal(big.message, `memory peek request too large for remote protocol, ${1n << 40n} > 4194304`);
-    const missing = await c.fails(`${TEST}/domain/_00000000_0000_0000_0000_000000000000`, DOMAIN_IFACE, 'GetState', 'u', [0]);
+    const missing = await c.fails(`${TEST}/domain/_00000000_0000_0000_0000_000000000000`, IFACE.Domain, 'GetState', 'u', [0]);
     assert.equal(missing.errorName, 'org.libvirt.Error');
     assert.equal(missing.message, 'Domain not found');
-    const badParam = await c.fails(TEST_PATH, DOMAIN_IFACE, 'SetNumaParameters', 'a{sv}u', [
+    const badParam = await c.fails(TEST_PATH, IFACE.Domain, 'SetNumaParameters', 'a{sv}u', [
       new Map([['numa_mode', new Variant('ai', [1])]]),
       0,
     ]);
     assert.equal(badParam.message, "Invalid typed parameter 'ai'.");
-    const wrongArgs = await c.fails(TEST_PATH, DOMAIN_IFACE, 'GetState', 's', ['x']);
+    const wrongArgs = await c.fails(TEST_PATH, IFACE.Domain, 'GetState', 's', ['x']);
     assert.equal(wrongArgs.errorName, 'org.freedesktop.DBus.Error.InvalidArgs');
   });
 
   it('answers gdbus exactly as the reference answers it', async () => {
     const gdbus = async (...args: string[]) =>
-      (
-        await execFileAsync('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], {
-          timeout: 30_000,
-        })
-      ).stdout.trim();
+      (await runOk('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], { timeout: 30_000 })).trim();
     // Texts as /usr/sbin/libvirt-dbus prints them for the test driver's fresh 'test' domain.
     assert.equal(await gdbus('org.libvirt.Domain.GetNumaParameters', '0'), "({'numa_mode': <<0>>, 'numa_nodeset': <<''>>},)");
     assert.equal(await gdbus('org.libvirt.Domain.GetControlInfo', '0'), '((uint32 0, uint32 0, uint64 0),)');

@@ -6,51 +6,35 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseIntrospectionXml } from '../../src/dbus/index.js';
 import { encodeString } from '../../src/service/paths.js';
-import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
-import { DBusPeer, PeerCallError } from './peer.js';
-import { type RunningService, startService } from './service-fixture.js';
+import type { PrivateLibvirtd } from '../helpers/libvirtd.js';
+import { type Fixture, IFACE, peerError, startFixture, startService } from './fixture.js';
+import type { DBusPeer } from './peer.js';
 
 const T = '/org/libvirt/Test';
 const Q = '/org/libvirt/QEMU';
-let bus: PrivateBus;
+let fx: Fixture;
 let lv: PrivateLibvirtd;
-let svc: RunningService;
 let peer: DBusPeer;
 
 before(async () => {
-  bus = await startBus();
-  lv = await startLibvirtd();
-  svc = await startService(bus.address, ['--session', '--connect', `Test=${lv.testUri}`, '--connect', `QEMU=${lv.qemuUri}`]);
-  peer = new DBusPeer(bus.address);
-  await peer.subscribe({ iface: 'org.libvirt.Connect' });
-  await peer.subscribe({ iface: 'org.libvirt.StoragePool' });
+  fx = await startFixture({ args: (lv) => ['--session', '--connect', `Test=${lv.testUri}`, '--connect', `QEMU=${lv.qemuUri}`] });
+  lv = fx.libvirtd;
+  peer = fx.peer;
+  await peer.subscribe({ iface: IFACE.Connect });
+  await peer.subscribe({ iface: IFACE.StoragePool });
 });
 
 after(async () => {
-  await peer?.close();
-  await svc?.stop();
-  await lv?.stop();
-  await bus?.stop();
+  await fx?.stop();
 });
-
-async function errorOf(p: Promise<unknown>): Promise<PeerCallError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PeerCallError, String(err));
-    return err;
-  }
-  assert.fail('the call succeeded');
-}
 
 const uuidPath = (base: string, kind: string, uuid: string) => `${base}/${kind}/_${uuid.trim().replaceAll('-', '_')}`;
 const doc = async (uri: string, ...args: string[]) => (await lv.virsh(uri, ...args)).trimEnd();
 
 test('Network: properties, XML, update, leases, lifecycle and NetworkEvent signals', async () => {
-  const N = 'org.libvirt.Network';
+  const N = IFACE.Network;
   const xml = "<network><name>obj-net</name><bridge name='objbr0'/><ip address='10.8.0.1' netmask='255.255.255.0'><dhcp><range start='10.8.0.2' end='10.8.0.9'/></dhcp></ip></network>";
-  const [path] = (await peer.call(T, 'org.libvirt.Connect', 'NetworkDefineXML', 's', [xml])) as [string];
+  const [path] = (await peer.call(T, IFACE.Connect, 'NetworkDefineXML', 's', [xml])) as [string];
   const uuid = (await lv.virsh(lv.testUri, 'net-uuid', 'obj-net')).trim();
   assert.equal(path, uuidPath(T, 'network', uuid));
   assert.equal(await peer.get(path, N, 'Name'), 'obj-net');
@@ -74,7 +58,7 @@ test('Network: properties, XML, update, leases, lifecycle and NetworkEvent signa
   await peer.call(path, N, 'Update', 'uuisu', [3, 4, -1, "<host mac='52:54:00:00:00:01' ip='10.8.0.5'/>", 3]);
   assert.match(await lv.virsh(lv.testUri, 'net-dumpxml', 'obj-net'), /52:54:00:00:00:01/);
   // The test driver has no DHCP leases: libvirt's error, mac '' passed as NULL.
-  assert.equal((await errorOf(peer.call(path, N, 'GetDHCPLeases', 'su', ['', 0]))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(peer.call(path, N, 'GetDHCPLeases', 'su', ['', 0]))).errorName, 'org.libvirt.Error');
 
   // virsh net-destroy is seen as a signal too (events come from the daemon, not from our calls).
   await lv.virsh(lv.testUri, 'net-destroy', 'obj-net');
@@ -85,16 +69,16 @@ test('Network: properties, XML, update, leases, lifecycle and NetworkEvent signa
   await peer.call(path, N, 'Undefine');
   await peer.waitForSignal((s) => s.member === 'NetworkEvent' && s.args[0] === path && s.args[1] === 1);
   // The object is gone: the same path now answers libvirt's "not found".
-  const gone = await errorOf(peer.get(path, N, 'Name'));
+  const gone = await peerError(peer.get(path, N, 'Name'));
   assert.equal(gone.errorName, 'org.libvirt.Error');
   assert.match(gone.message, /Network not found/);
 });
 
 test('StoragePool and StorageVol: every member, StoragePoolEvent and Refresh signals', async () => {
-  const P = 'org.libvirt.StoragePool';
-  const V = 'org.libvirt.StorageVol';
+  const P = IFACE.StoragePool;
+  const V = IFACE.StorageVol;
   const xml = "<pool type='dir'><name>obj-pool</name><target><path>/obj-pool</path></target></pool>";
-  const [path] = (await peer.call(T, 'org.libvirt.Connect', 'StoragePoolDefineXML', 'su', [xml, 0])) as [string];
+  const [path] = (await peer.call(T, IFACE.Connect, 'StoragePoolDefineXML', 'su', [xml, 0])) as [string];
   const uuid = (await lv.virsh(lv.testUri, 'pool-uuid', 'obj-pool')).trim();
   assert.equal(path, uuidPath(T, 'storagepool', uuid));
   await peer.waitForSignal((s) => s.member === 'StoragePoolEvent' && s.args[0] === path && s.args[1] === 0);
@@ -134,7 +118,7 @@ test('StoragePool and StorageVol: every member, StoragePoolEvent and Refresh sig
   assert.equal(await peer.get(vol, V, 'Key'), key);
   assert.equal(await peer.get(vol, V, 'Path'), (await lv.virsh(lv.testUri, 'vol-path', '--pool', 'obj-pool', 'a b.img')).trim());
   // The reference calls virStorageVolGetInfoFlags, which the test driver lacks behind a daemon.
-  const info = await errorOf(peer.call(vol, V, 'GetInfo', 'u', [0]));
+  const info = await peerError(peer.call(vol, V, 'GetInfo', 'u', [0]));
   assert.match(info.dbusMessage, /virStorageVolGetInfoFlags/);
   const [vxml] = (await peer.call(vol, V, 'GetXMLDesc', 'u', [0])) as [string];
   assert.equal(vxml.trimEnd(), await doc(lv.testUri, 'vol-dumpxml', '--pool', 'obj-pool', 'a b.img'));
@@ -143,29 +127,29 @@ test('StoragePool and StorageVol: every member, StoragePoolEvent and Refresh sig
     ['Resize', 'tu', [2097152, 0]],
     ['Wipe', 'uu', [0, 0]],
   ] as const) {
-    const e = await errorOf(peer.call(vol, V, m, sig, [...args]));
+    const e = await peerError(peer.call(vol, V, m, sig, [...args]));
     assert.equal(e.errorName, 'org.libvirt.Error', m);
     assert.match(e.message, /not supported/);
   }
   await peer.call(vol, V, 'Delete', 'u', [0]);
   await peer.call(clone, V, 'Delete', 'u', [0]);
   assert.doesNotMatch(await lv.virsh(lv.testUri, 'vol-list', 'obj-pool'), /img/);
-  assert.equal((await errorOf(peer.get(vol, V, 'Name'))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(peer.get(vol, V, 'Name'))).errorName, 'org.libvirt.Error');
 
   await peer.call(path, P, 'Destroy');
   await peer.waitForSignal((s) => s.member === 'StoragePoolEvent' && s.args[0] === path && s.args[1] === 3);
   await peer.call(path, P, 'Delete', 'u', [0]);
   await peer.call(path, P, 'Undefine');
-  assert.equal((await errorOf(peer.get(path, P, 'Name'))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(peer.get(path, P, 'Name'))).errorName, 'org.libvirt.Error');
 });
 
 test('NodeDevice: properties, XML, capabilities, and the calls the test driver lacks', async () => {
-  const D = 'org.libvirt.NodeDevice';
+  const D = IFACE.NodeDevice;
   const path = `${T}/nodedev/scsi_5fhost1`;
   assert.equal(await peer.get(path, D, 'Name'), 'scsi_host1');
   assert.equal(await peer.get(path, D, 'Parent'), 'computer');
   // A device without a parent: libvirt returns NULL without an error.
-  assert.equal((await errorOf(peer.get(`${T}/nodedev/computer`, D, 'Parent'))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(peer.get(`${T}/nodedev/computer`, D, 'Parent'))).errorName, 'org.libvirt.Error');
   const [xml] = (await peer.call(path, D, 'GetXMLDesc', 'u', [0])) as [string];
   assert.equal(xml.trimEnd(), await doc(lv.testUri, 'nodedev-dumpxml', 'scsi_host1'));
   assert.deepEqual(await peer.call(path, D, 'ListCaps'), [['scsi_host']]);
@@ -174,20 +158,20 @@ test('NodeDevice: properties, XML, capabilities, and the calls the test driver l
     ['ReAttach', '', []],
     ['Reset', '', []],
   ] as const) {
-    assert.equal((await errorOf(peer.call(path, D, m, sig, [...args]))).errorName, 'org.libvirt.Error', m);
+    assert.equal((await peerError(peer.call(path, D, m, sig, [...args]))).errorName, 'org.libvirt.Error', m);
   }
   // Create a vHBA, see NodeDeviceEvent, destroy it through D-Bus.
   const vhba =
     "<device><parent>scsi_host1</parent><capability type='scsi_host'><capability type='fc_host'><wwnn>2000000012341299</wwnn><wwpn>1000000012341299</wwpn></capability></capability></device>";
-  const [dev] = (await peer.call(T, 'org.libvirt.Connect', 'NodeDeviceCreateXML', 'su', [vhba, 0])) as [string];
+  const [dev] = (await peer.call(T, IFACE.Connect, 'NodeDeviceCreateXML', 'su', [vhba, 0])) as [string];
   await peer.waitForSignal((s) => s.member === 'NodeDeviceEvent' && s.args[0] === dev && s.args[1] === 0);
   await peer.call(dev, D, 'Destroy');
   await peer.waitForSignal((s) => s.member === 'NodeDeviceEvent' && s.args[0] === dev && s.args[1] === 1);
-  assert.equal((await errorOf(peer.get(dev, D, 'Name'))).errorName, 'org.libvirt.Error');
+  assert.equal((await peerError(peer.get(dev, D, 'Name'))).errorName, 'org.libvirt.Error');
 });
 
 test('Interface: properties, XML, lifecycle', async () => {
-  const I = 'org.libvirt.Interface';
+  const I = IFACE.Interface;
   const path = `${T}/interface/aa_3abb_3acc_3add_3aee_3aff`;
   assert.equal(await peer.get(path, I, 'Name'), 'eth1');
   assert.equal(await peer.get(path, I, 'MAC'), 'aa:bb:cc:dd:ee:ff');
@@ -199,7 +183,7 @@ test('Interface: properties, XML, lifecycle', async () => {
   assert.match(await lv.virsh(lv.testUri, 'iface-list', '--inactive'), /eth1/);
   await peer.call(path, I, 'Create', 'u', [0]);
   assert.equal(await peer.get(path, I, 'Active'), true);
-  const [other] = (await peer.call(T, 'org.libvirt.Connect', 'InterfaceDefineXML', 'su', [
+  const [other] = (await peer.call(T, IFACE.Connect, 'InterfaceDefineXML', 'su', [
     "<interface type='ethernet' name='eth7'><mac address='aa:bb:cc:dd:ee:07'/></interface>",
     0,
   ])) as [string];
@@ -208,10 +192,10 @@ test('Interface: properties, XML, lifecycle', async () => {
 });
 
 test('Secret: properties, value, XML, SecretEvent signals', async () => {
-  const S = 'org.libvirt.Secret';
+  const S = IFACE.Secret;
   const uuid = 'aaaaaaaa-2222-3333-4444-555555555555';
   const xml = `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid><usage type='ceph'><name>obj-secret</name></usage></secret>`;
-  const [path] = (await peer.call(Q, 'org.libvirt.Connect', 'SecretDefineXML', 'su', [xml, 0])) as [string];
+  const [path] = (await peer.call(Q, IFACE.Connect, 'SecretDefineXML', 'su', [xml, 0])) as [string];
   await peer.waitForSignal((s) => s.member === 'SecretEvent' && s.args[0] === path && s.args[1] === 0);
   assert.equal(await peer.get(path, S, 'UUID'), uuid);
   assert.equal(await peer.get(path, S, 'UsageType'), 2); // VIR_SECRET_USAGE_TYPE_CEPH
@@ -223,13 +207,13 @@ test('Secret: properties, value, XML, SecretEvent signals', async () => {
   assert.equal((await lv.virsh(lv.qemuUri, 'secret-get-value', uuid)).trim(), Buffer.from([0, 1, 2, 255]).toString('base64'));
   await peer.call(path, S, 'Undefine');
   await peer.waitForSignal((s) => s.member === 'SecretEvent' && s.args[0] === path && s.args[1] === 1);
-  assert.match((await errorOf(peer.get(path, S, 'UUID'))).message, /[Ss]ecret/);
+  assert.match((await peerError(peer.get(path, S, 'UUID'))).message, /[Ss]ecret/);
 });
 
 test('NWFilter: properties, XML, undefine', async () => {
-  const F = 'org.libvirt.NWFilter';
+  const F = IFACE.NWFilter;
   const uuid = 'bbbbbbbb-2222-3333-4444-555555555555';
-  const [path] = (await peer.call(Q, 'org.libvirt.Connect', 'NWFilterDefineXML', 's', [
+  const [path] = (await peer.call(Q, IFACE.Connect, 'NWFilterDefineXML', 's', [
     `<filter name='obj-filter' chain='root'><uuid>${uuid}</uuid><rule action='drop' direction='in'><all/></rule></filter>`,
   ])) as [string];
   assert.equal(await peer.get(path, F, 'Name'), 'obj-filter');
@@ -247,29 +231,29 @@ test('subtrees list what libvirt has now; unknown paths answer like the referenc
   const netUuids = (await lv.virsh(lv.testUri, 'net-list', '--all', '--uuid')).trim().split('\n');
   assert.deepEqual(nets.nodes.map((n) => n.name).sort(), netUuids.map((u) => `_${u.trim().replaceAll('-', '_')}`).sort());
   // As the reference, the subtree root reports the interface too.
-  assert.deepEqual(nets.interfaces.map((i) => i.name).filter((n) => n.startsWith('org.libvirt')), ['org.libvirt.Network']);
+  assert.deepEqual(nets.interfaces.map((i) => i.name).filter((n) => n.startsWith('org.libvirt')), [IFACE.Network]);
   const child = await intro(`${T}/nodedev/scsi_5fhost1`);
-  assert.ok(child.interfaces.some((i) => i.name === 'org.libvirt.NodeDevice'));
+  assert.ok(child.interfaces.some((i) => i.name === IFACE.NodeDevice));
   const doms = await intro(`${T}/domain`);
   assert.equal(doms.nodes.length, 1);
   // A well-formed UUID nobody has: libvirt's "not found"; garbage: libvirt's UUID complaint.
-  const missing = await errorOf(peer.get(`${T}/network/_00000000_0000_0000_0000_000000000000`, 'org.libvirt.Network', 'Name'));
+  const missing = await peerError(peer.get(`${T}/network/_00000000_0000_0000_0000_000000000000`, IFACE.Network, 'Name'));
   assert.equal(missing.errorName, 'org.libvirt.Error');
-  const garbage = await errorOf(peer.call(`${T}/network/foo`, 'org.libvirt.Network', 'GetXMLDesc', 'u', [0]));
+  const garbage = await peerError(peer.call(`${T}/network/foo`, IFACE.Network, 'GetXMLDesc', 'u', [0]));
   assert.equal(garbage.dbusMessage, 'uuidstr in virNetworkLookupByUUIDString must be a valid UUID');
   // Another interface than the subtree's, or a path outside any subtree: GDBus's answers.
-  const wrongIface = await errorOf(peer.call(`${T}/nodedev/x`, 'org.libvirt.Network', 'GetXMLDesc', 'u', [0]));
+  const wrongIface = await peerError(peer.call(`${T}/nodedev/x`, IFACE.Network, 'GetXMLDesc', 'u', [0]));
   assert.equal(wrongIface.errorName, 'org.freedesktop.DBus.Error.UnknownMethod');
-  const nowhere = await errorOf(peer.call(`${T}/foo/bar`, 'org.libvirt.Network', 'GetXMLDesc', 'u', [0]));
+  const nowhere = await peerError(peer.call(`${T}/foo/bar`, IFACE.Network, 'GetXMLDesc', 'u', [0]));
   assert.equal(nowhere.errorName, 'org.freedesktop.DBus.Error.UnknownMethod');
   assert.match(nowhere.message, /Object does not exist at path/);
 });
 
 test('StorageVol on a directory pool of qemu:///system: info, resize, wipe', async () => {
-  const P = 'org.libvirt.StoragePool';
-  const V = 'org.libvirt.StorageVol';
+  const P = IFACE.StoragePool;
+  const V = IFACE.StorageVol;
   const dir = `${lv.dir}/qpool`;
-  const [pool] = (await peer.call(Q, 'org.libvirt.Connect', 'StoragePoolCreateXML', 'su', [
+  const [pool] = (await peer.call(Q, IFACE.Connect, 'StoragePoolCreateXML', 'su', [
     `<pool type='dir'><name>qpool</name><target><path>${dir}</path></target></pool>`,
     1, // VIR_STORAGE_POOL_CREATE_WITH_BUILD
   ])) as [string];
@@ -278,7 +262,7 @@ test('StorageVol on a directory pool of qemu:///system: info, resize, wipe', asy
     0,
   ])) as [string];
   assert.equal(await peer.get(vol, V, 'Path'), `${dir}/v.raw`);
-  assert.deepEqual(await peer.call(Q, 'org.libvirt.Connect', 'StorageVolLookupByPath', 's', [`${dir}/v.raw`]), [vol]);
+  assert.deepEqual(await peer.call(Q, IFACE.Connect, 'StorageVolLookupByPath', 's', [`${dir}/v.raw`]), [vol]);
   const [[type, capacity]] = (await peer.call(vol, V, 'GetInfo', 'u', [0])) as [[number, number, number]];
   assert.equal(type, 0); // VIR_STORAGE_VOL_FILE
   assert.equal(capacity, 1048576);
@@ -297,16 +281,16 @@ test('live introspection of every object kind equals the reference interface des
     properties: i.properties.map((p) => `${p.name}:${p.signature}:${p.access}`),
   });
   const paths: Record<string, string> = {
-    'org.libvirt.Connect': T,
-    'org.libvirt.Domain': `${T}/domain/_00000000_0000_0000_0000_000000000001`,
-    'org.libvirt.DomainSnapshot': `${T}/domainsnapshot/_00000000_0000_0000_0000_000000000001_s`,
-    'org.libvirt.Interface': `${T}/interface/x`,
-    'org.libvirt.NWFilter': `${Q}/nwfilter/_00000000_0000_0000_0000_000000000001`,
-    'org.libvirt.Network': `${T}/network/_00000000_0000_0000_0000_000000000001`,
-    'org.libvirt.NodeDevice': `${T}/nodedev/x`,
-    'org.libvirt.Secret': `${Q}/secret/_00000000_0000_0000_0000_000000000001`,
-    'org.libvirt.StoragePool': `${T}/storagepool/_00000000_0000_0000_0000_000000000001`,
-    'org.libvirt.StorageVol': `${T}/storagevol/x`,
+    [IFACE.Connect]: T,
+    [IFACE.Domain]: `${T}/domain/_00000000_0000_0000_0000_000000000001`,
+    [IFACE.DomainSnapshot]: `${T}/domainsnapshot/_00000000_0000_0000_0000_000000000001_s`,
+    [IFACE.Interface]: `${T}/interface/x`,
+    [IFACE.NWFilter]: `${Q}/nwfilter/_00000000_0000_0000_0000_000000000001`,
+    [IFACE.Network]: `${T}/network/_00000000_0000_0000_0000_000000000001`,
+    [IFACE.NodeDevice]: `${T}/nodedev/x`,
+    [IFACE.Secret]: `${Q}/secret/_00000000_0000_0000_0000_000000000001`,
+    [IFACE.StoragePool]: `${T}/storagepool/_00000000_0000_0000_0000_000000000001`,
+    [IFACE.StorageVol]: `${T}/storagevol/x`,
   };
   for (const [name, path] of Object.entries(paths)) {
     const [xml] = (await peer.call(path, 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
@@ -325,8 +309,8 @@ test('--listen: peers of the D-Bus server get the same objects and the signals',
     const conn = await DBusConnection.connect(await p2p.stdoutLine());
     try {
       const signals: unknown[][] = [];
-      conn.signalSubscribe({ interface: 'org.libvirt.Connect', member: 'NetworkEvent' }, (m) => signals.push(m.body));
-      const [nets] = (await conn.call({ path: T, interface: 'org.libvirt.Connect', member: 'ListNetworks', signature: 'u', body: [0] })) as [string[]];
+      conn.signalSubscribe({ interface: IFACE.Connect, member: 'NetworkEvent' }, (m) => signals.push(m.body));
+      const [nets] = (await conn.call({ path: T, interface: IFACE.Connect, member: 'ListNetworks', signature: 'u', body: [0] })) as [string[]];
       const uuid = (await lv.virsh(lv.testUri, 'net-uuid', 'default')).trim();
       const def = nets.find((n) => n.endsWith(uuid.replaceAll('-', '_')));
       assert.ok(def);

@@ -3,59 +3,43 @@
 // connection comes back by itself so signals resume without any call, and calls succeed again.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
-import { DBusPeer, PeerCallError } from './peer.js';
-import { type RunningService, startService } from './service-fixture.js';
+import type { PrivateLibvirtd } from '../helpers/libvirtd.js';
+import { type Fixture, IFACE, peerError, startFixture } from './fixture.js';
+import type { DBusPeer } from './peer.js';
 
 const T = '/org/libvirt/Test';
-let bus: PrivateBus;
+let fx: Fixture;
 let lv: PrivateLibvirtd;
-let svc: RunningService;
 let peer: DBusPeer;
 
 before(async () => {
-  bus = await startBus();
-  lv = await startLibvirtd();
-  svc = await startService(bus.address, ['--session', '--no-default-connects', '--connect', `Test=${lv.testUri}`]);
-  peer = new DBusPeer(bus.address);
+  fx = await startFixture();
+  lv = fx.libvirtd;
+  peer = fx.peer;
 });
 
 after(async () => {
-  await peer?.close();
-  await svc?.stop();
-  await lv?.stop();
-  await bus?.stop();
+  await fx?.stop();
 });
 
-async function errorOf(p: Promise<unknown>): Promise<PeerCallError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PeerCallError, String(err));
-    return err;
-  }
-  assert.fail('the call succeeded');
-}
-
-const listNetworks = () => peer.call(T, 'org.libvirt.Connect', 'ListNetworks', 'u', [0]);
+const listNetworks = () => peer.call(T, IFACE.Connect, 'ListNetworks', 'u', [0]);
 
 test('libvirtd killed and restarted', async () => {
-  await peer.subscribe({ iface: 'org.libvirt.Connect', member: 'NetworkEvent' });
+  await peer.subscribe({ iface: IFACE.Connect, member: 'NetworkEvent' });
   const [before] = (await listNetworks()) as [string[]];
   assert.equal(before.length, 1);
   const defaultNet = before[0] as string;
 
   // A call in flight when the daemon dies: freeze the daemon so the call stays pending, then kill it.
   process.kill(lv.pid, 'SIGSTOP');
-  const pending = errorOf(peer.call(T, 'org.libvirt.Connect', 'GetCapabilities'));
+  const pending = peerError(peer.call(T, IFACE.Connect, 'GetCapabilities'));
   await new Promise((r) => setTimeout(r, 300));
   await lv.kill();
   const inFlight = await pending;
   assert.equal(inFlight.errorName, 'org.libvirt.Error');
 
   // While the daemon is down: libvirt's error (cannot connect), not a timeout.
-  const down = await errorOf(listNetworks());
+  const down = await peerError(listNetworks());
   assert.equal(down.errorName, 'org.libvirt.Error');
   // The service itself is still there.
   assert.equal(

@@ -2,103 +2,82 @@
 // private sshd (netcat proxy) to a private libvirtd; gdbus and our client against virsh on the daemon.
 // And over a socket that requires SASL, with the credentials in an auth.conf.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { DBusConnection, Variant } from '../../src/dbus/index.js';
-import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
+import { lines, type PrivateLibvirtd } from '../helpers/libvirtd.js';
+import { runOk } from '../helpers/run.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
-import { startService } from './service-fixture.js';
+import { IFACE, startFixture } from './fixture.js';
 
-let d: PrivateLibvirtd;
 let sshd: PrivateSshd;
-let bus: PrivateBus;
 
 before(async () => {
-  d = await startLibvirtd();
   sshd = await startSshd();
-  bus = await startBus();
 });
 
 after(async () => {
-  await bus?.stop();
   await sshd?.stop();
-  await d?.stop();
 });
 
-async function virshNames(): Promise<string[]> {
+async function virshNames(d: PrivateLibvirtd): Promise<string[]> {
   return lines(await d.virsh(d.testUri, 'list', '--all', '--name'));
 }
 
 describe('org.libvirt over ssh', () => {
   it('bin/libvirt-dbus --connect Remote=test+ssh://…: gdbus lists the same domains as virsh', async () => {
-    const svc = await startService(bus.address, ['--session', '--no-default-connects', '--connect', `Remote=test+ssh://${sshd.user}@127.0.0.1:${sshd.port}/default?${new URLSearchParams({
-      keyfile: sshd.keyFile,
-      no_verify: '1',
-      no_tty: '1',
-      known_hosts: sshd.knownHostsFile,
-      proxy: 'netcat',
-      socket: d.socketPath,
-    })}`]);
+    const fx = await startFixture({
+      args: (d) => ['--session', '--no-default-connects', '--connect', `Remote=test+ssh://${sshd.user}@127.0.0.1:${sshd.port}/default?${new URLSearchParams({
+        keyfile: sshd.keyFile,
+        no_verify: '1',
+        no_tty: '1',
+        known_hosts: sshd.knownHostsFile,
+        proxy: 'netcat',
+        socket: d.socketPath,
+      })}`],
+    });
     try {
-      const { stdout } = await promisify(execFile)('gdbus', [
-        'call', '--address', bus.address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Remote',
+      const stdout = await runOk('gdbus', [
+        'call', '--address', fx.bus.address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Remote',
         '--method', 'org.libvirt.Connect.ListDomains', '0',
       ]);
       const paths = [...stdout.matchAll(/'(\/org\/libvirt\/Remote\/domain\/[^']+)'/g)].map((m) => m[1] as string);
-      assert.equal(paths.length, (await virshNames()).length, stdout);
-      const conn = await DBusConnection.connect(bus.address, { bus: true });
-      try {
-        const names: string[] = [];
-        for (const path of paths) {
-          const [name] = await conn.call({
-            destination: 'org.libvirt', path, interface: 'org.freedesktop.DBus.Properties', member: 'Get',
-            signature: 'ss', body: ['org.libvirt.Domain', 'Name'],
-          });
-          assert.ok(name instanceof Variant);
-          names.push(name.value as string);
-        }
-        assert.deepEqual(names.sort(), await virshNames());
-      } finally {
-        conn.close();
-      }
+      assert.equal(paths.length, (await virshNames(fx.libvirtd)).length, stdout);
+      const names: string[] = [];
+      for (const path of paths) names.push((await fx.client.get(path, IFACE.Domain, 'Name')) as string);
+      assert.deepEqual(names.sort(), await virshNames(fx.libvirtd));
     } finally {
-      await svc.stop();
+      await fx.stop();
     }
   });
 });
 
 describe('org.libvirt on a libvirtd that requires SASL', () => {
   it('bin/libvirt-dbus --connect Sasl=…&authfile=…: busctl lists the same domains as virsh', async () => {
-    const sasl = await startLibvirtd({ sasl: { mechanisms: 'scram-sha-256', users: { carol: 'pa ss' } } });
     const dir = mkdtempSync(join(tmpdir(), 'sasl-svc-'));
     const authfile = join(dir, 'auth.conf');
     writeFileSync(authfile, '[credentials-c]\nauthname=carol\npassword=pa ss\n[auth-libvirt-default]\ncredentials=c\n');
-    const svc = await startService(bus.address, [
-      '--session',
-      '--no-default-connects',
-      '--connect',
-      `Sasl=${sasl.testUri}&authfile=${encodeURIComponent(authfile)}`,
-    ]);
+    const fx = await startFixture({
+      libvirtd: { sasl: { mechanisms: 'scram-sha-256', users: { carol: 'pa ss' } } },
+      args: (sasl) => ['--session', '--no-default-connects', '--connect', `Sasl=${sasl.testUri}&authfile=${encodeURIComponent(authfile)}`],
+    });
+    const bus = fx.bus;
+    const sasl = fx.libvirtd;
     try {
-      const { stdout } = await promisify(execFile)(
+      const stdout = await runOk(
         'busctl',
-        ['--address', bus.address, 'call', 'org.libvirt', '/org/libvirt/Sasl', 'org.libvirt.Connect', 'ListDomains', 'u', '0'],
+        ['--address', bus.address, 'call', 'org.libvirt', '/org/libvirt/Sasl', IFACE.Connect, 'ListDomains', 'u', '0'],
         { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
       );
       const paths = stdout.match(/\/org\/libvirt\/Sasl\/domain\/\S+/g) ?? [];
-      const { stdout: names } = await promisify(execFile)('virsh', ['-q', '-c', sasl.testUri, 'list', '--all', '--name'], {
+      const names = await runOk('virsh', ['-q', '-c', sasl.testUri, 'list', '--all', '--name'], {
         env: { ...process.env, LIBVIRT_AUTH_FILE: authfile },
       });
       assert.ok(paths.length > 0, stdout);
       assert.equal(paths.length, lines(names).length, stdout);
     } finally {
-      await svc.stop();
-      await sasl.stop();
+      await fx.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

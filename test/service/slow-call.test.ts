@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { DBusConnection } from '../../src/dbus/index.js';
 import { startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import { IFACE } from './iface.js';
 
 const VM = 'slow-vm';
 const XML = `<domain type='qemu'><name>${VM}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
@@ -40,13 +41,13 @@ test('a call stuck on a frozen QEMU does not hold up other calls', async () => {
   const slowClient = await DBusConnection.connect(sandbox.busAddress, { bus: true });
   const otherClient = await DBusConnection.connect(sandbox.busAddress, { bus: true });
   try {
-    const [paths] = (await call(otherClient, '/org/libvirt/QEMU', 'org.libvirt.Connect', 'ListDomains', 'u', [0])) as [string[]];
+    const [paths] = (await call(otherClient, '/org/libvirt/QEMU', IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
     const vmPath = paths[0] as string;
     assert.equal(paths.length, 1);
 
     process.kill(qemuPid, 'SIGSTOP');
     let slowDone = false;
-    const slow = call(slowClient, vmPath, 'org.libvirt.Domain', 'GetStats', 'uu', [0, 0]).finally(() => {
+    const slow = call(slowClient, vmPath, IFACE.Domain, 'GetStats', 'uu', [0, 0]).finally(() => {
       slowDone = true;
     });
     // Let the slow call reach libvirt and block on the monitor.
@@ -54,16 +55,16 @@ test('a call stuck on a frozen QEMU does not hold up other calls', async () => {
     assert.equal(slowDone, false, 'GetStats waits for the frozen QEMU');
 
     const [hostname] = (await call(otherClient, '/org/libvirt/QEMU', 'org.freedesktop.DBus.Properties', 'Get', 'ss', [
-      'org.libvirt.Connect',
+      IFACE.Connect,
       'Hostname',
     ])) as [{ value: string }];
     assert.equal(typeof hostname.value, 'string');
-    const [again] = (await call(otherClient, '/org/libvirt/QEMU', 'org.libvirt.Connect', 'ListDomains', 'u', [0])) as [string[]];
+    const [again] = (await call(otherClient, '/org/libvirt/QEMU', IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
     assert.deepEqual(again, paths);
-    const [xml] = (await call(otherClient, vmPath, 'org.libvirt.Domain', 'GetXMLDesc', 'u', [0])) as [string];
+    const [xml] = (await call(otherClient, vmPath, IFACE.Domain, 'GetXMLDesc', 'u', [0])) as [string];
     assert.match(xml, new RegExp(`<name>${VM}</name>`));
     for (let i = 0; i < 10; i++) {
-      await call(otherClient, '/org/libvirt/QEMU', 'org.libvirt.Connect', 'ListNetworks', 'u', [0]);
+      await call(otherClient, '/org/libvirt/QEMU', IFACE.Connect, 'ListNetworks', 'u', [0]);
     }
     assert.equal(slowDone, false, 'the other calls were answered while GetStats still waited');
 

@@ -9,6 +9,7 @@ import { after, before, it } from 'node:test';
 import { DBusConnection, Variant } from '../../src/dbus/index.js';
 import { startBus } from '../helpers/bus.js';
 import { NOBODY, prepareUnprivileged, type Unprivileged } from '../helpers/unprivileged.js';
+import { IFACE } from './iface.js';
 
 let user: Unprivileged;
 before(() => {
@@ -44,12 +45,12 @@ it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the au
       await new Promise((r) => setTimeout(r, 100));
     }
     const list = (path: string) =>
-      conn.call({ destination: 'org.libvirt', path, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0], timeout: 90_000 });
+      conn.call({ destination: 'org.libvirt', path, interface: IFACE.Connect, member: 'ListDomains', signature: 'u', body: [0], timeout: 90_000 });
     const [test] = (await list('/org/libvirt/Test')) as [string[]];
     assert.equal(test.length, 1);
     const [name] = await conn.call({
       destination: 'org.libvirt', path: test[0] as string, interface: 'org.freedesktop.DBus.Properties',
-      member: 'Get', signature: 'ss', body: ['org.libvirt.Domain', 'Name'],
+      member: 'Get', signature: 'ss', body: [IFACE.Domain, 'Name'],
     });
     assert.ok(name instanceof Variant);
     assert.equal(name.value, 'test');

@@ -4,15 +4,14 @@
 // from nobody to org.libvirt starts /usr/local/sbin/libvirt-dbus --session as nobody, which starts
 // nobody's own libvirtd (libvirt's autostart) and answers from it. Needs root (unshare, setpriv).
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { busConfig } from '../../tools/sandbox/bus.js';
 import { NOBODY, prepareUnprivileged, type Unprivileged } from '../helpers/unprivileged.js';
+import { runOk } from '../helpers/run.js';
 
-const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
 let user: Unprivileged;
 
@@ -55,11 +54,11 @@ test('nobody calls org.libvirt on its session bus: the installed service is acti
     for (let i = 0; i < 200 && !existsSync(join(busDir, 'bus')); i++) await new Promise((r) => setTimeout(r, 25));
     const address = `unix:path=${busDir}/bus`;
     const gdbus = (...args: string[]) =>
-      run('setpriv', user.setpriv('gdbus', 'call', '--address', address, ...args), { env: user.env(), timeout: 90_000 });
-    const { stdout } = await gdbus('--dest', 'org.libvirt', '--object-path', '/org/libvirt/Test', '--method', 'org.libvirt.Connect.ListDomains', '0');
+      runOk('setpriv', user.setpriv('gdbus', 'call', '--address', address, ...args), { env: user.env(), timeout: 90_000 });
+    const stdout = await gdbus('--dest', 'org.libvirt', '--object-path', '/org/libvirt/Test', '--method', 'org.libvirt.Connect.ListDomains', '0');
     assert.match(stdout, /\/org\/libvirt\/Test\/domain\/_/, busLog);
 
-    const { stdout: pidOut } = await gdbus(
+    const pidOut = await gdbus(
       '--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus',
       '--method', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'org.libvirt',
     );

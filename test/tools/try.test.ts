@@ -2,11 +2,10 @@
 // it answering, and after Ctrl-C leaves nothing running and nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { runOk } from '../helpers/run.js';
 
-const run = promisify(execFile);
 const tryJs = new URL('../../tools/try.js', import.meta.url).pathname;
 
 test('bin/try answers, prints commands that work, and cleans up on Ctrl-C', async () => {
@@ -28,13 +27,13 @@ test('bin/try answers, prints commands that work, and cleans up on Ctrl-C', asyn
   assert.ok(existsSync(dir));
 
   // A command it suggests works as printed (here through --address instead of the exported variable).
-  const { stdout } = await run('gdbus', ['introspect', '--address', address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Test']);
+  const stdout = await runOk('gdbus', ['introspect', '--address', address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Test']);
   assert.match(stdout, /interface org\.libvirt\.Connect/);
 
   child.kill('SIGINT');
   assert.equal(await exited, 0);
   assert.match(out, /stopped:/);
   assert.equal(existsSync(dir), false, 'the bus folder is removed');
-  await assert.rejects(run('gdbus', ['call', '--address', address, '--dest', 'org.freedesktop.DBus', '--object-path',
+  await assert.rejects(runOk('gdbus', ['call', '--address', address, '--dest', 'org.freedesktop.DBus', '--object-path',
     '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.GetId']), 'the private bus is gone');
 });

@@ -1,12 +1,15 @@
 // A private libvirtd (for tests and bin/try): its own config, socket directory and state, torn down afterwards.
 // As root it runs in a private mount namespace (unshare -m) where /run/libvirt, /var/lib/libvirt,
 // /var/cache/libvirt and /var/log/libvirt are bind mounts of folders in its temporary directory, so
-// several private daemons (and the host's own) never share driver state or lock files.
+// several private daemons (and the host's own) never share driver state or lock files. Its /etc/libvirt
+// is the packages' defaults (never the host's definitions) and its /dev/kvm a node of its own
+// (tools/sandbox/host-view.ts).
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { packageLibvirtConfig, privateKvmMounts } from './host-view.js';
 import { canConnect } from './net.js';
 
 const execFileAsync = promisify(execFile);
@@ -47,8 +50,8 @@ function canUnshare(): boolean {
 }
 
 const STATE_DIRS = ['/run/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'];
-// Persistent definitions (secrets, network filters, pools, networks) are written under /etc/libvirt:
-// the daemon gets its own copy, so nothing it defines reaches the host's configuration.
+// Persistent definitions (secrets, network filters, pools, networks) live under /etc/libvirt: the
+// daemon gets its own, from the packages' defaults, so it neither sees the host's nor writes there.
 const CONFIG_DIR = '/etc/libvirt';
 
 /** What a private libvirtd may be asked for. */
@@ -110,11 +113,9 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
       mkdirSync(mirror, { recursive: true });
       script.push(`mkdir -p ${d}`, `mount --bind ${mirror} ${d}`);
     }
-    if (existsSync(CONFIG_DIR)) {
-      const config = join(dir, 'state', 'etc_libvirt');
-      cpSync(CONFIG_DIR, config, { recursive: true });
-      script.push(`mount --bind ${config} ${CONFIG_DIR}`);
-    }
+    const config = join(dir, 'state', 'etc_libvirt');
+    packageLibvirtConfig(config);
+    script.push(`mount --bind ${config} ${CONFIG_DIR}`, ...privateKvmMounts(dir));
   }
   if (options.sasl) {
     if (!isolated) throw new Error('a private libvirtd with SASL needs root (a mount namespace for /etc/sasl2)');

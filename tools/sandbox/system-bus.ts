@@ -1,16 +1,18 @@
 // A private *system* bus in a private mount namespace (root only), for end-to-end runs of real system-bus
 // clients such as Cockpit. One `unshare -m` holder process owns the namespace; inside it, bind mounts put
 // folders of a temporary directory at /run/dbus, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt,
-// /var/log/libvirt and /etc/libvirt (a copy), so every daemon started there with `nsenter` finds the bus and
+// /var/log/libvirt and /etc/libvirt (the packages' defaults, not the host's definitions) and a /dev/kvm
+// node of its own (tools/sandbox/host-view.ts), so every daemon started there with `nsenter` finds the bus and
 // qemu:///system at their default paths while the host's own files stay untouched. The bus has no service
 // activation, so the installed reference libvirt-dbus never starts behind our back.
 // stop() kills every process group we started and then anything still living in the namespace (QEMU).
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { packageLibvirtConfig, privateKvmMounts } from './host-view.js';
 import { canConnect, freePort } from './net.js';
 
 export { freePort };
@@ -112,17 +114,6 @@ ${sandboxRules}</busconfig>
 `;
 }
 
-/** Lets the QEMU user open /dev/kvm (udev's usual root:kvm 0660), so libvirtd does not re-probe QEMU. */
-function ensureKvmAccess(): void {
-  if (!existsSync('/dev/kvm')) return;
-  const st = statSync('/dev/kvm');
-  if ((st.mode & 0o060) === 0o060 && st.gid !== 0) return;
-  if (spawnSync('getent', ['group', 'kvm']).status !== 0) spawnSync('groupadd', ['-r', 'kvm']);
-  const gid = Number.parseInt(spawnSync('getent', ['group', 'kvm'], { encoding: 'utf8' }).stdout.split(':')[2] ?? '', 10);
-  if (Number.isInteger(gid)) chownSync('/dev/kvm', st.uid, gid);
-  chmodSync('/dev/kvm', 0o660);
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The mount namespace identity of a process, or undefined if it is gone. */
@@ -137,16 +128,15 @@ function mountNamespace(pid: number): string | undefined {
 /** Starts a private system bus, virtlogd, libvirtd (qemu:///system) and optionally org.libvirt and Cockpit. */
 export async function startSystemSandbox(options: SystemSandboxOptions = {}): Promise<SystemSandbox> {
   if (process.getuid?.() !== 0) throw new Error('the system-bus sandbox needs root (mount namespaces)');
-  ensureKvmAccess();
   const dir = mkdtempSync(join(tmpdir(), 'sysbus-'));
   const logs = join(dir, 'logs');
   mkdirSync(logs);
   const runDbus = join(dir, 'run-dbus');
   mkdirSync(runDbus);
   writeFileSync(join(dir, 'system.conf'), systemBusConfig());
-  // A copy of the host's libvirt configuration, so defined domains land in our directory.
+  // The packages' libvirt configuration, so defined domains land in our directory and none of the host's show.
   const etc = join(dir, 'etc-libvirt');
-  cpSync('/etc/libvirt', etc, { recursive: true });
+  packageLibvirtConfig(etc);
   writeFileSync(
     join(dir, 'libvirtd.conf'),
     [
@@ -163,7 +153,7 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
   );
   writeFileSync(join(dir, 'virtlogd.conf'), `log_outputs = "3:file:${join(logs, 'virtlogd.file.log')}"\n`);
 
-  const mounts = [`mkdir -p /run/dbus`, `mount --bind ${runDbus} /run/dbus`, `mount --bind ${etc} /etc/libvirt`];
+  const mounts = [`mkdir -p /run/dbus`, `mount --bind ${runDbus} /run/dbus`, `mount --bind ${etc} /etc/libvirt`, ...privateKvmMounts(dir)];
   const libvirtState = (d: string) => join(dir, 'state', d.replace(/\//g, '_'));
   for (const d of STATE_DIRS) {
     mkdirSync(libvirtState(d), { recursive: true });
