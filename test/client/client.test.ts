@@ -6,28 +6,23 @@ import { after, before, test } from 'node:test';
 import { type ConnectProxy, type DomainProxy, NetworkProxy, OrgLibvirt } from '../../src/client/index.js';
 import { DBusError } from '../../src/dbus/index.js';
 import { generateClient } from '../../tools/gen-client.js';
-import { type PrivateBus, startBus } from '../helpers/bus.js';
-import { lines, type PrivateLibvirtd, startLibvirtd } from '../helpers/libvirtd.js';
-import { type RunningService, startService } from '../service/service-fixture.js';
+import { lines, type PrivateLibvirtd } from '../helpers/libvirtd.js';
+import { type Fixture, startFixture } from '../service/fixture.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
-let bus: PrivateBus;
+let fx: Fixture;
 let lv: PrivateLibvirtd;
-let svc: RunningService;
 let test_: ConnectProxy;
 
 before(async () => {
-  bus = await startBus();
-  lv = await startLibvirtd();
-  svc = await startService(bus.address, ['--session', '--connect', `Test=${lv.testUri}`]);
-  test_ = await OrgLibvirt.connect(bus.address, 'Test', { bus: true });
+  fx = await startFixture();
+  lv = fx.libvirtd;
+  test_ = await OrgLibvirt.connect(fx.bus.address, 'Test', { bus: true });
 });
 
 after(async () => {
   test_?.connection.close();
-  await svc?.stop();
-  await lv?.stop();
-  await bus?.stop();
+  await fx?.stop();
 });
 
 /** Waits for `p` or fails after `ms`. */
