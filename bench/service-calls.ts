@@ -15,14 +15,12 @@
 //   --in-flight 1,8   only these numbers of calls in flight (default 1,8,64)
 //   --node-flag F     run our service's node with flag F (repeatable), e.g. --node-flag=--max-semi-space-size=2
 
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { DBusConnection } from '../src/dbus/index.js';
 import { LibvirtConnection } from '../src/libvirt/index.js';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { processCpuMicros, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
+import { CONNECT, DEST, processCpuMicros, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
 
-const DEST = 'org.libvirt';
-const CONNECT = '/org/libvirt/QEMU';
 
 type Call = (c: DBusConnection) => Promise<unknown[]>;
 
@@ -112,11 +110,8 @@ function quantile(samples: number[], q: number): number {
   return v[Math.min(v.length - 1, Math.floor(q * v.length))] ?? Number.NaN;
 }
 
-/** Resident set size of a process in MiB (VmRSS). */
-function rssMiB(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb) / 1024;
-}
+/** Resident set size of a process in MiB. */
+const rssMiB = (pid: number): number => rssKiB(pid) / 1024;
 
 const ROUNDS = 4;
 

@@ -90,3 +90,40 @@ export function processCpuMicros(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
 }
+
+/** The bus name and the Connect object both services are measured on. */
+export const DEST = 'org.libvirt';
+export const CONNECT = '/org/libvirt/QEMU';
+
+/** VmRSS of a process in KiB. */
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * One call of the soak mix, by number: 70% succeed (ListDomains, GetAll, GetXMLDesc of `domain`, a
+ * defined inactive domain), 30% fail in each way (an unknown domain path, a bad signature, a libvirt
+ * error). Resolves either way; rejects only when a call that must fail succeeds.
+ */
+export function mixedCall(c: DBusConnection, domain: string, i: number, timeout?: number): Promise<unknown> {
+  const k = i % 10;
+  const dom = (member: string, signature = 'u', body: unknown[] = [0]) =>
+    c.call({ destination: DEST, path: domain, interface: 'org.libvirt.Domain', member, signature, body, timeout });
+  if (k < 3) return c.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0], timeout });
+  if (k < 5) return c.call({ destination: DEST, path: domain, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: ['org.libvirt.Domain'], timeout });
+  if (k < 7) return dom('GetXMLDesc');
+  const fail = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('expected an error');
+      },
+      () => undefined,
+    );
+  if (k === 7) {
+    const missing = `${CONNECT}/domain/_00000000_0000_0000_0000_000000000000`;
+    return fail(c.call({ destination: DEST, path: missing, interface: 'org.libvirt.Domain', member: 'GetXMLDesc', signature: 'u', body: [0], timeout }));
+  }
+  if (k === 8) return fail(dom('GetXMLDesc', 's', ['not a number']));
+  return fail(dom('Resume')); // a defined, inactive domain: libvirt refuses
+}

@@ -5,45 +5,17 @@
 // figures are printed, not judged.
 //
 // Run: npx tsc -p tsconfig.json && node dist/bench/service-soak.js [calls-per-round] [rounds] [node flags for ours...]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DBusConnection } from '../src/dbus/index.js';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
+import { CONNECT, DEST, mixedCall, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
 
-const DEST = 'org.libvirt';
-const CONNECT = '/org/libvirt/QEMU';
 const IN_FLIGHT = 16;
-
-/** VmRSS of a process in KiB. */
-function rssKiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-/** One call of the mix, by number: mostly successful calls, some that fail in each way. */
-function call(c: DBusConnection, domain: string, i: number): Promise<unknown> {
-  const k = i % 10;
-  const dom = (member: string, signature = 'u', body: unknown[] = [0]) =>
-    c.call({ destination: DEST, path: domain, interface: 'org.libvirt.Domain', member, signature, body });
-  if (k < 3) return c.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0] });
-  if (k < 5) return c.call({ destination: DEST, path: domain, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: ['org.libvirt.Domain'] });
-  if (k < 7) return dom('GetXMLDesc');
-  const fail = (p: Promise<unknown>) => p.then(
-    () => {
-      throw new Error('expected an error');
-    },
-    () => undefined,
-  );
-  if (k === 7) return fail(c.call({ destination: DEST, path: `${CONNECT}/domain/_00000000_0000_0000_0000_000000000000`, interface: 'org.libvirt.Domain', member: 'GetXMLDesc', signature: 'u', body: [0] }));
-  if (k === 8) return fail(dom('GetXMLDesc', 's', ['not a number']));
-  return fail(dom('Resume')); // a defined, inactive domain: libvirt refuses
-}
 
 async function round(s: ServiceUnderTest, domain: string, calls: number): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < calls) await call(s.client, domain, next++);
+    while (next < calls) await mixedCall(s.client, domain, next++);
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
 }
