@@ -40,8 +40,8 @@ import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
 import type { ProcedureInfo } from './procedure-info.js';
 import { QEMU_PROGRAM, type QemuEvent, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
 import {
+  REMOTE_PROC_CONNECT_CLOSE,
   REMOTE_PROGRAM,
-  REMOTE_PROTOCOL_VERSION,
   type RemoteEvent,
   type RemoteNonnullDomain,
   type RemoteNonnullNetwork,
@@ -50,6 +50,7 @@ import {
   type RemoteNonnullStoragePool,
   RemoteProcedures,
   remoteEventDecoders,
+  remoteEventFamilies,
   remoteProcedureInfo,
 } from './remote-protocol.gen.js';
 import { credentialsFor } from './auth-config.js';
@@ -61,7 +62,6 @@ import { XdrReader, XdrWriter } from './xdr.js';
 
 export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
 
-const PROC_CONNECT_CLOSE = 2;
 /** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE (libvirt_internal.h) */
 const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
 /** remote_auth_type */
@@ -381,8 +381,9 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     if (this.state === 'open') {
       this.state = 'closing';
       try {
-        const info = remoteProcedureInfo[PROC_CONNECT_CLOSE]!;
-        await this.sendCall(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, PROC_CONNECT_CLOSE, undefined, null, null, info);
+        // Past call()'s state check: the connection is closing.
+        const info = remoteProcedureInfo[REMOTE_PROC_CONNECT_CLOSE]!;
+        await this.sendCall(info.program, info.version, info.procedure, undefined, null, null, info);
       } catch {
         // The daemon may already be gone; closing is still complete.
       }
@@ -391,17 +392,9 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     this.shutdown('closed');
   }
 
-  /** Makes a call and decodes its reply (the generated methods go through here). */
-  protected callProcedure<A, R>(
-    program: number,
-    version: number,
-    procedure: number,
-    args: A,
-    encode: ((w: XdrWriter, v: A) => void) | null,
-    decode: ((r: XdrReader) => R) | null,
-    info: ProcedureInfo,
-  ): Promise<R> {
-    return this.call(program, version, procedure, args, encode, decode, info);
+  /** Makes a call of one procedure of the generated tables and decodes its reply (the generated methods go through here). */
+  protected callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R> {
+    return callInfo(this, info, args);
   }
 
   /** Calls any procedure of any program; rejects at once unless the connection is open (or opening). */
@@ -765,38 +758,14 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   }
 
   private async registerCall(family: EventFamily, eventID: number, object: unknown): Promise<number> {
-    switch (family) {
-      case 'domain':
-        return (await this.connectDomainEventCallbackRegisterAny({ eventID, dom: object as RemoteNonnullDomain | null }))
-          .callbackID;
-      case 'network':
-        return (await this.connectNetworkEventRegisterAny({ eventID, net: object as RemoteNonnullNetwork | null })).callbackID;
-      case 'storagePool':
-        return (await this.connectStoragePoolEventRegisterAny({ eventID, pool: object as RemoteNonnullStoragePool | null }))
-          .callbackID;
-      case 'nodeDevice':
-        return (await this.connectNodeDeviceEventRegisterAny({ eventID, dev: object as RemoteNonnullNodeDevice | null }))
-          .callbackID;
-      case 'secret':
-        return (await this.connectSecretEventRegisterAny({ eventID, secret: object as RemoteNonnullSecret | null }))
-          .callbackID;
-    }
+    const f = remoteEventFamilies[family];
+    const ret = await this.callProcedure<object, { callbackID: number }>(remoteProcedureInfo[f.register]!, { eventID, [f.object]: object });
+    return ret.callbackID;
   }
 
   private async deregisterCall(family: EventFamily, callbackID: number): Promise<void> {
     if (this.state !== 'open') return; // the daemon dropped every callback with the connection
-    switch (family) {
-      case 'domain':
-        return this.connectDomainEventCallbackDeregisterAny({ callbackID });
-      case 'network':
-        return this.connectNetworkEventDeregisterAny({ callbackID });
-      case 'storagePool':
-        return this.connectStoragePoolEventDeregisterAny({ callbackID });
-      case 'nodeDevice':
-        return this.connectNodeDeviceEventDeregisterAny({ callbackID });
-      case 'secret':
-        return this.connectSecretEventDeregisterAny({ callbackID });
-    }
+    await this.callProcedure(remoteProcedureInfo[remoteEventFamilies[family].deregister]!, { callbackID });
   }
 
   /** Ends the connection once: rejects every pending call, fails streams, emits `closed`. */
@@ -830,12 +799,18 @@ function fdPassingError(transport: string): LibvirtUnsupportedError {
   return new LibvirtUnsupportedError('fd-passing', why);
 }
 
-/** Binds a generated procedures class of another program (QEMU, LXC) to a connection's call(). */
+/** Calls the procedure `info` on `conn` with the codecs of its table entry. */
+function callInfo<A, R>(conn: LibvirtConnection, info: ProcedureInfo, args: A): Promise<R> {
+  const encode = info.encodeArgs as ((w: XdrWriter, v: A) => void) | null;
+  return conn.call(info.program, info.version, info.procedure, args, encode, info.decodeRet as ((r: XdrReader) => R) | null, info);
+}
+
+/** Binds a generated procedures class of another program (QEMU, LXC) to a connection. */
 function bindProgram<T extends object>(conn: LibvirtConnection, base: abstract new () => T): T {
   const Base = base as unknown as abstract new () => object;
   class Bound extends Base {
-    protected callProcedure(...args: Parameters<LibvirtConnection['call']>): Promise<unknown> {
-      return conn.call(...args);
+    protected callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R> {
+      return callInfo(conn, info, args);
     }
   }
   return new Bound() as T;

@@ -1,10 +1,12 @@
 // Event callbacks, registered the way libvirt's remote driver does: one
 // REMOTE_PROC_CONNECT_*_EVENT_*REGISTER_ANY call per (event ID, optional object) returns a
 // callbackID, and every VIR_NET_MESSAGE the daemon sends for it carries that callbackID.
-// The router delivers each decoded event to the listener of its callbackID.
+// The router delivers each decoded event to the listener of its callbackID. Which families there
+// are, and which procedures register them, is the generated remoteEventFamilies table.
+import { remoteEventFamilies, remoteProcedureInfo } from './remote-protocol.gen.js';
 
-/** The object families that have event callbacks. */
-export type EventFamily = 'domain' | 'network' | 'storagePool' | 'nodeDevice' | 'secret';
+/** The object families whose event callbacks are registered per event id (from the generated table). */
+export type EventFamily = keyof typeof remoteEventFamilies;
 
 /** A decoded event as delivered to a listener. */
 export interface CallbackEvent<M = unknown> {
@@ -42,18 +44,17 @@ export interface IncomingEvent {
   body: unknown;
 }
 
-const FAMILY_PREFIXES: [string, EventFamily][] = [
-  ['domainEvent', 'domain'],
-  ['networkEvent', 'network'],
-  ['storagePoolEvent', 'storagePool'],
-  ['nodeDeviceEvent', 'nodeDevice'],
-  ['secretEvent', 'secret'],
-];
+/** Each registrable family's callback events by generated event name, read once from the procedure table. */
+const FAMILY_OF_EVENT: ReadonlyMap<string, EventFamily> = new Map(
+  Object.values(remoteProcedureInfo).flatMap((p) => {
+    const family = p.event?.family;
+    return family !== undefined && Object.hasOwn(remoteEventFamilies, family) ? [[p.method, family as EventFamily] as const] : [];
+  }),
+);
 
 /** The family of a generated event name ('domainEventCallbackReboot' → 'domain'), if any. */
 export function eventFamily(name: string): EventFamily | undefined {
-  for (const [prefix, family] of FAMILY_PREFIXES) if (name.startsWith(prefix)) return family;
-  return undefined;
+  return FAMILY_OF_EVENT.get(name);
 }
 
 /** Routes callback events to listeners; holds events that arrive before their registration's reply. */
