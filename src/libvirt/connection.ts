@@ -35,19 +35,25 @@ import {
   decodeError,
   encodePacket,
 } from './packet.js';
-import { type EventFamily, type EventRegistration, EventRouter } from './events.js';
+import { type CallbackEvent, callbackEventID, type EventFamily, type EventRegistration, EventRouter } from './events.js';
 import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
 import type { ProcedureInfo } from './procedure-info.js';
 import { QEMU_PROGRAM, type QemuEvent, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
+import { VirConnectFlags } from './libvirt-enums.gen.js';
 import {
+  REMOTE_AUTH_NONE,
+  REMOTE_AUTH_POLKIT,
+  REMOTE_AUTH_SASL,
   REMOTE_PROC_CONNECT_CLOSE,
   REMOTE_PROGRAM,
   type RemoteEvent,
+  type RemoteEventMessages,
   type RemoteNonnullDomain,
   type RemoteNonnullNetwork,
   type RemoteNonnullNodeDevice,
   type RemoteNonnullSecret,
   type RemoteNonnullStoragePool,
+  RemoteAuthType,
   RemoteProcedures,
   remoteEventDecoders,
   remoteEventFamilies,
@@ -64,15 +70,12 @@ export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
 
 /** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE (libvirt_internal.h) */
 const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
-/** remote_auth_type */
-const REMOTE_AUTH_NONE = 0;
-const REMOTE_AUTH_SASL = 1;
-const REMOTE_AUTH_POLKIT = 2;
-const AUTH_NAMES: Record<number, string> = { 0: 'none', 1: 'sasl', 2: 'polkit' };
+/** remote_auth_type values by the name a URI's `auth=` gives them: REMOTE_AUTH_SASL → 'sasl'. */
+const AUTH_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(RemoteAuthType).map(([name, v]) => [v, name.slice('REMOTE_AUTH_'.length).toLowerCase()]),
+);
 /** How long authentication and CONNECT_OPEN may take after connecting (OpenOptions.openTimeout). */
 const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
-/** VIR_CONNECT_RO */
-const VIR_CONNECT_RO = 1;
 
 /** Options of LibvirtConnection.open(). */
 export interface OpenOptions {
@@ -269,7 +272,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       }
       // An empty name asks the daemon to pick its default URI (remote:///).
       const name = this.plan.name;
-      await this.connectOpen({ name: name === '' ? null : name, flags: this.options.readonly ? VIR_CONNECT_RO : 0 });
+      await this.connectOpen({ name: name === '' ? null : name, flags: this.options.readonly ? VirConnectFlags.VIR_CONNECT_RO : 0 });
     } catch (e) {
       this.shutdown('error', e as Error);
       throw e;
@@ -710,6 +713,20 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         throw e;
       });
     }
+  }
+
+  /**
+   * Registers a callback for one event id by its libvirt name (e.g. 'VIR_NETWORK_EVENT_ID_LIFECYCLE')
+   * on one object or all (null); the family, number and message type come from the generated tables.
+   */
+  registerEvent<K extends keyof RemoteEventMessages>(
+    event: K,
+    object: unknown,
+    listener: (ev: CallbackEvent<RemoteEventMessages[K]>) => void,
+  ): Promise<EventRegistration> {
+    const id = callbackEventID(event);
+    if (id === undefined) return Promise.reject(new LibvirtProtocolError(`${event} is not an event id callbacks are registered for`));
+    return this.router.register(id.family, id.eventID, object, listener as (ev: unknown) => void);
   }
 
   /** Registers a domain event callback (REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY) for one domain or all (null). */

@@ -52,6 +52,20 @@ const FAMILY_OF_EVENT: ReadonlyMap<string, EventFamily> = new Map(
   }),
 );
 
+/** The family and number of each event id that callbacks are registered for, by its name. */
+const CALLBACK_EVENT_IDS: ReadonlyMap<string, { family: EventFamily; eventID: number }> = new Map(
+  Object.values(remoteProcedureInfo).flatMap((p) => {
+    const ev = p.event;
+    if (!ev?.callback || ev.eventID === null || !Object.hasOwn(remoteEventFamilies, ev.family)) return [];
+    return [[ev.eventIDName!, { family: ev.family as EventFamily, eventID: ev.eventID }] as const];
+  }),
+);
+
+/** The family and number of an event id by its name ('VIR_NETWORK_EVENT_ID_LIFECYCLE' → network, 0), if callbacks take it. */
+export function callbackEventID(name: string): { family: EventFamily; eventID: number } | undefined {
+  return CALLBACK_EVENT_IDS.get(name);
+}
+
 /** The family of a generated event name ('domainEventCallbackReboot' → 'domain'), if any. */
 export function eventFamily(name: string): EventFamily | undefined {
   return FAMILY_OF_EVENT.get(name);

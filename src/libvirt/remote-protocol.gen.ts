@@ -17504,6 +17504,44 @@ export function decodeRemoteEvent(procedure: number, r: XdrReader): RemoteEvent 
   const d = remoteEventDecoders.get(procedure);
   return d === undefined ? null : ({ name: d.name, procedure, msg: d.decode(r) } as RemoteEvent);
 }
+/** The message of each callback event of REMOTE_PROGRAM, by the libvirt event id a callback is registered for. */
+export interface RemoteEventMessages {
+  VIR_NETWORK_EVENT_ID_LIFECYCLE: RemoteNetworkEventLifecycleMsg;
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE: RemoteDomainEventCallbackLifecycleMsg;
+  VIR_DOMAIN_EVENT_ID_REBOOT: RemoteDomainEventCallbackRebootMsg;
+  VIR_DOMAIN_EVENT_ID_RTC_CHANGE: RemoteDomainEventCallbackRtcChangeMsg;
+  VIR_DOMAIN_EVENT_ID_WATCHDOG: RemoteDomainEventCallbackWatchdogMsg;
+  VIR_DOMAIN_EVENT_ID_IO_ERROR: RemoteDomainEventCallbackIoErrorMsg;
+  VIR_DOMAIN_EVENT_ID_GRAPHICS: RemoteDomainEventCallbackGraphicsMsg;
+  VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON: RemoteDomainEventCallbackIoErrorReasonMsg;
+  VIR_DOMAIN_EVENT_ID_CONTROL_ERROR: RemoteDomainEventCallbackControlErrorMsg;
+  VIR_DOMAIN_EVENT_ID_BLOCK_JOB: RemoteDomainEventCallbackBlockJobMsg;
+  VIR_DOMAIN_EVENT_ID_DISK_CHANGE: RemoteDomainEventCallbackDiskChangeMsg;
+  VIR_DOMAIN_EVENT_ID_TRAY_CHANGE: RemoteDomainEventCallbackTrayChangeMsg;
+  VIR_DOMAIN_EVENT_ID_PMWAKEUP: RemoteDomainEventCallbackPmwakeupMsg;
+  VIR_DOMAIN_EVENT_ID_PMSUSPEND: RemoteDomainEventCallbackPmsuspendMsg;
+  VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE: RemoteDomainEventCallbackBalloonChangeMsg;
+  VIR_DOMAIN_EVENT_ID_PMSUSPEND_DISK: RemoteDomainEventCallbackPmsuspendDiskMsg;
+  VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED: RemoteDomainEventCallbackDeviceRemovedMsg;
+  VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: RemoteDomainEventBlockJob2Msg;
+  VIR_DOMAIN_EVENT_ID_TUNABLE: RemoteDomainEventCallbackTunableMsg;
+  VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE: RemoteDomainEventCallbackAgentLifecycleMsg;
+  VIR_DOMAIN_EVENT_ID_DEVICE_ADDED: RemoteDomainEventCallbackDeviceAddedMsg;
+  VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION: RemoteDomainEventCallbackMigrationIterationMsg;
+  VIR_DOMAIN_EVENT_ID_JOB_COMPLETED: RemoteDomainEventCallbackJobCompletedMsg;
+  VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED: RemoteDomainEventCallbackDeviceRemovalFailedMsg;
+  VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE: RemoteStoragePoolEventLifecycleMsg;
+  VIR_STORAGE_POOL_EVENT_ID_REFRESH: RemoteStoragePoolEventRefreshMsg;
+  VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE: RemoteNodeDeviceEventLifecycleMsg;
+  VIR_NODE_DEVICE_EVENT_ID_UPDATE: RemoteNodeDeviceEventUpdateMsg;
+  VIR_DOMAIN_EVENT_ID_METADATA_CHANGE: RemoteDomainEventCallbackMetadataChangeMsg;
+  VIR_SECRET_EVENT_ID_LIFECYCLE: RemoteSecretEventLifecycleMsg;
+  VIR_SECRET_EVENT_ID_VALUE_CHANGED: RemoteSecretEventValueChangedMsg;
+  VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD: RemoteDomainEventBlockThresholdMsg;
+  VIR_DOMAIN_EVENT_ID_MEMORY_FAILURE: RemoteDomainEventMemoryFailureMsg;
+  VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE: RemoteDomainEventMemoryDeviceSizeChangeMsg;
+  VIR_NETWORK_EVENT_ID_METADATA_CHANGE: RemoteNetworkEventCallbackMetadataChangeMsg;
+}
 /**
  * The event families of REMOTE_PROGRAM whose callbacks are registered per event id: the procedures that
  * register and deregister one, and the field of the register call's _args naming one object (null: all).

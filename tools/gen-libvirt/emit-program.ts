@@ -215,6 +215,13 @@ export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, cEnums
     out += `export function decode${Pascal}Event(procedure: number, r: XdrReader): ${Pascal}Event | null {\n`;
     out += `  const d = ${lowerFirst(Pascal)}EventDecoders.get(procedure);\n`;
     out += `  return d === undefined ? null : ({ name: d.name, procedure, msg: d.decode(r) } as ${Pascal}Event);\n}\n`;
+    const byID = events.filter((p) => facts.get(p.name)!.callback && facts.get(p.name)!.eventIDName !== null);
+    if (byID.length > 0) {
+      out += docComment([`The message of each callback event of ${prog}, by the libvirt event id a callback is registered for.`]);
+      out += `export interface ${Pascal}EventMessages {\n`;
+      for (const p of byID) out += `  ${facts.get(p.name)!.eventIDName}: ${typeName(p.msg!)};\n`;
+      out += '}\n';
+    }
     const families = eventFamilies(procs, P, model, new Set([...facts.values()].filter((f) => f.callback).map((f) => f.family)));
     if (families.length > 0) {
       out += docComment([

@@ -2,7 +2,7 @@
 // the texts of src/libvirt/*.gen.ts out. Reading and writing files is main.ts's business.
 import { createHash } from 'node:crypto';
 import { type CEnum, parseCHeaders } from './c-header.js';
-import { emitCEnum } from './emit-enums.js';
+import { emitCDefine, emitCEnum } from './emit-enums.js';
 import { emitProgram, type ProgramSpec } from './emit-program.js';
 import { type ImportNeeds, TypeEmitter } from './emit-types.js';
 import { GeneratorError, Model } from './model.js';
@@ -129,6 +129,8 @@ export function generate(inputs: GeneratorInputs): Map<string, string> {
     seen.add(e.name);
     body += '\n' + emitCEnum(e, false);
   }
-  if (body !== '') outputs.set(ENUMS_OUT, header(hash, 'the enums of include/libvirt-*.h') + body);
+  const defines = c.defines.filter((d) => !SKIPPED_ENUM_HEADERS.has(d.header) && d.header !== 'include/virterror.h');
+  if (defines.length > 0) body += '\n' + defines.map(emitCDefine).join('');
+  if (body !== '') outputs.set(ENUMS_OUT, header(hash, 'the enums and integer #defines of include/libvirt-*.h') + body);
   return outputs;
 }
