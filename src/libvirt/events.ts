@@ -3,6 +3,7 @@
 // callbackID, and every VIR_NET_MESSAGE the daemon sends for it carries that callbackID.
 // The router delivers each decoded event to the listener of its callbackID. Which families there
 // are, and which procedures register them, is the generated remoteEventFamilies table.
+import type { ProcedureInfo } from './procedure-info.js';
 import { remoteEventFamilies, remoteProcedureInfo } from './remote-protocol.gen.js';
 
 /** The object families whose event callbacks are registered per event id (from the generated table). */
@@ -35,6 +36,24 @@ export interface EventRegistration {
 export interface EventCalls {
   register(family: EventFamily, eventID: number, object: unknown): Promise<number>;
   deregister(family: EventFamily, callbackID: number): Promise<void>;
+}
+
+/**
+ * EventCalls made with the generated procedures that remoteEventFamilies names for each family;
+ * `call` makes one call, and deregistering is skipped once the connection is no longer open (the
+ * daemon dropped every callback with it).
+ */
+export function tableEventCalls(call: (info: ProcedureInfo, args: object) => Promise<unknown>, isOpen: () => boolean): EventCalls {
+  return {
+    async register(family, eventID, object) {
+      const f = remoteEventFamilies[family];
+      const ret = (await call(remoteProcedureInfo[f.register]!, { eventID, [f.object]: object })) as { callbackID: number };
+      return ret.callbackID;
+    },
+    async deregister(family, callbackID) {
+      if (isOpen()) await call(remoteProcedureInfo[remoteEventFamilies[family].deregister]!, { callbackID });
+    },
+  };
 }
 
 /** An incoming event before routing: its generated name, procedure and decoded body. */

@@ -1,5 +1,6 @@
-// Shapes of the procedure and event tables that the generator emits for each RPC program, and the
-// small builders that expand its compact rows (one row per procedure, defaults left out) into them.
+// Shapes of the procedure and event tables that the generator emits for each RPC program, the
+// small builders that expand its compact rows (one row per procedure, defaults left out) into them,
+// and the glue from a table entry to a connection's call.
 import type { XdrReader, XdrWriter } from './xdr.js';
 
 /** Annotations from the comment above a procedure in the .x file. */
@@ -145,4 +146,35 @@ export function eventDecoders<E>(
     if (p.decodeMsg !== null) out.set(p.procedure, { name: p.method as keyof E, decode: p.decodeMsg as (r: XdrReader) => E[keyof E] });
   }
   return out;
+}
+
+/** What a call needs to know about its procedure (from the generated tables). */
+export type CallInfo = Pick<ProcedureInfo, 'stream' | 'fdsIn' | 'fdsOut'> | null;
+
+/** A connection's call of any procedure of any program, with explicit codecs (LibvirtConnection.call). */
+export type RawCall = <A, R>(
+  program: number,
+  version: number,
+  procedure: number,
+  args: A,
+  encode: ((w: XdrWriter, v: A) => void) | null,
+  decode: ((r: XdrReader) => R) | null,
+  info: CallInfo,
+) => Promise<R>;
+
+/** Calls the procedure `info` through `call`, with the codecs of its table entry. */
+export function callWithInfo<A, R>(call: RawCall, info: ProcedureInfo, args: A): Promise<R> {
+  const encode = info.encodeArgs as ((w: XdrWriter, v: A) => void) | null;
+  return call(info.program, info.version, info.procedure, args, encode, info.decodeRet as ((r: XdrReader) => R) | null, info);
+}
+
+/** An instance of a generated procedures class (QEMU, LXC) whose calls go through `call`. */
+export function bindProgram<T extends object>(call: RawCall, base: abstract new () => T): T {
+  const Base = base as unknown as abstract new () => object;
+  class Bound extends Base {
+    protected callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R> {
+      return callWithInfo(call, info, args);
+    }
+  }
+  return new Bound() as T;
 }
