@@ -61,17 +61,13 @@ export const lxcProcedureInfo: ProcedureTable = procedureTable(LXC_PROGRAM, LXC_
 /**
  * Typed calls of every procedure of LXC_PROGRAM (lxc_protocol.x).
  * A connection implements callProcedure: encode args with the entry's codecs, send, await the reply, decode it.
+ * Each method is named after its procedure; its annotations (@acl, @priority …) and traits are in lxcProcedureInfo.
  */
 export abstract class LxcProcedures {
   /** Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret). */
   protected abstract callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R>;
 
-  /**
-   * LXC_PROC_DOMAIN_OPEN_NAMESPACE
-   * @generate: none
-   * @priority: low
-   * @acl: domain:open_namespace
-   */
+  /** LXC_PROC_DOMAIN_OPEN_NAMESPACE */
   domainOpenNamespace(args: LxcDomainOpenNamespaceArgs): Promise<void> {
     return this.callProcedure(lxcProcedureInfo[LXC_PROC_DOMAIN_OPEN_NAMESPACE]!, args);
   }

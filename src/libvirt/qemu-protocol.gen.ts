@@ -260,70 +260,38 @@ export const qemuProcedureInfo: ProcedureTable = procedureTable(QEMU_PROGRAM, QE
 /**
  * Typed calls of every procedure of QEMU_PROGRAM (qemu_protocol.x).
  * A connection implements callProcedure: encode args with the entry's codecs, send, await the reply, decode it.
+ * Each method is named after its procedure; its annotations (@acl, @priority …) and traits are in qemuProcedureInfo.
  */
 export abstract class QemuProcedures {
   /** Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret). */
   protected abstract callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R>;
 
-  /**
-   * QEMU_PROC_DOMAIN_MONITOR_COMMAND
-   * @generate: none
-   * @priority: low
-   * @acl: domain:write
-   */
+  /** QEMU_PROC_DOMAIN_MONITOR_COMMAND */
   domainMonitorCommand(args: QemuDomainMonitorCommandArgs): Promise<QemuDomainMonitorCommandRet> {
     return this.callProcedure(qemuProcedureInfo[QEMU_PROC_DOMAIN_MONITOR_COMMAND]!, args);
   }
 
-  /**
-   * QEMU_PROC_DOMAIN_ATTACH
-   * @generate: both
-   * @priority: low
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** QEMU_PROC_DOMAIN_ATTACH */
   domainAttach(args: QemuDomainAttachArgs): Promise<QemuDomainAttachRet> {
     return this.callProcedure(qemuProcedureInfo[QEMU_PROC_DOMAIN_ATTACH]!, args);
   }
 
-  /**
-   * QEMU_PROC_DOMAIN_AGENT_COMMAND
-   * @generate: both
-   * @priority: low
-   * @acl: domain:write
-   */
+  /** QEMU_PROC_DOMAIN_AGENT_COMMAND */
   domainAgentCommand(args: QemuDomainAgentCommandArgs): Promise<QemuDomainAgentCommandRet> {
     return this.callProcedure(qemuProcedureInfo[QEMU_PROC_DOMAIN_AGENT_COMMAND]!, args);
   }
 
-  /**
-   * QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_domains
-   * @acl: connect:write
-   * @aclfilter: domain:getattr
-   */
+  /** QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER */
   connectDomainMonitorEventRegister(args: QemuConnectDomainMonitorEventRegisterArgs): Promise<QemuConnectDomainMonitorEventRegisterRet> {
     return this.callProcedure(qemuProcedureInfo[QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER]!, args);
   }
 
-  /**
-   * QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER
-   * @generate: none
-   * @priority: high
-   * @acl: connect:write
-   */
+  /** QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER */
   connectDomainMonitorEventDeregister(args: QemuConnectDomainMonitorEventDeregisterArgs): Promise<void> {
     return this.callProcedure(qemuProcedureInfo[QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER]!, args);
   }
 
-  /**
-   * QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES
-   * @generate: none
-   * @priority: low
-   * @acl: domain:write
-   */
+  /** QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES */
   domainMonitorCommandWithFiles(args: QemuDomainMonitorCommandWithFilesArgs): Promise<QemuDomainMonitorCommandWithFilesRet> {
     return this.callProcedure(qemuProcedureInfo[QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES]!, args);
   }
@@ -331,11 +299,7 @@ export abstract class QemuProcedures {
 
 /** Events of QEMU_PROGRAM (qemu_protocol.x): event name → message type. */
 export interface QemuEvents {
-  /**
-   * QEMU_PROC_DOMAIN_MONITOR_EVENT
-   * @generate: both
-   * @acl: none
-   */
+  /** QEMU_PROC_DOMAIN_MONITOR_EVENT */
   domainMonitorEvent: QemuDomainMonitorEventMsg;
 }
 /** A decoded event of QEMU_PROGRAM, discriminated by name. */

@@ -13299,3882 +13299,1978 @@ export const remoteProcedureInfo: ProcedureTable = procedureTable(REMOTE_PROGRAM
 /**
  * Typed calls of every procedure of REMOTE_PROGRAM (remote_protocol.x).
  * A connection implements callProcedure: encode args with the entry's codecs, send, await the reply, decode it.
+ * Each method is named after its procedure; its annotations (@acl, @priority …) and traits are in remoteProcedureInfo.
  */
 export abstract class RemoteProcedures {
   /** Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret). */
   protected abstract callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R>;
 
-  /**
-   * REMOTE_PROC_CONNECT_OPEN
-   * @generate: none
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_OPEN */
   connectOpen(args: RemoteConnectOpenArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_OPEN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_CLOSE
-   * @generate: none
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_CONNECT_CLOSE */
   connectClose(): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_CLOSE]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_TYPE
-   * @generate: server
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_GET_TYPE */
   connectGetType(): Promise<RemoteConnectGetTypeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_TYPE]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_VERSION
-   * @generate: both
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_GET_VERSION */
   connectGetVersion(): Promise<RemoteConnectGetVersionRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_VERSION]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_MAX_VCPUS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_GET_MAX_VCPUS */
   connectGetMaxVcpus(args: RemoteConnectGetMaxVcpusArgs): Promise<RemoteConnectGetMaxVcpusRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_MAX_VCPUS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_INFO
-   * @generate: both
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_INFO */
   nodeGetInfo(): Promise<RemoteNodeGetInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_INFO]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_CAPABILITIES
-   * @generate: both
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_GET_CAPABILITIES */
   connectGetCapabilities(): Promise<RemoteConnectGetCapabilitiesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_CAPABILITIES]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_ATTACH_DEVICE
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_ATTACH_DEVICE */
   domainAttachDevice(args: RemoteDomainAttachDeviceArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_ATTACH_DEVICE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CREATE
-   * @generate: server
-   * @acl: domain:start
-   */
+  /** REMOTE_PROC_DOMAIN_CREATE */
   domainCreate(args: RemoteDomainCreateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CREATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CREATE_XML
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:start
-   */
+  /** REMOTE_PROC_DOMAIN_CREATE_XML */
   domainCreateXml(args: RemoteDomainCreateXmlArgs): Promise<RemoteDomainCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: domain:write
-   * @acl: domain:save
-   */
+  /** REMOTE_PROC_DOMAIN_DEFINE_XML */
   domainDefineXml(args: RemoteDomainDefineXmlArgs): Promise<RemoteDomainDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DESTROY
-   * @generate: both
-   * @priority: high
-   * @acl: domain:stop
-   */
+  /** REMOTE_PROC_DOMAIN_DESTROY */
   domainDestroy(args: RemoteDomainDestroyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DESTROY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DETACH_DEVICE
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_DETACH_DEVICE */
   domainDetachDevice(args: RemoteDomainDetachDeviceArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DETACH_DEVICE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_XML_DESC
-   * @generate: both
-   * @acl: domain:read
-   * @acl: domain:read_secure:VIR_DOMAIN_XML_SECURE
-   * @acl: domain:read_secure:VIR_DOMAIN_XML_MIGRATABLE
-   */
+  /** REMOTE_PROC_DOMAIN_GET_XML_DESC */
   domainGetXmlDesc(args: RemoteDomainGetXmlDescArgs): Promise<RemoteDomainGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_AUTOSTART */
   domainGetAutostart(args: RemoteDomainGetAutostartArgs): Promise<RemoteDomainGetAutostartRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_INFO
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_INFO */
   domainGetInfo(args: RemoteDomainGetInfoArgs): Promise<RemoteDomainGetInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_MAX_MEMORY
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_MAX_MEMORY */
   domainGetMaxMemory(args: RemoteDomainGetMaxMemoryArgs): Promise<RemoteDomainGetMaxMemoryRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_MAX_MEMORY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_MAX_VCPUS
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_MAX_VCPUS */
   domainGetMaxVcpus(args: RemoteDomainGetMaxVcpusArgs): Promise<RemoteDomainGetMaxVcpusRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_MAX_VCPUS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_OS_TYPE
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_OS_TYPE */
   domainGetOsType(args: RemoteDomainGetOsTypeArgs): Promise<RemoteDomainGetOsTypeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_OS_TYPE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_VCPUS
-   * @generate: none
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_VCPUS */
   domainGetVcpus(args: RemoteDomainGetVcpusArgs): Promise<RemoteDomainGetVcpusRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_VCPUS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS */
   connectListDefinedDomains(args: RemoteConnectListDefinedDomainsArgs): Promise<RemoteConnectListDefinedDomainsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_LOOKUP_BY_ID
-   * @generate: both
-   * @priority: high
-   * @acl: domain:getattr
-   */
+  /** REMOTE_PROC_DOMAIN_LOOKUP_BY_ID */
   domainLookupById(args: RemoteDomainLookupByIdArgs): Promise<RemoteDomainLookupByIdRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_LOOKUP_BY_ID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: domain:getattr
-   */
+  /** REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME */
   domainLookupByName(args: RemoteDomainLookupByNameArgs): Promise<RemoteDomainLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID
-   * @generate: both
-   * @priority: high
-   * @acl: domain:getattr
-   */
+  /** REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID */
   domainLookupByUuid(args: RemoteDomainLookupByUuidArgs): Promise<RemoteDomainLookupByUuidRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS */
   connectNumOfDefinedDomains(): Promise<RemoteConnectNumOfDefinedDomainsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_PIN_VCPU
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_PIN_VCPU */
   domainPinVcpu(args: RemoteDomainPinVcpuArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_PIN_VCPU]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_REBOOT
-   * @generate: both
-   * @acl: domain:init_control
-   * @acl: domain:write:VIR_DOMAIN_REBOOT_GUEST_AGENT
-   */
+  /** REMOTE_PROC_DOMAIN_REBOOT */
   domainReboot(args: RemoteDomainRebootArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_REBOOT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_RESUME
-   * @generate: both
-   * @acl: domain:suspend
-   */
+  /** REMOTE_PROC_DOMAIN_RESUME */
   domainResume(args: RemoteDomainResumeArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_RESUME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_AUTOSTART */
   domainSetAutostart(args: RemoteDomainSetAutostartArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_MAX_MEMORY
-   * @generate: both
-   * @priority: high
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_MAX_MEMORY */
   domainSetMaxMemory(args: RemoteDomainSetMaxMemoryArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_MAX_MEMORY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_MEMORY
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_MEMORY */
   domainSetMemory(args: RemoteDomainSetMemoryArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_MEMORY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_VCPUS
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_VCPUS */
   domainSetVcpus(args: RemoteDomainSetVcpusArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_VCPUS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SHUTDOWN
-   * @generate: both
-   * @acl: domain:init_control
-   */
+  /** REMOTE_PROC_DOMAIN_SHUTDOWN */
   domainShutdown(args: RemoteDomainShutdownArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SHUTDOWN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SUSPEND
-   * @generate: both
-   * @acl: domain:suspend
-   */
+  /** REMOTE_PROC_DOMAIN_SUSPEND */
   domainSuspend(args: RemoteDomainSuspendArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SUSPEND]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: domain:delete
-   */
+  /** REMOTE_PROC_DOMAIN_UNDEFINE */
   domainUndefine(args: RemoteDomainUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_DEFINED_NETWORKS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_networks
-   * @aclfilter: network:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_DEFINED_NETWORKS */
   connectListDefinedNetworks(args: RemoteConnectListDefinedNetworksArgs): Promise<RemoteConnectListDefinedNetworksRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_DEFINED_NETWORKS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_DOMAINS
-   * @generate: server
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_DOMAINS */
   connectListDomains(args: RemoteConnectListDomainsArgs): Promise<RemoteConnectListDomainsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_DOMAINS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_NETWORKS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_networks
-   * @aclfilter: network:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_NETWORKS */
   connectListNetworks(args: RemoteConnectListNetworksArgs): Promise<RemoteConnectListNetworksRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_NETWORKS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_CREATE
-   * @generate: both
-   * @acl: network:start
-   */
+  /** REMOTE_PROC_NETWORK_CREATE */
   networkCreate(args: RemoteNetworkCreateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_CREATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_CREATE_XML
-   * @generate: both
-   * @acl: network:write
-   * @acl: network:start
-   */
+  /** REMOTE_PROC_NETWORK_CREATE_XML */
   networkCreateXml(args: RemoteNetworkCreateXmlArgs): Promise<RemoteNetworkCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: network:write
-   * @acl: network:save
-   */
+  /** REMOTE_PROC_NETWORK_DEFINE_XML */
   networkDefineXml(args: RemoteNetworkDefineXmlArgs): Promise<RemoteNetworkDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_DESTROY
-   * @generate: both
-   * @priority: high
-   * @acl: network:stop
-   */
+  /** REMOTE_PROC_NETWORK_DESTROY */
   networkDestroy(args: RemoteNetworkDestroyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_DESTROY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_GET_XML_DESC */
   networkGetXmlDesc(args: RemoteNetworkGetXmlDescArgs): Promise<RemoteNetworkGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_GET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_GET_AUTOSTART */
   networkGetAutostart(args: RemoteNetworkGetAutostartArgs): Promise<RemoteNetworkGetAutostartRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_GET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_GET_BRIDGE_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_GET_BRIDGE_NAME */
   networkGetBridgeName(args: RemoteNetworkGetBridgeNameArgs): Promise<RemoteNetworkGetBridgeNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_GET_BRIDGE_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: network:getattr
-   */
+  /** REMOTE_PROC_NETWORK_LOOKUP_BY_NAME */
   networkLookupByName(args: RemoteNetworkLookupByNameArgs): Promise<RemoteNetworkLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_LOOKUP_BY_UUID
-   * @generate: both
-   * @priority: high
-   * @acl: network:getattr
-   */
+  /** REMOTE_PROC_NETWORK_LOOKUP_BY_UUID */
   networkLookupByUuid(args: RemoteNetworkLookupByUuidArgs): Promise<RemoteNetworkLookupByUuidRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_LOOKUP_BY_UUID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_SET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: network:write
-   */
+  /** REMOTE_PROC_NETWORK_SET_AUTOSTART */
   networkSetAutostart(args: RemoteNetworkSetAutostartArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_SET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: network:delete
-   */
+  /** REMOTE_PROC_NETWORK_UNDEFINE */
   networkUndefine(args: RemoteNetworkUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_DEFINED_NETWORKS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_networks
-   * @aclfilter: network:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_DEFINED_NETWORKS */
   connectNumOfDefinedNetworks(): Promise<RemoteConnectNumOfDefinedNetworksRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_DEFINED_NETWORKS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_DOMAINS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_DOMAINS */
   connectNumOfDomains(): Promise<RemoteConnectNumOfDomainsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_DOMAINS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_NETWORKS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_networks
-   * @aclfilter: network:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_NETWORKS */
   connectNumOfNetworks(): Promise<RemoteConnectNumOfNetworksRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_NETWORKS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CORE_DUMP
-   * @generate: both
-   * @acl: domain:core_dump
-   */
+  /** REMOTE_PROC_DOMAIN_CORE_DUMP */
   domainCoreDump(args: RemoteDomainCoreDumpArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CORE_DUMP]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_RESTORE
-   * @generate: both
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_RESTORE */
   domainRestore(args: RemoteDomainRestoreArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_RESTORE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SAVE
-   * @generate: both
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_SAVE */
   domainSave(args: RemoteDomainSaveArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SAVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE */
   domainGetSchedulerType(args: RemoteDomainGetSchedulerTypeArgs): Promise<RemoteDomainGetSchedulerTypeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS
-   * @generate: client
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS */
   domainGetSchedulerParameters(args: RemoteDomainGetSchedulerParametersArgs): Promise<RemoteDomainGetSchedulerParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS */
   domainSetSchedulerParameters(args: RemoteDomainSetSchedulerParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_HOSTNAME
-   * @generate: both
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_GET_HOSTNAME */
   connectGetHostname(): Promise<RemoteConnectGetHostnameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_HOSTNAME]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_SUPPORTS_FEATURE
-   * @generate: client
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_SUPPORTS_FEATURE */
   connectSupportsFeature(args: RemoteConnectSupportsFeatureArgs): Promise<RemoteConnectSupportsFeatureRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_SUPPORTS_FEATURE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE
-   * @generate: none
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE */
   domainMigratePrepare(args: RemoteDomainMigratePrepareArgs): Promise<RemoteDomainMigratePrepareRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PERFORM
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PERFORM */
   domainMigratePerform(args: RemoteDomainMigratePerformArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PERFORM]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_FINISH
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_FINISH */
   domainMigrateFinish(args: RemoteDomainMigrateFinishArgs): Promise<RemoteDomainMigrateFinishRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_FINISH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_STATS
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_STATS */
   domainBlockStats(args: RemoteDomainBlockStatsArgs): Promise<RemoteDomainBlockStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_INTERFACE_STATS
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_INTERFACE_STATS */
   domainInterfaceStats(args: RemoteDomainInterfaceStatsArgs): Promise<RemoteDomainInterfaceStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_INTERFACE_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_AUTH_LIST
-   * @generate: none
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_AUTH_LIST */
   authList(): Promise<RemoteAuthListRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_AUTH_LIST]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_AUTH_SASL_INIT
-   * @generate: none
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_AUTH_SASL_INIT */
   authSaslInit(): Promise<RemoteAuthSaslInitRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_AUTH_SASL_INIT]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_AUTH_SASL_START
-   * @generate: none
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_AUTH_SASL_START */
   authSaslStart(args: RemoteAuthSaslStartArgs): Promise<RemoteAuthSaslStartRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_AUTH_SASL_START]!, args);
   }
 
-  /**
-   * REMOTE_PROC_AUTH_SASL_STEP
-   * @generate: none
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_AUTH_SASL_STEP */
   authSaslStep(args: RemoteAuthSaslStepArgs): Promise<RemoteAuthSaslStepRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_AUTH_SASL_STEP]!, args);
   }
 
-  /**
-   * REMOTE_PROC_AUTH_POLKIT
-   * @generate: none
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_AUTH_POLKIT */
   authPolkit(): Promise<RemoteAuthPolkitRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_AUTH_POLKIT]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_STORAGE_POOLS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_storage_pools
-   * @aclfilter: storage_pool:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_STORAGE_POOLS */
   connectNumOfStoragePools(): Promise<RemoteConnectNumOfStoragePoolsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_STORAGE_POOLS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_STORAGE_POOLS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_storage_pools
-   * @aclfilter: storage_pool:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_STORAGE_POOLS */
   connectListStoragePools(args: RemoteConnectListStoragePoolsArgs): Promise<RemoteConnectListStoragePoolsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_STORAGE_POOLS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_DEFINED_STORAGE_POOLS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_storage_pools
-   * @aclfilter: storage_pool:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_DEFINED_STORAGE_POOLS */
   connectNumOfDefinedStoragePools(): Promise<RemoteConnectNumOfDefinedStoragePoolsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_DEFINED_STORAGE_POOLS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_DEFINED_STORAGE_POOLS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_storage_pools
-   * @aclfilter: storage_pool:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_DEFINED_STORAGE_POOLS */
   connectListDefinedStoragePools(args: RemoteConnectListDefinedStoragePoolsArgs): Promise<RemoteConnectListDefinedStoragePoolsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_DEFINED_STORAGE_POOLS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES
-   * @generate: server
-   * @acl: connect:detect_storage_pools
-   */
+  /** REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES */
   connectFindStoragePoolSources(args: RemoteConnectFindStoragePoolSourcesArgs): Promise<RemoteConnectFindStoragePoolSourcesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_CREATE_XML
-   * @generate: both
-   * @acl: storage_pool:start
-   * @acl: storage_pool:write
-   */
+  /** REMOTE_PROC_STORAGE_POOL_CREATE_XML */
   storagePoolCreateXml(args: RemoteStoragePoolCreateXmlArgs): Promise<RemoteStoragePoolCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:write
-   * @acl: storage_pool:save
-   */
+  /** REMOTE_PROC_STORAGE_POOL_DEFINE_XML */
   storagePoolDefineXml(args: RemoteStoragePoolDefineXmlArgs): Promise<RemoteStoragePoolDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_CREATE
-   * @generate: both
-   * @acl: storage_pool:start
-   */
+  /** REMOTE_PROC_STORAGE_POOL_CREATE */
   storagePoolCreate(args: RemoteStoragePoolCreateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_CREATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_BUILD
-   * @generate: both
-   * @acl: storage_pool:format
-   */
+  /** REMOTE_PROC_STORAGE_POOL_BUILD */
   storagePoolBuild(args: RemoteStoragePoolBuildArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_BUILD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_DESTROY
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:stop
-   */
+  /** REMOTE_PROC_STORAGE_POOL_DESTROY */
   storagePoolDestroy(args: RemoteStoragePoolDestroyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_DESTROY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_DELETE
-   * @generate: both
-   * @acl: storage_pool:format
-   */
+  /** REMOTE_PROC_STORAGE_POOL_DELETE */
   storagePoolDelete(args: RemoteStoragePoolDeleteArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_DELETE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:delete
-   */
+  /** REMOTE_PROC_STORAGE_POOL_UNDEFINE */
   storagePoolUndefine(args: RemoteStoragePoolUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_REFRESH
-   * @generate: both
-   * @acl: storage_pool:refresh
-   */
+  /** REMOTE_PROC_STORAGE_POOL_REFRESH */
   storagePoolRefresh(args: RemoteStoragePoolRefreshArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_REFRESH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_NAME */
   storagePoolLookupByName(args: RemoteStoragePoolLookupByNameArgs): Promise<RemoteStoragePoolLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_UUID
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_UUID */
   storagePoolLookupByUuid(args: RemoteStoragePoolLookupByUuidArgs): Promise<RemoteStoragePoolLookupByUuidRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_UUID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_VOLUME
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_VOLUME */
   storagePoolLookupByVolume(args: RemoteStoragePoolLookupByVolumeArgs): Promise<RemoteStoragePoolLookupByVolumeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_VOLUME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_GET_INFO
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:read
-   */
+  /** REMOTE_PROC_STORAGE_POOL_GET_INFO */
   storagePoolGetInfo(args: RemoteStoragePoolGetInfoArgs): Promise<RemoteStoragePoolGetInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_GET_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:read
-   */
+  /** REMOTE_PROC_STORAGE_POOL_GET_XML_DESC */
   storagePoolGetXmlDesc(args: RemoteStoragePoolGetXmlDescArgs): Promise<RemoteStoragePoolGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_GET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:read
-   */
+  /** REMOTE_PROC_STORAGE_POOL_GET_AUTOSTART */
   storagePoolGetAutostart(args: RemoteStoragePoolGetAutostartArgs): Promise<RemoteStoragePoolGetAutostartRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_GET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_SET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:write
-   */
+  /** REMOTE_PROC_STORAGE_POOL_SET_AUTOSTART */
   storagePoolSetAutostart(args: RemoteStoragePoolSetAutostartArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_SET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:search_storage_vols
-   * @aclfilter: storage_vol:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES */
   storagePoolNumOfVolumes(args: RemoteStoragePoolNumOfVolumesArgs): Promise<RemoteStoragePoolNumOfVolumesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_LIST_VOLUMES
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:search_storage_vols
-   * @aclfilter: storage_vol:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_LIST_VOLUMES */
   storagePoolListVolumes(args: RemoteStoragePoolListVolumesArgs): Promise<RemoteStoragePoolListVolumesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_LIST_VOLUMES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_CREATE_XML
-   * @generate: both
-   * @acl: storage_vol:create
-   */
+  /** REMOTE_PROC_STORAGE_VOL_CREATE_XML */
   storageVolCreateXml(args: RemoteStorageVolCreateXmlArgs): Promise<RemoteStorageVolCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_DELETE
-   * @generate: both
-   * @acl: storage_vol:delete
-   */
+  /** REMOTE_PROC_STORAGE_VOL_DELETE */
   storageVolDelete(args: RemoteStorageVolDeleteArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_DELETE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: storage_vol:getattr
-   */
+  /** REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_NAME */
   storageVolLookupByName(args: RemoteStorageVolLookupByNameArgs): Promise<RemoteStorageVolLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_KEY
-   * @generate: both
-   * @priority: high
-   * @acl: storage_vol:getattr
-   */
+  /** REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_KEY */
   storageVolLookupByKey(args: RemoteStorageVolLookupByKeyArgs): Promise<RemoteStorageVolLookupByKeyRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_KEY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_PATH
-   * @generate: both
-   * @priority: high
-   * @acl: storage_vol:getattr
-   */
+  /** REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_PATH */
   storageVolLookupByPath(args: RemoteStorageVolLookupByPathArgs): Promise<RemoteStorageVolLookupByPathRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_PATH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_GET_INFO
-   * @generate: both
-   * @priority: high
-   * @acl: storage_vol:read
-   */
+  /** REMOTE_PROC_STORAGE_VOL_GET_INFO */
   storageVolGetInfo(args: RemoteStorageVolGetInfoArgs): Promise<RemoteStorageVolGetInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_GET_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: storage_vol:read
-   */
+  /** REMOTE_PROC_STORAGE_VOL_GET_XML_DESC */
   storageVolGetXmlDesc(args: RemoteStorageVolGetXmlDescArgs): Promise<RemoteStorageVolGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_GET_PATH
-   * @generate: both
-   * @priority: high
-   * @acl: storage_vol:read
-   */
+  /** REMOTE_PROC_STORAGE_VOL_GET_PATH */
   storageVolGetPath(args: RemoteStorageVolGetPathArgs): Promise<RemoteStorageVolGetPathRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_GET_PATH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_CELLS_FREE_MEMORY
-   * @generate: server
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_CELLS_FREE_MEMORY */
   nodeGetCellsFreeMemory(args: RemoteNodeGetCellsFreeMemoryArgs): Promise<RemoteNodeGetCellsFreeMemoryRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_CELLS_FREE_MEMORY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_FREE_MEMORY
-   * @generate: both
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_FREE_MEMORY */
   nodeGetFreeMemory(): Promise<RemoteNodeGetFreeMemoryRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_FREE_MEMORY]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_PEEK
-   * @generate: none
-   * @acl: domain:block_read
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_PEEK */
   domainBlockPeek(args: RemoteDomainBlockPeekArgs): Promise<RemoteDomainBlockPeekRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_PEEK]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MEMORY_PEEK
-   * @generate: none
-   * @acl: domain:mem_read
-   */
+  /** REMOTE_PROC_DOMAIN_MEMORY_PEEK */
   domainMemoryPeek(args: RemoteDomainMemoryPeekArgs): Promise<RemoteDomainMemoryPeekRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MEMORY_PEEK]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER */
   connectDomainEventRegister(): Promise<RemoteConnectDomainEventRegisterRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER */
   connectDomainEventDeregister(): Promise<RemoteConnectDomainEventDeregisterRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE2
-   * @generate: none
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE2 */
   domainMigratePrepare2(args: RemoteDomainMigratePrepare2Args): Promise<RemoteDomainMigratePrepare2Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE2]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_FINISH2
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_FINISH2 */
   domainMigrateFinish2(args: RemoteDomainMigrateFinish2Args): Promise<RemoteDomainMigrateFinish2Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_FINISH2]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_URI
-   * @generate: server
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_GET_URI */
   connectGetUri(): Promise<RemoteConnectGetUriRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_URI]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_NODE_NUM_OF_DEVICES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_node_devices
-   * @aclfilter: node_device:getattr
-   */
+  /** REMOTE_PROC_NODE_NUM_OF_DEVICES */
   nodeNumOfDevices(args: RemoteNodeNumOfDevicesArgs): Promise<RemoteNodeNumOfDevicesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_NUM_OF_DEVICES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_LIST_DEVICES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_node_devices
-   * @aclfilter: node_device:getattr
-   */
+  /** REMOTE_PROC_NODE_LIST_DEVICES */
   nodeListDevices(args: RemoteNodeListDevicesArgs): Promise<RemoteNodeListDevicesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_LIST_DEVICES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:getattr
-   */
+  /** REMOTE_PROC_NODE_DEVICE_LOOKUP_BY_NAME */
   nodeDeviceLookupByName(args: RemoteNodeDeviceLookupByNameArgs): Promise<RemoteNodeDeviceLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_GET_XML_DESC
-   * @generate: both
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_GET_XML_DESC */
   nodeDeviceGetXmlDesc(args: RemoteNodeDeviceGetXmlDescArgs): Promise<RemoteNodeDeviceGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_GET_PARENT
-   * @generate: client
-   * @priority: high
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_GET_PARENT */
   nodeDeviceGetParent(args: RemoteNodeDeviceGetParentArgs): Promise<RemoteNodeDeviceGetParentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_GET_PARENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_NUM_OF_CAPS
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_NUM_OF_CAPS */
   nodeDeviceNumOfCaps(args: RemoteNodeDeviceNumOfCapsArgs): Promise<RemoteNodeDeviceNumOfCapsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_NUM_OF_CAPS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_LIST_CAPS
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_LIST_CAPS */
   nodeDeviceListCaps(args: RemoteNodeDeviceListCapsArgs): Promise<RemoteNodeDeviceListCapsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_LIST_CAPS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_DETTACH
-   * @generate: server
-   * @acl: node_device:detach
-   */
+  /** REMOTE_PROC_NODE_DEVICE_DETTACH */
   nodeDeviceDettach(args: RemoteNodeDeviceDettachArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_DETTACH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_RE_ATTACH
-   * @generate: server
-   * @acl: node_device:detach
-   */
+  /** REMOTE_PROC_NODE_DEVICE_RE_ATTACH */
   nodeDeviceReAttach(args: RemoteNodeDeviceReAttachArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_RE_ATTACH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_RESET
-   * @generate: server
-   * @acl: node_device:detach
-   */
+  /** REMOTE_PROC_NODE_DEVICE_RESET */
   nodeDeviceReset(args: RemoteNodeDeviceResetArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_RESET]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL
-   * @generate: none
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL */
   domainGetSecurityLabel(args: RemoteDomainGetSecurityLabelArgs): Promise<RemoteDomainGetSecurityLabelRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_SECURITY_MODEL
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_SECURITY_MODEL */
   nodeGetSecurityModel(): Promise<RemoteNodeGetSecurityModelRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_SECURITY_MODEL]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_CREATE_XML
-   * @generate: both
-   * @acl: node_device:write
-   * @acl: node_device:start
-   */
+  /** REMOTE_PROC_NODE_DEVICE_CREATE_XML */
   nodeDeviceCreateXml(args: RemoteNodeDeviceCreateXmlArgs): Promise<RemoteNodeDeviceCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_DESTROY
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:stop
-   */
+  /** REMOTE_PROC_NODE_DEVICE_DESTROY */
   nodeDeviceDestroy(args: RemoteNodeDeviceDestroyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_DESTROY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM
-   * @generate: both
-   * @acl: storage_vol:create
-   */
+  /** REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM */
   storageVolCreateXmlFrom(args: RemoteStorageVolCreateXmlFromArgs): Promise<RemoteStorageVolCreateXmlFromRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_INTERFACES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_interfaces
-   * @aclfilter: interface:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_INTERFACES */
   connectNumOfInterfaces(): Promise<RemoteConnectNumOfInterfacesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_INTERFACES]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_INTERFACES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_interfaces
-   * @aclfilter: interface:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_INTERFACES */
   connectListInterfaces(args: RemoteConnectListInterfacesArgs): Promise<RemoteConnectListInterfacesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_INTERFACES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: interface:getattr
-   */
+  /** REMOTE_PROC_INTERFACE_LOOKUP_BY_NAME */
   interfaceLookupByName(args: RemoteInterfaceLookupByNameArgs): Promise<RemoteInterfaceLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_LOOKUP_BY_MAC_STRING
-   * @generate: both
-   * @priority: high
-   * @acl: interface:getattr
-   */
+  /** REMOTE_PROC_INTERFACE_LOOKUP_BY_MAC_STRING */
   interfaceLookupByMacString(args: RemoteInterfaceLookupByMacStringArgs): Promise<RemoteInterfaceLookupByMacStringRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_LOOKUP_BY_MAC_STRING]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_GET_XML_DESC
-   * @generate: both
-   * @acl: interface:read
-   */
+  /** REMOTE_PROC_INTERFACE_GET_XML_DESC */
   interfaceGetXmlDesc(args: RemoteInterfaceGetXmlDescArgs): Promise<RemoteInterfaceGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: interface:write
-   * @acl: interface:save
-   */
+  /** REMOTE_PROC_INTERFACE_DEFINE_XML */
   interfaceDefineXml(args: RemoteInterfaceDefineXmlArgs): Promise<RemoteInterfaceDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: interface:delete
-   */
+  /** REMOTE_PROC_INTERFACE_UNDEFINE */
   interfaceUndefine(args: RemoteInterfaceUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_CREATE
-   * @generate: both
-   * @acl: interface:start
-   */
+  /** REMOTE_PROC_INTERFACE_CREATE */
   interfaceCreate(args: RemoteInterfaceCreateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_CREATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_DESTROY
-   * @generate: both
-   * @priority: high
-   * @acl: interface:stop
-   */
+  /** REMOTE_PROC_INTERFACE_DESTROY */
   interfaceDestroy(args: RemoteInterfaceDestroyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_DESTROY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE
-   * @generate: both
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE */
   connectDomainXmlFromNative(args: RemoteConnectDomainXmlFromNativeArgs): Promise<RemoteConnectDomainXmlFromNativeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE
-   * @generate: both
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE */
   connectDomainXmlToNative(args: RemoteConnectDomainXmlToNativeArgs): Promise<RemoteConnectDomainXmlToNativeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_interfaces
-   * @aclfilter: interface:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES */
   connectNumOfDefinedInterfaces(): Promise<RemoteConnectNumOfDefinedInterfacesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_DEFINED_INTERFACES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_interfaces
-   * @aclfilter: interface:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_DEFINED_INTERFACES */
   connectListDefinedInterfaces(args: RemoteConnectListDefinedInterfacesArgs): Promise<RemoteConnectListDefinedInterfacesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_DEFINED_INTERFACES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_SECRETS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_secrets
-   * @aclfilter: secret:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_SECRETS */
   connectNumOfSecrets(): Promise<RemoteConnectNumOfSecretsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_SECRETS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_SECRETS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_secrets
-   * @aclfilter: secret:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_SECRETS */
   connectListSecrets(args: RemoteConnectListSecretsArgs): Promise<RemoteConnectListSecretsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_SECRETS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_LOOKUP_BY_UUID
-   * @generate: both
-   * @priority: high
-   * @acl: secret:getattr
-   */
+  /** REMOTE_PROC_SECRET_LOOKUP_BY_UUID */
   secretLookupByUuid(args: RemoteSecretLookupByUuidArgs): Promise<RemoteSecretLookupByUuidRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_LOOKUP_BY_UUID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: secret:write
-   * @acl: secret:save
-   */
+  /** REMOTE_PROC_SECRET_DEFINE_XML */
   secretDefineXml(args: RemoteSecretDefineXmlArgs): Promise<RemoteSecretDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: secret:read
-   */
+  /** REMOTE_PROC_SECRET_GET_XML_DESC */
   secretGetXmlDesc(args: RemoteSecretGetXmlDescArgs): Promise<RemoteSecretGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_SET_VALUE
-   * @generate: both
-   * @priority: high
-   * @acl: secret:write
-   */
+  /** REMOTE_PROC_SECRET_SET_VALUE */
   secretSetValue(args: RemoteSecretSetValueArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_SET_VALUE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_GET_VALUE
-   * @generate: none
-   * @priority: high
-   * @acl: secret:read_secure
-   */
+  /** REMOTE_PROC_SECRET_GET_VALUE */
   secretGetValue(args: RemoteSecretGetValueArgs): Promise<RemoteSecretGetValueRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_GET_VALUE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: secret:delete
-   */
+  /** REMOTE_PROC_SECRET_UNDEFINE */
   secretUndefine(args: RemoteSecretUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_SECRET_LOOKUP_BY_USAGE
-   * @generate: both
-   * @priority: high
-   * @acl: secret:getattr
-   */
+  /** REMOTE_PROC_SECRET_LOOKUP_BY_USAGE */
   secretLookupByUsage(args: RemoteSecretLookupByUsageArgs): Promise<RemoteSecretLookupByUsageRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_SECRET_LOOKUP_BY_USAGE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL
-   * @generate: both
-   * @writestream: 1
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL */
   domainMigratePrepareTunnel(args: RemoteDomainMigratePrepareTunnelArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_IS_SECURE
-   * @generate: server
-   * @priority: high
-   * @acl: none
-   */
+  /** REMOTE_PROC_CONNECT_IS_SECURE */
   connectIsSecure(): Promise<RemoteConnectIsSecureRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_IS_SECURE]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_IS_ACTIVE
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_IS_ACTIVE */
   domainIsActive(args: RemoteDomainIsActiveArgs): Promise<RemoteDomainIsActiveRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_IS_ACTIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_IS_PERSISTENT
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_IS_PERSISTENT */
   domainIsPersistent(args: RemoteDomainIsPersistentArgs): Promise<RemoteDomainIsPersistentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_IS_PERSISTENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_IS_ACTIVE
-   * @generate: both
-   * @priority: high
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_IS_ACTIVE */
   networkIsActive(args: RemoteNetworkIsActiveArgs): Promise<RemoteNetworkIsActiveRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_IS_ACTIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_IS_PERSISTENT
-   * @generate: both
-   * @priority: high
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_IS_PERSISTENT */
   networkIsPersistent(args: RemoteNetworkIsPersistentArgs): Promise<RemoteNetworkIsPersistentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_IS_PERSISTENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_IS_ACTIVE
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:read
-   */
+  /** REMOTE_PROC_STORAGE_POOL_IS_ACTIVE */
   storagePoolIsActive(args: RemoteStoragePoolIsActiveArgs): Promise<RemoteStoragePoolIsActiveRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_IS_ACTIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:read
-   */
+  /** REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT */
   storagePoolIsPersistent(args: RemoteStoragePoolIsPersistentArgs): Promise<RemoteStoragePoolIsPersistentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_IS_ACTIVE
-   * @generate: both
-   * @priority: high
-   * @acl: interface:read
-   */
+  /** REMOTE_PROC_INTERFACE_IS_ACTIVE */
   interfaceIsActive(args: RemoteInterfaceIsActiveArgs): Promise<RemoteInterfaceIsActiveRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_IS_ACTIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_LIB_VERSION
-   * @generate: both
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_GET_LIB_VERSION */
   connectGetLibVersion(): Promise<RemoteConnectGetLibVersionRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_LIB_VERSION]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_COMPARE_CPU
-   * @generate: both
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_COMPARE_CPU */
   connectCompareCpu(args: RemoteConnectCompareCpuArgs): Promise<RemoteConnectCompareCpuRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_COMPARE_CPU]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MEMORY_STATS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_MEMORY_STATS */
   domainMemoryStats(args: RemoteDomainMemoryStatsArgs): Promise<RemoteDomainMemoryStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MEMORY_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_ATTACH_DEVICE_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_ATTACH_DEVICE_FLAGS */
   domainAttachDeviceFlags(args: RemoteDomainAttachDeviceFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_ATTACH_DEVICE_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS */
   domainDetachDeviceFlags(args: RemoteDomainDetachDeviceFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_BASELINE_CPU
-   * @generate: both
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_BASELINE_CPU */
   connectBaselineCpu(args: RemoteConnectBaselineCpuArgs): Promise<RemoteConnectBaselineCpuRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_BASELINE_CPU]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_JOB_INFO
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_JOB_INFO */
   domainGetJobInfo(args: RemoteDomainGetJobInfoArgs): Promise<RemoteDomainGetJobInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_JOB_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_ABORT_JOB
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_ABORT_JOB */
   domainAbortJob(args: RemoteDomainAbortJobArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_ABORT_JOB]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_WIPE
-   * @generate: both
-   * @acl: storage_vol:format
-   */
+  /** REMOTE_PROC_STORAGE_VOL_WIPE */
   storageVolWipe(args: RemoteStorageVolWipeArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_WIPE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME */
   domainMigrateSetMaxDowntime(args: RemoteDomainMigrateSetMaxDowntimeArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY */
   connectDomainEventRegisterAny(args: RemoteConnectDomainEventRegisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER_ANY */
   connectDomainEventDeregisterAny(args: RemoteConnectDomainEventDeregisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS */
   domainUpdateDeviceFlags(args: RemoteDomainUpdateDeviceFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter:getattr
-   */
+  /** REMOTE_PROC_NWFILTER_LOOKUP_BY_NAME */
   nwfilterLookupByName(args: RemoteNwfilterLookupByNameArgs): Promise<RemoteNwfilterLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_LOOKUP_BY_UUID
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter:getattr
-   */
+  /** REMOTE_PROC_NWFILTER_LOOKUP_BY_UUID */
   nwfilterLookupByUuid(args: RemoteNwfilterLookupByUuidArgs): Promise<RemoteNwfilterLookupByUuidRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_LOOKUP_BY_UUID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter:read
-   */
+  /** REMOTE_PROC_NWFILTER_GET_XML_DESC */
   nwfilterGetXmlDesc(args: RemoteNwfilterGetXmlDescArgs): Promise<RemoteNwfilterGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NUM_OF_NWFILTERS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_nwfilters
-   * @aclfilter: nwfilter:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NUM_OF_NWFILTERS */
   connectNumOfNwfilters(): Promise<RemoteConnectNumOfNwfiltersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NUM_OF_NWFILTERS]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_NWFILTERS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_nwfilters
-   * @aclfilter: nwfilter:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_NWFILTERS */
   connectListNwfilters(args: RemoteConnectListNwfiltersArgs): Promise<RemoteConnectListNwfiltersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_NWFILTERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter:write
-   * @acl: nwfilter:save
-   */
+  /** REMOTE_PROC_NWFILTER_DEFINE_XML */
   nwfilterDefineXml(args: RemoteNwfilterDefineXmlArgs): Promise<RemoteNwfilterDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter:delete
-   */
+  /** REMOTE_PROC_NWFILTER_UNDEFINE */
   nwfilterUndefine(args: RemoteNwfilterUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MANAGED_SAVE
-   * @generate: both
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_MANAGED_SAVE */
   domainManagedSave(args: RemoteDomainManagedSaveArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MANAGED_SAVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE */
   domainHasManagedSaveImage(args: RemoteDomainHasManagedSaveImageArgs): Promise<RemoteDomainHasManagedSaveImageRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE
-   * @generate: both
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE */
   domainManagedSaveRemove(args: RemoteDomainManagedSaveRemoveArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML
-   * @generate: both
-   * @acl: domain:snapshot
-   * @acl: domain:fs_freeze:VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML */
   domainSnapshotCreateXml(args: RemoteDomainSnapshotCreateXmlArgs): Promise<RemoteDomainSnapshotCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   * @acl: domain:read_secure:VIR_DOMAIN_SNAPSHOT_XML_SECURE
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC */
   domainSnapshotGetXmlDesc(args: RemoteDomainSnapshotGetXmlDescArgs): Promise<RemoteDomainSnapshotGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_NUM
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_NUM */
   domainSnapshotNum(args: RemoteDomainSnapshotNumArgs): Promise<RemoteDomainSnapshotNumRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_NUM]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_NAMES
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_NAMES */
   domainSnapshotListNames(args: RemoteDomainSnapshotListNamesArgs): Promise<RemoteDomainSnapshotListNamesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_NAMES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME */
   domainSnapshotLookupByName(args: RemoteDomainSnapshotLookupByNameArgs): Promise<RemoteDomainSnapshotLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT */
   domainHasCurrentSnapshot(args: RemoteDomainHasCurrentSnapshotArgs): Promise<RemoteDomainHasCurrentSnapshotRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT */
   domainSnapshotCurrent(args: RemoteDomainSnapshotCurrentArgs): Promise<RemoteDomainSnapshotCurrentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT
-   * @generate: both
-   * @acl: domain:snapshot
-   */
+  /** REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT */
   domainRevertToSnapshot(args: RemoteDomainRevertToSnapshotArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE
-   * @generate: both
-   * @acl: domain:snapshot
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE */
   domainSnapshotDelete(args: RemoteDomainSnapshotDeleteArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_BLOCK_INFO
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_BLOCK_INFO */
   domainGetBlockInfo(args: RemoteDomainGetBlockInfoArgs): Promise<RemoteDomainGetBlockInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_BLOCK_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS
-   * @generate: both
-   * @acl: domain:start
-   */
+  /** REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS */
   domainCreateWithFlags(args: RemoteDomainCreateWithFlagsArgs): Promise<RemoteDomainCreateWithFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS */
   domainSetMemoryParameters(args: RemoteDomainSetMemoryParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS */
   domainGetMemoryParameters(args: RemoteDomainGetMemoryParametersArgs): Promise<RemoteDomainGetMemoryParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   * @acl: domain:write:VIR_DOMAIN_VCPU_GUEST
-   */
+  /** REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS */
   domainSetVcpusFlags(args: RemoteDomainSetVcpusFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS
-   * @generate: both
-   * @acl: domain:read
-   * @acl: domain:write:VIR_DOMAIN_VCPU_GUEST
-   */
+  /** REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS */
   domainGetVcpusFlags(args: RemoteDomainGetVcpusFlagsArgs): Promise<RemoteDomainGetVcpusFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_OPEN_CONSOLE
-   * @generate: both
-   * @readstream: 2
-   * @acl: domain:open_device
-   */
+  /** REMOTE_PROC_DOMAIN_OPEN_CONSOLE */
   domainOpenConsole(args: RemoteDomainOpenConsoleArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_OPEN_CONSOLE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_IS_UPDATED
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_IS_UPDATED */
   domainIsUpdated(args: RemoteDomainIsUpdatedArgs): Promise<RemoteDomainIsUpdatedRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_IS_UPDATED]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_SYSINFO
-   * @generate: both
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_GET_SYSINFO */
   connectGetSysinfo(args: RemoteConnectGetSysinfoArgs): Promise<RemoteConnectGetSysinfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_SYSINFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS */
   domainSetMemoryFlags(args: RemoteDomainSetMemoryFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS */
   domainSetBlkioParameters(args: RemoteDomainSetBlkioParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS */
   domainGetBlkioParameters(args: RemoteDomainGetBlkioParametersArgs): Promise<RemoteDomainGetBlkioParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED */
   domainMigrateSetMaxSpeed(args: RemoteDomainMigrateSetMaxSpeedArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_UPLOAD
-   * @generate: both
-   * @writestream: 1
-   * @sparseflag: VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
-   * @acl: storage_vol:data_write
-   */
+  /** REMOTE_PROC_STORAGE_VOL_UPLOAD */
   storageVolUpload(args: RemoteStorageVolUploadArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_UPLOAD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_DOWNLOAD
-   * @generate: both
-   * @readstream: 1
-   * @sparseflag: VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
-   * @acl: storage_vol:data_read
-   */
+  /** REMOTE_PROC_STORAGE_VOL_DOWNLOAD */
   storageVolDownload(args: RemoteStorageVolDownloadArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_DOWNLOAD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_INJECT_NMI
-   * @generate: both
-   * @acl: domain:inject_nmi
-   */
+  /** REMOTE_PROC_DOMAIN_INJECT_NMI */
   domainInjectNmi(args: RemoteDomainInjectNmiArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_INJECT_NMI]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SCREENSHOT
-   * @generate: both
-   * @readstream: 1
-   * @acl: domain:screenshot
-   */
+  /** REMOTE_PROC_DOMAIN_SCREENSHOT */
   domainScreenshot(args: RemoteDomainScreenshotArgs): Promise<RemoteDomainScreenshotRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SCREENSHOT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_STATE
-   * @generate: none
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_STATE */
   domainGetState(args: RemoteDomainGetStateArgs): Promise<RemoteDomainGetStateRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_STATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3 */
   domainMigrateBegin3(args: RemoteDomainMigrateBegin3Args): Promise<RemoteDomainMigrateBegin3Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3
-   * @generate: none
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3 */
   domainMigratePrepare3(args: RemoteDomainMigratePrepare3Args): Promise<RemoteDomainMigratePrepare3Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3
-   * @generate: server
-   * @writestream: 1
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3 */
   domainMigratePrepareTunnel3(args: RemoteDomainMigratePrepareTunnel3Args): Promise<RemoteDomainMigratePrepareTunnel3Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3 */
   domainMigratePerform3(args: RemoteDomainMigratePerform3Args): Promise<RemoteDomainMigratePerform3Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_FINISH3
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_FINISH3 */
   domainMigrateFinish3(args: RemoteDomainMigrateFinish3Args): Promise<RemoteDomainMigrateFinish3Ret> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_FINISH3]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3 */
   domainMigrateConfirm3(args: RemoteDomainMigrateConfirm3Args): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS */
   domainSetSchedulerParametersFlags(args: RemoteDomainSetSchedulerParametersFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_CHANGE_BEGIN
-   * @generate: both
-   * @acl: connect:interface_transaction
-   */
+  /** REMOTE_PROC_INTERFACE_CHANGE_BEGIN */
   interfaceChangeBegin(args: RemoteInterfaceChangeBeginArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_CHANGE_BEGIN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_CHANGE_COMMIT
-   * @generate: both
-   * @acl: connect:interface_transaction
-   */
+  /** REMOTE_PROC_INTERFACE_CHANGE_COMMIT */
   interfaceChangeCommit(args: RemoteInterfaceChangeCommitArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_CHANGE_COMMIT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK
-   * @generate: both
-   * @acl: connect:interface_transaction
-   */
+  /** REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK */
   interfaceChangeRollback(args: RemoteInterfaceChangeRollbackArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS
-   * @generate: client
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS */
   domainGetSchedulerParametersFlags(args: RemoteDomainGetSchedulerParametersFlagsArgs): Promise<RemoteDomainGetSchedulerParametersFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_PIN_VCPU_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_PIN_VCPU_FLAGS */
   domainPinVcpuFlags(args: RemoteDomainPinVcpuFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_PIN_VCPU_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SEND_KEY
-   * @generate: both
-   * @acl: domain:send_input
-   */
+  /** REMOTE_PROC_DOMAIN_SEND_KEY */
   domainSendKey(args: RemoteDomainSendKeyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SEND_KEY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_CPU_STATS
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_CPU_STATS */
   nodeGetCpuStats(args: RemoteNodeGetCpuStatsArgs): Promise<RemoteNodeGetCpuStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_CPU_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_MEMORY_STATS
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_MEMORY_STATS */
   nodeGetMemoryStats(args: RemoteNodeGetMemoryStatsArgs): Promise<RemoteNodeGetMemoryStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_MEMORY_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_CONTROL_INFO
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_CONTROL_INFO */
   domainGetControlInfo(args: RemoteDomainGetControlInfoArgs): Promise<RemoteDomainGetControlInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_CONTROL_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO */
   domainGetVcpuPinInfo(args: RemoteDomainGetVcpuPinInfoArgs): Promise<RemoteDomainGetVcpuPinInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS
-   * @generate: both
-   * @priority: high
-   * @acl: domain:delete
-   */
+  /** REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS */
   domainUndefineFlags(args: RemoteDomainUndefineFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SAVE_FLAGS
-   * @generate: both
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_SAVE_FLAGS */
   domainSaveFlags(args: RemoteDomainSaveFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SAVE_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_RESTORE_FLAGS
-   * @generate: both
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_RESTORE_FLAGS */
   domainRestoreFlags(args: RemoteDomainRestoreFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_RESTORE_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DESTROY_FLAGS
-   * @generate: both
-   * @priority: high
-   * @acl: domain:stop
-   */
+  /** REMOTE_PROC_DOMAIN_DESTROY_FLAGS */
   domainDestroyFlags(args: RemoteDomainDestroyFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DESTROY_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC */
   domainSaveImageGetXmlDesc(args: RemoteDomainSaveImageGetXmlDescArgs): Promise<RemoteDomainSaveImageGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: domain:write
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML */
   domainSaveImageDefineXml(args: RemoteDomainSaveImageDefineXmlArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT */
   domainBlockJobAbort(args: RemoteDomainBlockJobAbortArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO */
   domainGetBlockJobInfo(args: RemoteDomainGetBlockJobInfoArgs): Promise<RemoteDomainGetBlockJobInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED */
   domainBlockJobSetSpeed(args: RemoteDomainBlockJobSetSpeedArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_PULL
-   * @generate: both
-   * @acl: domain:block_write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_PULL */
   domainBlockPull(args: RemoteDomainBlockPullArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_PULL]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED */
   domainMigrateGetMaxSpeed(args: RemoteDomainMigrateGetMaxSpeedArgs): Promise<RemoteDomainMigrateGetMaxSpeedRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS */
   domainBlockStatsFlags(args: RemoteDomainBlockStatsFlagsArgs): Promise<RemoteDomainBlockStatsFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT */
   domainSnapshotGetParent(args: RemoteDomainSnapshotGetParentArgs): Promise<RemoteDomainSnapshotGetParentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_RESET
-   * @generate: both
-   * @acl: domain:reset
-   */
+  /** REMOTE_PROC_DOMAIN_RESET */
   domainReset(args: RemoteDomainResetArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_RESET]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN */
   domainSnapshotNumChildren(args: RemoteDomainSnapshotNumChildrenArgs): Promise<RemoteDomainSnapshotNumChildrenRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES */
   domainSnapshotListChildrenNames(args: RemoteDomainSnapshotListChildrenNamesArgs): Promise<RemoteDomainSnapshotListChildrenNamesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_OPEN_GRAPHICS
-   * @generate: none
-   * @acl: domain:open_graphics
-   */
+  /** REMOTE_PROC_DOMAIN_OPEN_GRAPHICS */
   domainOpenGraphics(args: RemoteDomainOpenGraphicsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_OPEN_GRAPHICS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_SUSPEND_FOR_DURATION
-   * @generate: both
-   * @acl: connect:pm_control
-   */
+  /** REMOTE_PROC_NODE_SUSPEND_FOR_DURATION */
   nodeSuspendForDuration(args: RemoteNodeSuspendForDurationArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_SUSPEND_FOR_DURATION]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_RESIZE
-   * @generate: both
-   * @acl: domain:block_write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_RESIZE */
   domainBlockResize(args: RemoteDomainBlockResizeArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_RESIZE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE */
   domainSetBlockIoTune(args: RemoteDomainSetBlockIoTuneArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE */
   domainGetBlockIoTune(args: RemoteDomainGetBlockIoTuneArgs): Promise<RemoteDomainGetBlockIoTuneRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS */
   domainSetNumaParameters(args: RemoteDomainSetNumaParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS */
   domainGetNumaParameters(args: RemoteDomainGetNumaParametersArgs): Promise<RemoteDomainGetNumaParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS */
   domainSetInterfaceParameters(args: RemoteDomainSetInterfaceParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS */
   domainGetInterfaceParameters(args: RemoteDomainGetInterfaceParametersArgs): Promise<RemoteDomainGetInterfaceParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS
-   * @generate: both
-   * @acl: domain:init_control
-   * @acl: domain:write:VIR_DOMAIN_SHUTDOWN_GUEST_AGENT
-   */
+  /** REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS */
   domainShutdownFlags(args: RemoteDomainShutdownFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN
-   * @generate: both
-   * @acl: storage_vol:format
-   */
+  /** REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN */
   storageVolWipePattern(args: RemoteStorageVolWipePatternArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_RESIZE
-   * @generate: both
-   * @acl: storage_vol:resize
-   */
+  /** REMOTE_PROC_STORAGE_VOL_RESIZE */
   storageVolResize(args: RemoteStorageVolResizeArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_RESIZE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION
-   * @generate: both
-   * @acl: domain:pm_control
-   */
+  /** REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION */
   domainPmSuspendForDuration(args: RemoteDomainPmSuspendForDurationArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_CPU_STATS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_CPU_STATS */
   domainGetCpuStats(args: RemoteDomainGetCpuStatsArgs): Promise<RemoteDomainGetCpuStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_CPU_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_DISK_ERRORS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_DISK_ERRORS */
   domainGetDiskErrors(args: RemoteDomainGetDiskErrorsArgs): Promise<RemoteDomainGetDiskErrorsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_DISK_ERRORS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_METADATA
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_METADATA */
   domainSetMetadata(args: RemoteDomainSetMetadataArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_METADATA]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_METADATA
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_METADATA */
   domainGetMetadata(args: RemoteDomainGetMetadataArgs): Promise<RemoteDomainGetMetadataRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_METADATA]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_REBASE
-   * @generate: both
-   * @acl: domain:block_write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_REBASE */
   domainBlockRebase(args: RemoteDomainBlockRebaseArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_REBASE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_PM_WAKEUP
-   * @generate: both
-   * @acl: domain:pm_control
-   */
+  /** REMOTE_PROC_DOMAIN_PM_WAKEUP */
   domainPmWakeup(args: RemoteDomainPmWakeupArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_PM_WAKEUP]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_IS_CURRENT
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_IS_CURRENT */
   domainSnapshotIsCurrent(args: RemoteDomainSnapshotIsCurrentArgs): Promise<RemoteDomainSnapshotIsCurrentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_IS_CURRENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA
-   * @generate: both
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA */
   domainSnapshotHasMetadata(args: RemoteDomainSnapshotHasMetadataArgs): Promise<RemoteDomainSnapshotHasMetadataRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS */
   connectListAllDomains(args: RemoteConnectListAllDomainsArgs): Promise<RemoteConnectListAllDomainsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS */
   domainListAllSnapshots(args: RemoteDomainListAllSnapshotsArgs): Promise<RemoteDomainListAllSnapshotsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN */
   domainSnapshotListAllChildren(args: RemoteDomainSnapshotListAllChildrenArgs): Promise<RemoteDomainSnapshotListAllChildrenRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_HOSTNAME
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_GET_HOSTNAME */
   domainGetHostname(args: RemoteDomainGetHostnameArgs): Promise<RemoteDomainGetHostnameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_HOSTNAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST
-   * @generate: none
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST */
   domainGetSecurityLabelList(args: RemoteDomainGetSecurityLabelListArgs): Promise<RemoteDomainGetSecurityLabelListRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_PIN_EMULATOR
-   * @generate: none
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_PIN_EMULATOR */
   domainPinEmulator(args: RemoteDomainPinEmulatorArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_PIN_EMULATOR]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO */
   domainGetEmulatorPinInfo(args: RemoteDomainGetEmulatorPinInfoArgs): Promise<RemoteDomainGetEmulatorPinInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_STORAGE_POOLS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_storage_pools
-   * @aclfilter: storage_pool:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_STORAGE_POOLS */
   connectListAllStoragePools(args: RemoteConnectListAllStoragePoolsArgs): Promise<RemoteConnectListAllStoragePoolsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_STORAGE_POOLS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:search_storage_vols
-   * @aclfilter: storage_vol:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES */
   storagePoolListAllVolumes(args: RemoteStoragePoolListAllVolumesArgs): Promise<RemoteStoragePoolListAllVolumesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_NETWORKS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_networks
-   * @aclfilter: network:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_NETWORKS */
   connectListAllNetworks(args: RemoteConnectListAllNetworksArgs): Promise<RemoteConnectListAllNetworksRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_NETWORKS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_interfaces
-   * @aclfilter: interface:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES */
   connectListAllInterfaces(args: RemoteConnectListAllInterfacesArgs): Promise<RemoteConnectListAllInterfacesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_node_devices
-   * @aclfilter: node_device:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES */
   connectListAllNodeDevices(args: RemoteConnectListAllNodeDevicesArgs): Promise<RemoteConnectListAllNodeDevicesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_nwfilters
-   * @aclfilter: nwfilter:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS */
   connectListAllNwfilters(args: RemoteConnectListAllNwfiltersArgs): Promise<RemoteConnectListAllNwfiltersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_SECRETS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_secrets
-   * @aclfilter: secret:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_SECRETS */
   connectListAllSecrets(args: RemoteConnectListAllSecretsArgs): Promise<RemoteConnectListAllSecretsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_SECRETS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS
-   * @generate: both
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS */
   nodeSetMemoryParameters(args: RemoteNodeSetMemoryParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS
-   * @generate: none
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS */
   nodeGetMemoryParameters(args: RemoteNodeGetMemoryParametersArgs): Promise<RemoteNodeGetMemoryParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_COMMIT
-   * @generate: both
-   * @acl: domain:block_write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_COMMIT */
   domainBlockCommit(args: RemoteDomainBlockCommitArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_COMMIT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_UPDATE
-   * @generate: both
-   * @priority: high
-   * @acl: network:write
-   * @acl: network:save:!VIR_NETWORK_UPDATE_AFFECT_CONFIG|VIR_NETWORK_UPDATE_AFFECT_LIVE
-   * @acl: network:save:VIR_NETWORK_UPDATE_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_NETWORK_UPDATE */
   networkUpdate(args: RemoteNetworkUpdateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_UPDATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_CPU_MAP
-   * @generate: none
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_CPU_MAP */
   nodeGetCpuMap(args: RemoteNodeGetCpuMapArgs): Promise<RemoteNodeGetCpuMapRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_CPU_MAP]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_FSTRIM
-   * @generate: both
-   * @acl: domain:fs_trim
-   */
+  /** REMOTE_PROC_DOMAIN_FSTRIM */
   domainFstrim(args: RemoteDomainFstrimArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_FSTRIM]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL
-   * @generate: both
-   * @acl: domain:send_signal
-   */
+  /** REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL */
   domainSendProcessSignal(args: RemoteDomainSendProcessSignalArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_OPEN_CHANNEL
-   * @generate: both
-   * @readstream: 2
-   * @acl: domain:open_device
-   */
+  /** REMOTE_PROC_DOMAIN_OPEN_CHANNEL */
   domainOpenChannel(args: RemoteDomainOpenChannelArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_OPEN_CHANNEL]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:getattr
-   */
+  /** REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN */
   nodeDeviceLookupScsiHostByWwn(args: RemoteNodeDeviceLookupScsiHostByWwnArgs): Promise<RemoteNodeDeviceLookupScsiHostByWwnRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_JOB_STATS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_JOB_STATS */
   domainGetJobStats(args: RemoteDomainGetJobStatsArgs): Promise<RemoteDomainGetJobStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_JOB_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE */
   domainMigrateGetCompressionCache(args: RemoteDomainMigrateGetCompressionCacheArgs): Promise<RemoteDomainMigrateGetCompressionCacheRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_SET_COMPRESSION_CACHE
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_SET_COMPRESSION_CACHE */
   domainMigrateSetCompressionCache(args: RemoteDomainMigrateSetCompressionCacheArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_SET_COMPRESSION_CACHE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS
-   * @generate: server
-   * @acl: node_device:detach
-   */
+  /** REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS */
   nodeDeviceDetachFlags(args: RemoteNodeDeviceDetachFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS */
   domainMigrateBegin3Params(args: RemoteDomainMigrateBegin3ParamsArgs): Promise<RemoteDomainMigrateBegin3ParamsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS
-   * @generate: none
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS */
   domainMigratePrepare3Params(args: RemoteDomainMigratePrepare3ParamsArgs): Promise<RemoteDomainMigratePrepare3ParamsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS
-   * @generate: none
-   * @acl: domain:migrate
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS */
   domainMigratePrepareTunnel3Params(args: RemoteDomainMigratePrepareTunnel3ParamsArgs): Promise<RemoteDomainMigratePrepareTunnel3ParamsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS */
   domainMigratePerform3Params(args: RemoteDomainMigratePerform3ParamsArgs): Promise<RemoteDomainMigratePerform3ParamsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS */
   domainMigrateFinish3Params(args: RemoteDomainMigrateFinish3ParamsArgs): Promise<RemoteDomainMigrateFinish3ParamsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3_PARAMS
-   * @generate: none
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3_PARAMS */
   domainMigrateConfirm3Params(args: RemoteDomainMigrateConfirm3ParamsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD */
   domainSetMemoryStatsPeriod(args: RemoteDomainSetMemoryStatsPeriodArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES
-   * @generate: none
-   * @acl: domain:write
-   * @acl: domain:start
-   */
+  /** REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES */
   domainCreateXmlWithFiles(args: RemoteDomainCreateXmlWithFilesArgs): Promise<RemoteDomainCreateXmlWithFilesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CREATE_WITH_FILES
-   * @generate: none
-   * @acl: domain:start
-   */
+  /** REMOTE_PROC_DOMAIN_CREATE_WITH_FILES */
   domainCreateWithFiles(args: RemoteDomainCreateWithFilesArgs): Promise<RemoteDomainCreateWithFilesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CREATE_WITH_FILES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES
-   * @generate: none
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES */
   connectGetCpuModelNames(args: RemoteConnectGetCpuModelNamesArgs): Promise<RemoteConnectGetCpuModelNamesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_networks
-   * @aclfilter: network:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY */
   connectNetworkEventRegisterAny(args: RemoteConnectNetworkEventRegisterAnyArgs): Promise<RemoteConnectNetworkEventRegisterAnyRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NETWORK_EVENT_DEREGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_NETWORK_EVENT_DEREGISTER_ANY */
   connectNetworkEventDeregisterAny(args: RemoteConnectNetworkEventDeregisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NETWORK_EVENT_DEREGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_domains
-   * @aclfilter: domain:getattr
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY */
   connectDomainEventCallbackRegisterAny(args: RemoteConnectDomainEventCallbackRegisterAnyArgs): Promise<RemoteConnectDomainEventCallbackRegisterAnyRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY */
   connectDomainEventCallbackDeregisterAny(args: RemoteConnectDomainEventCallbackDeregisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CORE_DUMP_WITH_FORMAT
-   * @generate: both
-   * @acl: domain:core_dump
-   */
+  /** REMOTE_PROC_DOMAIN_CORE_DUMP_WITH_FORMAT */
   domainCoreDumpWithFormat(args: RemoteDomainCoreDumpWithFormatArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CORE_DUMP_WITH_FORMAT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_FSFREEZE
-   * @generate: both
-   * @acl: domain:fs_freeze
-   */
+  /** REMOTE_PROC_DOMAIN_FSFREEZE */
   domainFsfreeze(args: RemoteDomainFsfreezeArgs): Promise<RemoteDomainFsfreezeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_FSFREEZE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_FSTHAW
-   * @generate: both
-   * @acl: domain:fs_freeze
-   */
+  /** REMOTE_PROC_DOMAIN_FSTHAW */
   domainFsthaw(args: RemoteDomainFsthawArgs): Promise<RemoteDomainFsthawRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_FSTHAW]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_TIME
-   * @generate: none
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_GET_TIME */
   domainGetTime(args: RemoteDomainGetTimeArgs): Promise<RemoteDomainGetTimeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_TIME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_TIME
-   * @generate: both
-   * @acl: domain:set_time
-   */
+  /** REMOTE_PROC_DOMAIN_SET_TIME */
   domainSetTime(args: RemoteDomainSetTimeArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_TIME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_FREE_PAGES
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_FREE_PAGES */
   nodeGetFreePages(args: RemoteNodeGetFreePagesArgs): Promise<RemoteNodeGetFreePagesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_FREE_PAGES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_GET_DHCP_LEASES
-   * @generate: none
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_GET_DHCP_LEASES */
   networkGetDhcpLeases(args: RemoteNetworkGetDhcpLeasesArgs): Promise<RemoteNetworkGetDhcpLeasesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_GET_DHCP_LEASES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_DOMAIN_CAPABILITIES
-   * @generate: both
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_CONNECT_GET_DOMAIN_CAPABILITIES */
   connectGetDomainCapabilities(args: RemoteConnectGetDomainCapabilitiesArgs): Promise<RemoteConnectGetDomainCapabilitiesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_DOMAIN_CAPABILITIES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD
-   * @generate: none
-   * @acl: domain:open_graphics
-   */
+  /** REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD */
   domainOpenGraphicsFd(args: RemoteDomainOpenGraphicsFdArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
-   * @generate: none
-   * @acl: connect:search_domains
-   * @aclfilter: domain:read
-   */
+  /** REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS */
   connectGetAllDomainStats(args: RemoteConnectGetAllDomainStatsArgs): Promise<RemoteConnectGetAllDomainStatsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BLOCK_COPY
-   * @generate: both
-   * @acl: domain:block_write
-   */
+  /** REMOTE_PROC_DOMAIN_BLOCK_COPY */
   domainBlockCopy(args: RemoteDomainBlockCopyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BLOCK_COPY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_ALLOC_PAGES
-   * @generate: none
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_NODE_ALLOC_PAGES */
   nodeAllocPages(args: RemoteNodeAllocPagesArgs): Promise<RemoteNodeAllocPagesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_ALLOC_PAGES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_FSINFO
-   * @generate: none
-   * @acl: domain:fs_freeze
-   */
+  /** REMOTE_PROC_DOMAIN_GET_FSINFO */
   domainGetFsinfo(args: RemoteDomainGetFsinfoArgs): Promise<RemoteDomainGetFsinfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_FSINFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS
-   * @priority: high
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save
-   */
+  /** REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS */
   domainDefineXmlFlags(args: RemoteDomainDefineXmlFlagsArgs): Promise<RemoteDomainDefineXmlFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO */
   domainGetIothreadInfo(args: RemoteDomainGetIothreadInfoArgs): Promise<RemoteDomainGetIothreadInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_PIN_IOTHREAD
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_PIN_IOTHREAD */
   domainPinIothread(args: RemoteDomainPinIothreadArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_PIN_IOTHREAD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES
-   * @generate: none
-   * @acl: domain:read
-   * @acl: domain:write::source:VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
-   */
+  /** REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES */
   domainInterfaceAddresses(args: RemoteDomainInterfaceAddressesArgs): Promise<RemoteDomainInterfaceAddressesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_ADD_IOTHREAD
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_ADD_IOTHREAD */
   domainAddIothread(args: RemoteDomainAddIothreadArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_ADD_IOTHREAD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DEL_IOTHREAD
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_DEL_IOTHREAD */
   domainDelIothread(args: RemoteDomainDelIothreadArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DEL_IOTHREAD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_USER_PASSWORD
-   * @generate: both
-   * @acl: domain:set_password
-   */
+  /** REMOTE_PROC_DOMAIN_SET_USER_PASSWORD */
   domainSetUserPassword(args: RemoteDomainSetUserPasswordArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_USER_PASSWORD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_RENAME
-   * @generate: server
-   * @acl: domain:write
-   * @acl: domain:save
-   */
+  /** REMOTE_PROC_DOMAIN_RENAME */
   domainRename(args: RemoteDomainRenameArgs): Promise<RemoteDomainRenameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_RENAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK
-   * @generate: none
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK */
   connectRegisterCloseCallback(): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK
-   * @generate: none
-   * @priority: high
-   * @acl: connect:getattr
-   */
+  /** REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK */
   connectUnregisterCloseCallback(): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK]!, undefined);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_START_POST_COPY
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_START_POST_COPY */
   domainMigrateStartPostCopy(args: RemoteDomainMigrateStartPostCopyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_START_POST_COPY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_PERF_EVENTS
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_PERF_EVENTS */
   domainGetPerfEvents(args: RemoteDomainGetPerfEventsArgs): Promise<RemoteDomainGetPerfEventsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_PERF_EVENTS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_PERF_EVENTS
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_PERF_EVENTS */
   domainSetPerfEvents(args: RemoteDomainSetPerfEventsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_PERF_EVENTS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_storage_pools
-   * @aclfilter: storage_pool:getattr
-   */
+  /** REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY */
   connectStoragePoolEventRegisterAny(args: RemoteConnectStoragePoolEventRegisterAnyArgs): Promise<RemoteConnectStoragePoolEventRegisterAnyRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY */
   connectStoragePoolEventDeregisterAny(args: RemoteConnectStoragePoolEventDeregisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_GUEST_VCPUS
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_GET_GUEST_VCPUS */
   domainGetGuestVcpus(args: RemoteDomainGetGuestVcpusArgs): Promise<RemoteDomainGetGuestVcpusRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_GUEST_VCPUS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_GUEST_VCPUS
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_GUEST_VCPUS */
   domainSetGuestVcpus(args: RemoteDomainSetGuestVcpusArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_GUEST_VCPUS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_node_devices
-   * @aclfilter: node_device:getattr
-   */
+  /** REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY */
   connectNodeDeviceEventRegisterAny(args: RemoteConnectNodeDeviceEventRegisterAnyArgs): Promise<RemoteConnectNodeDeviceEventRegisterAnyRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY */
   connectNodeDeviceEventDeregisterAny(args: RemoteConnectNodeDeviceEventDeregisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS
-   * @generate: server
-   * @priority: high
-   * @acl: storage_vol:read
-   */
+  /** REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS */
   storageVolGetInfoFlags(args: RemoteStorageVolGetInfoFlagsArgs): Promise<RemoteStorageVolGetInfoFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:search_secrets
-   * @aclfilter: secret:getattr
-   */
+  /** REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY */
   connectSecretEventRegisterAny(args: RemoteConnectSecretEventRegisterAnyArgs): Promise<RemoteConnectSecretEventRegisterAnyRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_SECRET_EVENT_DEREGISTER_ANY
-   * @generate: none
-   * @priority: high
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_SECRET_EVENT_DEREGISTER_ANY */
   connectSecretEventDeregisterAny(args: RemoteConnectSecretEventDeregisterAnyArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_SECRET_EVENT_DEREGISTER_ANY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_VCPU
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_VCPU */
   domainSetVcpu(args: RemoteDomainSetVcpuArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_VCPU]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_BLOCK_THRESHOLD
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_BLOCK_THRESHOLD */
   domainSetBlockThreshold(args: RemoteDomainSetBlockThresholdArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_BLOCK_THRESHOLD]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME
-   * @generate: both
-   * @acl: domain:migrate
-   */
+  /** REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME */
   domainMigrateGetMaxDowntime(args: RemoteDomainMigrateGetMaxDowntimeArgs): Promise<RemoteDomainMigrateGetMaxDowntimeRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MANAGED_SAVE_GET_XML_DESC
-   * @generate: both
-   * @acl: domain:read
-   * @acl: domain:read_secure:VIR_DOMAIN_SAVE_IMAGE_XML_SECURE
-   */
+  /** REMOTE_PROC_DOMAIN_MANAGED_SAVE_GET_XML_DESC */
   domainManagedSaveGetXmlDesc(args: RemoteDomainManagedSaveGetXmlDescArgs): Promise<RemoteDomainManagedSaveGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MANAGED_SAVE_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML */
   domainManagedSaveDefineXml(args: RemoteDomainManagedSaveDefineXmlArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION */
   domainSetLifecycleAction(args: RemoteDomainSetLifecycleActionArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION]!, args);
   }
 
-  /**
-   * REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH
-   * @generate: both
-   * @priority: high
-   * @acl: storage_pool:getattr
-   */
+  /** REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH */
   storagePoolLookupByTargetPath(args: RemoteStoragePoolLookupByTargetPathArgs): Promise<RemoteStoragePoolLookupByTargetPathRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS */
   domainDetachDeviceAlias(args: RemoteDomainDetachDeviceAliasArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU
-   * @generate: both
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU */
   connectCompareHypervisorCpu(args: RemoteConnectCompareHypervisorCpuArgs): Promise<RemoteConnectCompareHypervisorCpuRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU
-   * @generate: both
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU */
   connectBaselineHypervisorCpu(args: RemoteConnectBaselineHypervisorCpuArgs): Promise<RemoteConnectBaselineHypervisorCpuRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_GET_SEV_INFO
-   * @generate: none
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_NODE_GET_SEV_INFO */
   nodeGetSevInfo(args: RemoteNodeGetSevInfoArgs): Promise<RemoteNodeGetSevInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_GET_SEV_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO */
   domainGetLaunchSecurityInfo(args: RemoteDomainGetLaunchSecurityInfoArgs): Promise<RemoteDomainGetLaunchSecurityInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_BINDING_LOOKUP_BY_PORT_DEV
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter_binding:getattr
-   */
+  /** REMOTE_PROC_NWFILTER_BINDING_LOOKUP_BY_PORT_DEV */
   nwfilterBindingLookupByPortDev(args: RemoteNwfilterBindingLookupByPortDevArgs): Promise<RemoteNwfilterBindingLookupByPortDevRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_BINDING_LOOKUP_BY_PORT_DEV]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter_binding:read
-   */
+  /** REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC */
   nwfilterBindingGetXmlDesc(args: RemoteNwfilterBindingGetXmlDescArgs): Promise<RemoteNwfilterBindingGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_BINDING_CREATE_XML
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter_binding:create
-   */
+  /** REMOTE_PROC_NWFILTER_BINDING_CREATE_XML */
   nwfilterBindingCreateXml(args: RemoteNwfilterBindingCreateXmlArgs): Promise<RemoteNwfilterBindingCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_BINDING_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_BINDING_DELETE
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter_binding:delete
-   */
+  /** REMOTE_PROC_NWFILTER_BINDING_DELETE */
   nwfilterBindingDelete(args: RemoteNwfilterBindingDeleteArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_BINDING_DELETE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS
-   * @generate: both
-   * @priority: high
-   * @acl: connect:search_nwfilter_bindings
-   * @aclfilter: nwfilter_binding:getattr
-   */
+  /** REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS */
   connectListAllNwfilterBindings(args: RemoteConnectListAllNwfilterBindingsArgs): Promise<RemoteConnectListAllNwfilterBindingsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS
-   * @generate: both
-   * @acl: domain:write
-   * @acl: domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE
-   * @acl: domain:save:VIR_DOMAIN_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS */
   domainSetIothreadParams(args: RemoteDomainSetIothreadParamsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES
-   * @generate: both
-   * @acl: connect:read
-   */
+  /** REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES */
   connectGetStoragePoolCapabilities(args: RemoteConnectGetStoragePoolCapabilitiesArgs): Promise<RemoteConnectGetStoragePoolCapabilitiesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_LIST_ALL_PORTS
-   * @generate: both
-   * @priority: high
-   * @acl: network:search_ports
-   * @aclfilter: network_port:getattr
-   */
+  /** REMOTE_PROC_NETWORK_LIST_ALL_PORTS */
   networkListAllPorts(args: RemoteNetworkListAllPortsArgs): Promise<RemoteNetworkListAllPortsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_LIST_ALL_PORTS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_PORT_LOOKUP_BY_UUID
-   * @generate: both
-   * @priority: high
-   * @acl: network_port:getattr
-   */
+  /** REMOTE_PROC_NETWORK_PORT_LOOKUP_BY_UUID */
   networkPortLookupByUuid(args: RemoteNetworkPortLookupByUuidArgs): Promise<RemoteNetworkPortLookupByUuidRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_PORT_LOOKUP_BY_UUID]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_PORT_CREATE_XML
-   * @generate: both
-   * @acl: network_port:create
-   */
+  /** REMOTE_PROC_NETWORK_PORT_CREATE_XML */
   networkPortCreateXml(args: RemoteNetworkPortCreateXmlArgs): Promise<RemoteNetworkPortCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_PORT_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS
-   * @generate: none
-   * @acl: network_port:read
-   */
+  /** REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS */
   networkPortGetParameters(args: RemoteNetworkPortGetParametersArgs): Promise<RemoteNetworkPortGetParametersRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS
-   * @generate: both
-   * @acl: network_port:write
-   */
+  /** REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS */
   networkPortSetParameters(args: RemoteNetworkPortSetParametersArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_PORT_GET_XML_DESC
-   * @generate: both
-   * @acl: network_port:read
-   */
+  /** REMOTE_PROC_NETWORK_PORT_GET_XML_DESC */
   networkPortGetXmlDesc(args: RemoteNetworkPortGetXmlDescArgs): Promise<RemoteNetworkPortGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_PORT_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_PORT_DELETE
-   * @generate: both
-   * @acl: network_port:delete
-   */
+  /** REMOTE_PROC_NETWORK_PORT_DELETE */
   networkPortDelete(args: RemoteNetworkPortDeleteArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_PORT_DELETE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML
-   * @generate: both
-   * @acl: domain:checkpoint
-   * @acl: domain:fs_freeze:VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE
-   */
+  /** REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML */
   domainCheckpointCreateXml(args: RemoteDomainCheckpointCreateXmlArgs): Promise<RemoteDomainCheckpointCreateXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC
-   * @generate: both
-   * @acl: domain:read
-   * @acl: domain:read_secure:VIR_DOMAIN_CHECKPOINT_XML_SECURE
-   */
+  /** REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC */
   domainCheckpointGetXmlDesc(args: RemoteDomainCheckpointGetXmlDescArgs): Promise<RemoteDomainCheckpointGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS */
   domainListAllCheckpoints(args: RemoteDomainListAllCheckpointsArgs): Promise<RemoteDomainListAllCheckpointsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN */
   domainCheckpointListAllChildren(args: RemoteDomainCheckpointListAllChildrenArgs): Promise<RemoteDomainCheckpointListAllChildrenRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CHECKPOINT_LOOKUP_BY_NAME
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_CHECKPOINT_LOOKUP_BY_NAME */
   domainCheckpointLookupByName(args: RemoteDomainCheckpointLookupByNameArgs): Promise<RemoteDomainCheckpointLookupByNameRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CHECKPOINT_LOOKUP_BY_NAME]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT */
   domainCheckpointGetParent(args: RemoteDomainCheckpointGetParentArgs): Promise<RemoteDomainCheckpointGetParentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE
-   * @generate: both
-   * @acl: domain:checkpoint
-   */
+  /** REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE */
   domainCheckpointDelete(args: RemoteDomainCheckpointDeleteArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_GUEST_INFO
-   * @generate: none
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_GET_GUEST_INFO */
   domainGetGuestInfo(args: RemoteDomainGetGuestInfoArgs): Promise<RemoteDomainGetGuestInfoRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_GUEST_INFO]!, args);
   }
 
-  /**
-   * REMOTE_PROC_CONNECT_SET_IDENTITY
-   * @generate: client
-   * @acl: connect:write
-   */
+  /** REMOTE_PROC_CONNECT_SET_IDENTITY */
   connectSetIdentity(args: RemoteConnectSetIdentityArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_CONNECT_SET_IDENTITY]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT */
   domainAgentSetResponseTimeout(args: RemoteDomainAgentSetResponseTimeoutArgs): Promise<RemoteDomainAgentSetResponseTimeoutRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BACKUP_BEGIN
-   * @generate: both
-   * @acl: domain:checkpoint
-   * @acl: domain:block_write
-   */
+  /** REMOTE_PROC_DOMAIN_BACKUP_BEGIN */
   domainBackupBegin(args: RemoteDomainBackupBeginArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BACKUP_BEGIN]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC
-   * @generate: both
-   * @priority: high
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC */
   domainBackupGetXmlDesc(args: RemoteDomainBackupGetXmlDescArgs): Promise<RemoteDomainBackupGetXmlDescRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET
-   * @generate: none
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET */
   domainAuthorizedSshKeysGet(args: RemoteDomainAuthorizedSshKeysGetArgs): Promise<RemoteDomainAuthorizedSshKeysGetRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET
-   * @generate: none
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET */
   domainAuthorizedSshKeysSet(args: RemoteDomainAuthorizedSshKeysSetArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_GET_MESSAGES
-   * @generate: none
-   * @acl: domain:read
-   */
+  /** REMOTE_PROC_DOMAIN_GET_MESSAGES */
   domainGetMessages(args: RemoteDomainGetMessagesArgs): Promise<RemoteDomainGetMessagesRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_GET_MESSAGES]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC */
   domainStartDirtyRateCalc(args: RemoteDomainStartDirtyRateCalcArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_DEFINE_XML
-   * @generate: both
-   * @acl: node_device:write
-   */
+  /** REMOTE_PROC_NODE_DEVICE_DEFINE_XML */
   nodeDeviceDefineXml(args: RemoteNodeDeviceDefineXmlArgs): Promise<RemoteNodeDeviceDefineXmlRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_DEFINE_XML]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_UNDEFINE
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:delete
-   */
+  /** REMOTE_PROC_NODE_DEVICE_UNDEFINE */
   nodeDeviceUndefine(args: RemoteNodeDeviceUndefineArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_UNDEFINE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_CREATE
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:start
-   */
+  /** REMOTE_PROC_NODE_DEVICE_CREATE */
   nodeDeviceCreate(args: RemoteNodeDeviceCreateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_CREATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS
-   * @generate: both
-   * @priority: high
-   * @acl: nwfilter:write
-   * @acl: nwfilter:save
-   */
+  /** REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS */
   nwfilterDefineXmlFlags(args: RemoteNwfilterDefineXmlFlagsArgs): Promise<RemoteNwfilterDefineXmlFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS
-   * @generate: both
-   * @priority: high
-   * @acl: network:write
-   * @acl: network:save
-   */
+  /** REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS */
   networkDefineXmlFlags(args: RemoteNetworkDefineXmlFlagsArgs): Promise<RemoteNetworkDefineXmlFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_GET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_GET_AUTOSTART */
   nodeDeviceGetAutostart(args: RemoteNodeDeviceGetAutostartArgs): Promise<RemoteNodeDeviceGetAutostartRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_GET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_SET_AUTOSTART
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:write
-   */
+  /** REMOTE_PROC_NODE_DEVICE_SET_AUTOSTART */
   nodeDeviceSetAutostart(args: RemoteNodeDeviceSetAutostartArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_SET_AUTOSTART]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_IS_PERSISTENT
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_IS_PERSISTENT */
   nodeDeviceIsPersistent(args: RemoteNodeDeviceIsPersistentArgs): Promise<RemoteNodeDeviceIsPersistentRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_IS_PERSISTENT]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NODE_DEVICE_IS_ACTIVE
-   * @generate: both
-   * @priority: high
-   * @acl: node_device:read
-   */
+  /** REMOTE_PROC_NODE_DEVICE_IS_ACTIVE */
   nodeDeviceIsActive(args: RemoteNodeDeviceIsActiveArgs): Promise<RemoteNodeDeviceIsActiveRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NODE_DEVICE_IS_ACTIVE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_CREATE_XML_FLAGS
-   * @generate: both
-   * @priority: high
-   * @acl: network:write
-   * @acl: network:start
-   */
+  /** REMOTE_PROC_NETWORK_CREATE_XML_FLAGS */
   networkCreateXmlFlags(args: RemoteNetworkCreateXmlFlagsArgs): Promise<RemoteNetworkCreateXmlFlagsRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_CREATE_XML_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE */
   domainSetLaunchSecurityState(args: RemoteDomainSetLaunchSecurityStateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_SAVE_PARAMS
-   * @generate: both
-   * @acl: domain:hibernate
-   */
+  /** REMOTE_PROC_DOMAIN_SAVE_PARAMS */
   domainSaveParams(args: RemoteDomainSaveParamsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_SAVE_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_RESTORE_PARAMS
-   * @generate: both
-   * @acl: domain:start
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_RESTORE_PARAMS */
   domainRestoreParams(args: RemoteDomainRestoreParamsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_RESTORE_PARAMS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS
-   * @generate: both
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS */
   domainAbortJobFlags(args: RemoteDomainAbortJobFlagsArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS]!, args);
   }
 
-  /**
-   * REMOTE_PROC_DOMAIN_FD_ASSOCIATE
-   * @generate: none
-   * @acl: domain:write
-   */
+  /** REMOTE_PROC_DOMAIN_FD_ASSOCIATE */
   domainFdAssociate(args: RemoteDomainFdAssociateArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_DOMAIN_FD_ASSOCIATE]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_SET_METADATA
-   * @generate: both
-   * @acl: network:write
-   * @acl: network:save:!VIR_NETWORK_UPDATE_AFFECT_CONFIG|VIR_NETWORK_UPDATE_AFFECT_LIVE
-   * @acl: network:save:VIR_NETWORK_UPDATE_AFFECT_CONFIG
-   */
+  /** REMOTE_PROC_NETWORK_SET_METADATA */
   networkSetMetadata(args: RemoteNetworkSetMetadataArgs): Promise<void> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_SET_METADATA]!, args);
   }
 
-  /**
-   * REMOTE_PROC_NETWORK_GET_METADATA
-   * @generate: both
-   * @acl: network:read
-   */
+  /** REMOTE_PROC_NETWORK_GET_METADATA */
   networkGetMetadata(args: RemoteNetworkGetMetadataArgs): Promise<RemoteNetworkGetMetadataRet> {
     return this.callProcedure(remoteProcedureInfo[REMOTE_PROC_NETWORK_GET_METADATA]!, args);
   }
@@ -17182,317 +15278,109 @@ export abstract class RemoteProcedures {
 
 /** Events of REMOTE_PROGRAM (remote_protocol.x): event name → message type. */
 export interface RemoteEvents {
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE */
   domainEventLifecycle: RemoteDomainEventLifecycleMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_REBOOT
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_REBOOT */
   domainEventReboot: RemoteDomainEventRebootMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_RTC_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_RTC_CHANGE */
   domainEventRtcChange: RemoteDomainEventRtcChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_WATCHDOG
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_WATCHDOG */
   domainEventWatchdog: RemoteDomainEventWatchdogMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_IO_ERROR
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_IO_ERROR */
   domainEventIoError: RemoteDomainEventIoErrorMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_GRAPHICS
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_GRAPHICS */
   domainEventGraphics: RemoteDomainEventGraphicsMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON */
   domainEventIoErrorReason: RemoteDomainEventIoErrorReasonMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CONTROL_ERROR
-   * @generate: none
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CONTROL_ERROR */
   domainEventControlError: RemoteDomainEventControlErrorMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB
-   * @generate: none
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB */
   domainEventBlockJob: RemoteDomainEventBlockJobMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_DISK_CHANGE
-   * @generate: none
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_DISK_CHANGE */
   domainEventDiskChange: RemoteDomainEventDiskChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_TRAY_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_TRAY_CHANGE */
   domainEventTrayChange: RemoteDomainEventTrayChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_PMWAKEUP
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_PMWAKEUP */
   domainEventPmwakeup: RemoteDomainEventPmwakeupMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND */
   domainEventPmsuspend: RemoteDomainEventPmsuspendMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_BALLOON_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_BALLOON_CHANGE */
   domainEventBalloonChange: RemoteDomainEventBalloonChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND_DISK
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND_DISK */
   domainEventPmsuspendDisk: RemoteDomainEventPmsuspendDiskMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_DEVICE_REMOVED
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_DEVICE_REMOVED */
   domainEventDeviceRemoved: RemoteDomainEventDeviceRemovedMsg;
-  /**
-   * REMOTE_PROC_NETWORK_EVENT_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_NETWORK_EVENT_LIFECYCLE */
   networkEventLifecycle: RemoteNetworkEventLifecycleMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE */
   domainEventCallbackLifecycle: RemoteDomainEventCallbackLifecycleMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT */
   domainEventCallbackReboot: RemoteDomainEventCallbackRebootMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_RTC_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_RTC_CHANGE */
   domainEventCallbackRtcChange: RemoteDomainEventCallbackRtcChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_WATCHDOG
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_WATCHDOG */
   domainEventCallbackWatchdog: RemoteDomainEventCallbackWatchdogMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR */
   domainEventCallbackIoError: RemoteDomainEventCallbackIoErrorMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_GRAPHICS
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_GRAPHICS */
   domainEventCallbackGraphics: RemoteDomainEventCallbackGraphicsMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON */
   domainEventCallbackIoErrorReason: RemoteDomainEventCallbackIoErrorReasonMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_CONTROL_ERROR
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_CONTROL_ERROR */
   domainEventCallbackControlError: RemoteDomainEventCallbackControlErrorMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB */
   domainEventCallbackBlockJob: RemoteDomainEventCallbackBlockJobMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DISK_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DISK_CHANGE */
   domainEventCallbackDiskChange: RemoteDomainEventCallbackDiskChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TRAY_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TRAY_CHANGE */
   domainEventCallbackTrayChange: RemoteDomainEventCallbackTrayChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMWAKEUP
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMWAKEUP */
   domainEventCallbackPmwakeup: RemoteDomainEventCallbackPmwakeupMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND */
   domainEventCallbackPmsuspend: RemoteDomainEventCallbackPmsuspendMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE */
   domainEventCallbackBalloonChange: RemoteDomainEventCallbackBalloonChangeMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK */
   domainEventCallbackPmsuspendDisk: RemoteDomainEventCallbackPmsuspendDiskMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED */
   domainEventCallbackDeviceRemoved: RemoteDomainEventCallbackDeviceRemovedMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2
-   * @generate: none
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2 */
   domainEventBlockJob2: RemoteDomainEventBlockJob2Msg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE */
   domainEventCallbackTunable: RemoteDomainEventCallbackTunableMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE */
   domainEventCallbackAgentLifecycle: RemoteDomainEventCallbackAgentLifecycleMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED */
   domainEventCallbackDeviceAdded: RemoteDomainEventCallbackDeviceAddedMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION */
   domainEventCallbackMigrationIteration: RemoteDomainEventCallbackMigrationIterationMsg;
-  /**
-   * REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED
-   * @generate: none
-   * @acl: none
-   */
+  /** REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED */
   connectEventConnectionClosed: RemoteConnectEventConnectionClosedMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED */
   domainEventCallbackJobCompleted: RemoteDomainEventCallbackJobCompletedMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED */
   domainEventCallbackDeviceRemovalFailed: RemoteDomainEventCallbackDeviceRemovalFailedMsg;
-  /**
-   * REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE */
   storagePoolEventLifecycle: RemoteStoragePoolEventLifecycleMsg;
-  /**
-   * REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH */
   storagePoolEventRefresh: RemoteStoragePoolEventRefreshMsg;
-  /**
-   * REMOTE_PROC_NODE_DEVICE_EVENT_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_NODE_DEVICE_EVENT_LIFECYCLE */
   nodeDeviceEventLifecycle: RemoteNodeDeviceEventLifecycleMsg;
-  /**
-   * REMOTE_PROC_NODE_DEVICE_EVENT_UPDATE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_NODE_DEVICE_EVENT_UPDATE */
   nodeDeviceEventUpdate: RemoteNodeDeviceEventUpdateMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE */
   domainEventCallbackMetadataChange: RemoteDomainEventCallbackMetadataChangeMsg;
-  /**
-   * REMOTE_PROC_SECRET_EVENT_LIFECYCLE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_SECRET_EVENT_LIFECYCLE */
   secretEventLifecycle: RemoteSecretEventLifecycleMsg;
-  /**
-   * REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED */
   secretEventValueChanged: RemoteSecretEventValueChangedMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD */
   domainEventBlockThreshold: RemoteDomainEventBlockThresholdMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_MEMORY_FAILURE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_MEMORY_FAILURE */
   domainEventMemoryFailure: RemoteDomainEventMemoryFailureMsg;
-  /**
-   * REMOTE_PROC_DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE */
   domainEventMemoryDeviceSizeChange: RemoteDomainEventMemoryDeviceSizeChangeMsg;
-  /**
-   * REMOTE_PROC_NETWORK_EVENT_CALLBACK_METADATA_CHANGE
-   * @generate: both
-   * @acl: none
-   */
+  /** REMOTE_PROC_NETWORK_EVENT_CALLBACK_METADATA_CHANGE */
   networkEventCallbackMetadataChange: RemoteNetworkEventCallbackMetadataChangeMsg;
 }
 /** A decoded event of REMOTE_PROGRAM, discriminated by name. */

@@ -36,18 +36,17 @@ export interface Annotations {
   readstream: number | null;
   writestream: number | null;
   sparseflag: string | null;
-  /** The annotation lines as written, for doc comments. */
-  lines: string[];
+  /** Annotations this generator does not know (added by a later libvirt), as written, for doc comments. */
+  unknown: string[];
 }
 
 /** Reads `@name: value` annotations from the comment before a procedure. */
 export function parseAnnotations(comment: string | null): Annotations {
-  const a: Annotations = { generate: null, priority: 'low', acl: [], aclfilter: [], readstream: null, writestream: null, sparseflag: null, lines: [] };
+  const a: Annotations = { generate: null, priority: 'low', acl: [], aclfilter: [], readstream: null, writestream: null, sparseflag: null, unknown: [] };
   for (const line of commentText(comment)) {
     const m = /^\s*@(\w+):\s*(.*?)\s*$/.exec(line);
     if (!m) continue;
     const [, key, value] = m as unknown as [string, string, string];
-    a.lines.push(`@${key}: ${value}`);
     switch (key) {
       case 'generate':
         a.generate = value;
@@ -73,6 +72,7 @@ export function parseAnnotations(comment: string | null): Annotations {
         break;
       default:
         // Annotations added by a later libvirt stay visible in the doc comment.
+        a.unknown.push(`@${key}: ${value}`);
         break;
     }
   }
@@ -182,13 +182,14 @@ export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, cEnums
     out += docComment([
       `Typed calls of every procedure of ${prog} (${file.fileName}).`,
       `A connection implements callProcedure: encode args with the entry's codecs, send, await the reply, decode it.`,
+      `Each method is named after its procedure; its annotations (@acl, @priority …) and traits are in ${tableName}.`,
     ]);
     out += `export abstract class ${spec.className} {\n`;
     out += docComment(['Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret).'], '  ');
     out += '  protected abstract callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R>;\n';
     for (const p of procs) {
       if (p.msg !== null) continue;
-      out += '\n' + docComment([p.name, ...p.annotations.lines], '  ');
+      out += '\n' + docComment([p.name, ...p.annotations.unknown], '  ');
       const param = p.args === null ? '' : `args: ${typeName(p.args)}`;
       out += `  ${p.method}(${param}): Promise<${p.ret === null ? 'void' : typeName(p.ret)}> {\n`;
       out += `    return this.callProcedure(${tableName}[${p.name}]!, ${p.args === null ? 'undefined' : 'args'});\n  }\n`;
@@ -203,7 +204,7 @@ export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, cEnums
     out += docComment([`Events of ${prog} (${file.fileName}): event name → message type.`]);
     out += `export interface ${I} {\n`;
     for (const p of events) {
-      out += docComment([p.name, ...p.annotations.lines], '  ');
+      out += docComment([p.name, ...p.annotations.unknown], '  ');
       out += `  ${p.method}: ${typeName(p.msg!)};\n`;
     }
     out += '}\n';
