@@ -76,7 +76,7 @@ function domainSignal(connectPath: string, dom: RemoteNonnullDomain, member: str
 
 const address = (a: RemoteDomainEventGraphicsAddress) => [a.family, a.node ?? '', a.service ?? ''];
 
-/** Turns one event's *_msg body into its signal (keyed by the name after REMOTE_PROC_DOMAIN_EVENT_CALLBACK_). */
+/** Turns one event's *_msg body into its signal (keyed by its event id without VIR_DOMAIN_EVENT_ID_). */
 const converters: { [K in Kind]: (connectPath: string, b: Body<K>) => SignalEmission } = {
   LIFECYCLE: (c, { msg }) => ({
     path: c,
