@@ -1,21 +1,16 @@
 // A connection to a libvirt daemon over its RPC protocol (the job of libvirt's virNetClient and
 // remote driver): many calls in flight on one socket matched by serial, events, streams,
 // keepalive, and a `closed` event that fires exactly once while every pending call is rejected.
-import { type ChildProcess, spawn } from 'node:child_process';
+// Dialing is in dial.ts, authentication in auth.ts; which procedures register events is the
+// generated event table.
+
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
-import * as net from 'node:net';
-import * as tls from 'node:tls';
 import {
   type CloseReason,
-  LibvirtAuthError,
   LibvirtConnectError,
   LibvirtConnectionClosedError,
   LibvirtError,
   LibvirtProtocolError,
-  LibvirtUnsupportedError,
-  VIR_ERR_AUTH_UNAVAILABLE,
-  VIR_ERR_NO_SUPPORT,
 } from './errors.js';
 import {
   DEFAULT_KEEPALIVE_COUNT,
@@ -27,6 +22,7 @@ import {
   Keepalive,
 } from './keepalive.js';
 import {
+  PAYLOAD_OFFSET,
   type Packet,
   PacketDecoder,
   PacketStatus,
@@ -34,15 +30,20 @@ import {
   checkLength,
   decodeError,
   encodePacket,
+  writeHeader,
 } from './packet.js';
-import { type EventFamily, type EventRegistration, EventRouter } from './events.js';
+import { authenticate } from './auth.js';
+import { asProtocolError, dial, fdPassingError } from './dial.js';
+import type { ClosedEvent, ConnectionEvent, OpenOptions, RemoteCallbackEvent } from './connection-types.js';
+import { type CallbackEvent, callbackEventID, type EventRegistration, EventRouter, tableEventCalls } from './events.js';
 import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
-import type { ProcedureInfo } from './procedure-info.js';
-import { QEMU_PROGRAM, type QemuEvent, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
+import { bindProgram, type CallInfo, callWithInfo, type ProcedureInfo } from './procedure-info.js';
+import { QEMU_PROGRAM, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
+import { VirConnectFlags } from './libvirt-enums.gen.js';
 import {
+  REMOTE_PROC_CONNECT_CLOSE,
   REMOTE_PROGRAM,
-  REMOTE_PROTOCOL_VERSION,
-  type RemoteEvent,
+  type RemoteEventMessages,
   type RemoteNonnullDomain,
   type RemoteNonnullNetwork,
   type RemoteNonnullNodeDevice,
@@ -52,67 +53,19 @@ import {
   remoteEventDecoders,
   remoteProcedureInfo,
 } from './remote-protocol.gen.js';
-import { credentialsFor } from './auth-config.js';
-import { chooseMechanism, createMechanism, SASL_MECHANISMS, type SaslCredentials } from './sasl.js';
 import { LibvirtStream, type StreamHost } from './stream.js';
-import { type Wire, closeFds, commandWire, fdWire, isFdPassingAvailable, netWire, unixSupportMessage } from './wire.js';
-import { type ConnectPlan, type ConnectTarget, type ResolveContext, resolveUri } from './uri.js';
+import { type Wire, closeFds } from './wire.js';
+import { type ConnectPlan, resolveUri } from './uri.js';
 import { XdrReader, XdrWriter } from './xdr.js';
 
 export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
+export type { ClosedEvent, ConnectionEvent, OpenOptions, RemoteCallbackEvent } from './connection-types.js';
+export type { CallInfo } from './procedure-info.js';
 
-const PROC_CONNECT_CLOSE = 2;
 /** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE (libvirt_internal.h) */
 const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
-/** remote_auth_type */
-const REMOTE_AUTH_NONE = 0;
-const REMOTE_AUTH_SASL = 1;
-const REMOTE_AUTH_POLKIT = 2;
-const AUTH_NAMES: Record<number, string> = { 0: 'none', 1: 'sasl', 2: 'polkit' };
 /** How long authentication and CONNECT_OPEN may take after connecting (OpenOptions.openTimeout). */
 const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
-/** VIR_CONNECT_RO */
-const VIR_CONNECT_RO = 1;
-
-/** Options of LibvirtConnection.open(). */
-export interface OpenOptions {
-  /** Open read-only (VIR_CONNECT_RO, and the -sock-ro socket of a local daemon). */
-  readonly?: boolean;
-  /** Milliseconds of silence before we ping; 0 disables our pings (we still answer the daemon's). Default 5000. */
-  keepaliveInterval?: number;
-  /** Unanswered pings before the connection is declared dead. Default 5. */
-  keepaliveCount?: number;
-  /** Give up connecting after this many milliseconds. Default 30000. */
-  connectTimeout?: number;
-  /**
-   * Give up when authentication and REMOTE_PROC_CONNECT_OPEN have not finished this many
-   * milliseconds after connecting. Default 120000 (a daemon probing its hypervisor can be slow).
-   */
-  openTimeout?: number;
-  /**
-   * Pass file descriptors (CALL_WITH_FDS / REPLY_WITH_FDS) over a UNIX socket, through src/unix's
-   * native addon. 'auto' (default): when the addon is available and the transport is unix.
-   */
-  fdPassing?: boolean | 'auto';
-  /** How local sockets are found (environment, euid); the process's own by default. */
-  resolve?: ResolveContext;
-  /** Name and password for SASL; by default they come from libvirt's auth.conf. */
-  credentials?: Partial<SaslCredentials>;
-}
-
-/** Payload of the `closed` event. */
-export interface ClosedEvent {
-  reason: CloseReason;
-  error?: Error;
-}
-
-/** An event sent by the daemon (a VIR_NET_MESSAGE of REMOTE_PROGRAM or QEMU_PROGRAM), decoded. */
-export type ConnectionEvent =
-  | (RemoteEvent & { program: typeof REMOTE_PROGRAM })
-  | (QemuEvent & { program: typeof QEMU_PROGRAM });
-
-/** An event delivered to a callback registered with register*Event: a RemoteEvent with its callbackID. */
-export type RemoteCallbackEvent = RemoteEvent & { family: EventFamily; callbackID: number };
 
 interface PendingCall {
   program: number;
@@ -130,9 +83,6 @@ interface FdCapture {
 }
 
 type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
-
-/** What a call needs to know about its procedure (from the generated tables). */
-export type CallInfo = Pick<ProcedureInfo, 'stream' | 'fdsIn' | 'fdsOut'> | null;
 
 /**
  * A connection to libvirtd: the typed procedures of REMOTE_PROGRAM (generated, in
@@ -169,12 +119,9 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   constructor(uri: string, options: OpenOptions = {}) {
     super();
     this.options = options;
-    this.qemu = bindProgram(this, QemuProcedures);
-    this.lxc = bindProgram(this, LxcProcedures);
-    this.router = new EventRouter({
-      register: (family, eventID, object) => this.registerCall(family, eventID, object),
-      deregister: (family, callbackID) => this.deregisterCall(family, callbackID),
-    });
+    this.qemu = bindProgram(this.call.bind(this), QemuProcedures);
+    this.lxc = bindProgram(this.call.bind(this), LxcProcedures);
+    this.router = new EventRouter(tableEventCalls((info, args) => this.callProcedure(info, args), () => this.state === 'open'));
     this.plan = resolveUri(uri, { ...options.resolve, readonly: options.readonly ?? options.resolve?.readonly });
     this.emitter.setMaxListeners(0);
   }
@@ -226,22 +173,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     if (this.state !== 'new') throw new LibvirtProtocolError(`open() called on a connection that is ${this.state}`);
     this.state = 'connecting';
     try {
-      const target = this.plan.target;
-      if ('argv' in target) this.wire = await spawnWire(target.argv);
-      else {
-        const withFds = this.wantFds();
-        const timeout = this.options.connectTimeout ?? 30_000;
-        const socket =
-          target.transport === 'unix' && target.autostart
-            ? await connectAutostarting(target.path, target.autostart, timeout)
-            : await connectSocket(target, timeout);
-        try {
-          this.wire = withFds ? await fdWire(socket) : netWire(socket);
-        } catch (e) {
-          socket.destroy();
-          throw asProtocolError(e);
-        }
-      }
+      this.wire = await dial(this.plan, this.options);
     } catch (e) {
       this.state = 'closed';
       this.closeInfo = { reason: 'error', error: e as Error };
@@ -255,7 +187,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       this.shutdown('error', new LibvirtConnectError(`no answer to the handshake within ${openTimeout / 1000} s`, 'ETIMEDOUT'));
     }, openTimeout);
     try {
-      await this.authenticate();
+      await authenticate(this, this.plan, this.options.credentials);
       const interval = this.options.keepaliveInterval ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
       if (interval > 0) {
         const { supported } = await this.connectSupportsFeature({ feature: VIR_DRV_FEATURE_PROGRAM_KEEPALIVE });
@@ -269,7 +201,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       }
       // An empty name asks the daemon to pick its default URI (remote:///).
       const name = this.plan.name;
-      await this.connectOpen({ name: name === '' ? null : name, flags: this.options.readonly ? VIR_CONNECT_RO : 0 });
+      await this.connectOpen({ name: name === '' ? null : name, flags: this.options.readonly ? VirConnectFlags.VIR_CONNECT_RO : 0 });
     } catch (e) {
       this.shutdown('error', e as Error);
       throw e;
@@ -282,96 +214,6 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     return this;
   }
 
-  /** REMOTE_PROC_AUTH_LIST, then the chosen method (none or polkit), as remoteAuthenticate does. */
-  private async authenticate(): Promise<void> {
-    let types: number[];
-    try {
-      types = (await this.authList()).types;
-    } catch (e) {
-      // Very old daemons lack AUTH_LIST: they need no authentication.
-      if (e instanceof LibvirtError && e.code === VIR_ERR_NO_SUPPORT) return;
-      throw e;
-    }
-    if (types.length === 0) return;
-    let chosen = types[0];
-    const wanted = this.plan.auth;
-    if (wanted !== undefined) {
-      const want = Object.entries(AUTH_NAMES).find(([, n]) => n === wanted.toLowerCase() || wanted.toLowerCase().startsWith(`${n}.`));
-      const code = want ? Number(want[0]) : -1;
-      if (!types.includes(code)) {
-        throw new LibvirtAuthError(
-          `requested authentication type '${wanted}' is not offered by the server (offered: ${types.map((t) => AUTH_NAMES[t] ?? t).join(', ')})`,
-          VIR_ERR_AUTH_UNAVAILABLE,
-        );
-      }
-      chosen = code;
-    }
-    switch (chosen) {
-      case REMOTE_AUTH_NONE:
-        return;
-      case REMOTE_AUTH_POLKIT: {
-        const { complete } = await this.authPolkit();
-        if (!complete) throw new LibvirtAuthError('polkit authentication did not complete');
-        return;
-      }
-      case REMOTE_AUTH_SASL:
-        return this.authenticateSasl(wanted?.toLowerCase().startsWith('sasl.') ? wanted.slice(5) : undefined);
-      default:
-        throw new LibvirtAuthError(`unknown authentication type ${chosen} offered by the server`, VIR_ERR_AUTH_UNAVAILABLE);
-    }
-  }
-
-  /**
-   * REMOTE_AUTH_SASL as remoteAuthSASL does: AUTH_SASL_INIT for the server's mechanisms, START with
-   * our initial response, STEP until both sides are complete (the client always takes the last step,
-   * so that the server proves itself too).
-   */
-  private async authenticateSasl(wantedMechanism: string | undefined): Promise<void> {
-    // Our mechanisms have no security layer: libvirt accepts them only where the transport protects
-    // the connection, and so do we.
-    if (this.plan.target.transport === 'tcp') {
-      throw new LibvirtUnsupportedError(
-        'sasl',
-        'SASL over plain TCP needs a security layer (GSSAPI, DIGEST-MD5), which this client does not have: use tls or ssh',
-        VIR_ERR_AUTH_UNAVAILABLE,
-      );
-    }
-    const { mechlist } = await this.authSaslInit();
-    const mechanism = chooseMechanism(mechlist, wantedMechanism);
-    if (!mechanism) {
-      throw new LibvirtAuthError(
-        `no SASL mechanism in common with the server (it offers ${mechlist || 'none'}, this client has ${SASL_MECHANISMS.join(', ')})`,
-        VIR_ERR_AUTH_UNAVAILABLE,
-      );
-    }
-    const host = this.plan.uri.host ?? 'localhost';
-    const fromFile = this.options.credentials ? undefined : credentialsFor(this.plan.uri, 'libvirt', host);
-    const authname = this.options.credentials?.authname ?? fromFile?.get('authname') ?? fromFile?.get('username');
-    const password = this.options.credentials?.password ?? fromFile?.get('password');
-    if (authname === undefined || password === undefined) {
-      throw new LibvirtAuthError(
-        `SASL ${mechanism} needs a name and a password for libvirt on ${host}: none in the open options or an auth.conf ($LIBVIRT_AUTH_FILE, authfile=, ~/.config/libvirt/auth.conf, /etc/libvirt/auth.conf)`,
-      );
-    }
-    const client = createMechanism(mechanism, { authname, password });
-    const toWire = (b: Buffer) => [...b];
-    let reply = await this.authSaslStart({ mech: mechanism, nil: 0, data: toWire(client.start()) });
-    for (let round = 0; !(reply.complete && client.complete); round++) {
-      if (round > 16) throw new LibvirtAuthError('SASL negotiation did not finish');
-      let answer: Buffer;
-      try {
-        answer = client.step(Buffer.from(reply.data));
-      } catch (e) {
-        throw new LibvirtAuthError(`SASL ${mechanism}: ${(e as Error).message}`);
-      }
-      if (reply.complete) {
-        if (client.complete) return;
-        throw new LibvirtAuthError(`SASL ${mechanism}: the server finished before we did`);
-      }
-      reply = await this.authSaslStep({ nil: 0, data: toWire(answer) });
-    }
-  }
-
   /** Closes the hypervisor connection (REMOTE_PROC_CONNECT_CLOSE) and then the socket. Never rejects. */
   async close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') {
@@ -381,8 +223,9 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     if (this.state === 'open') {
       this.state = 'closing';
       try {
-        const info = remoteProcedureInfo[PROC_CONNECT_CLOSE]!;
-        await this.sendCall(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, PROC_CONNECT_CLOSE, undefined, null, null, info);
+        // Past call()'s state check: the connection is closing.
+        const info = remoteProcedureInfo[REMOTE_PROC_CONNECT_CLOSE]!;
+        await this.sendCall(info.program, info.version, info.procedure, undefined, null, null, info);
       } catch {
         // The daemon may already be gone; closing is still complete.
       }
@@ -391,17 +234,9 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     this.shutdown('closed');
   }
 
-  /** Makes a call and decodes its reply (the generated methods go through here). */
-  protected callProcedure<A, R>(
-    program: number,
-    version: number,
-    procedure: number,
-    args: A,
-    encode: ((w: XdrWriter, v: A) => void) | null,
-    decode: ((r: XdrReader) => R) | null,
-    info: ProcedureInfo,
-  ): Promise<R> {
-    return this.call(program, version, procedure, args, encode, decode, info);
+  /** Makes a call of one procedure of the generated tables and decodes its reply (the generated methods go through here). */
+  protected callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R> {
+    return callWithInfo(this.call.bind(this), info, args);
   }
 
   /** Calls any procedure of any program; rejects at once unless the connection is open (or opening). */
@@ -448,8 +283,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     let packet: Buffer;
     try {
       w.reset();
-      // Length and header (patched below), then for CALL_WITH_FDS the descriptor count.
-      for (let i = 0; i < 7; i++) w.writeUint(0);
+      // Room for the length and header (writeHeader fills it in below), then for CALL_WITH_FDS the descriptor count.
+      for (let i = 0; i < PAYLOAD_OFFSET; i += 4) w.writeUint(0);
       if (info?.fdsIn) w.writeUint(fdsIn.length);
       if (encode) encode(w, args);
       const total = w.length;
@@ -461,13 +296,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     } finally {
       if (this.writer.length > 1 << 20) this.writer.reset();
     }
-    packet.writeUInt32BE(packet.length, 0);
-    packet.writeUInt32BE(program >>> 0, 4);
-    packet.writeUInt32BE(version >>> 0, 8);
-    packet.writeInt32BE(procedure, 12);
-    packet.writeInt32BE(info?.fdsIn ? PacketType.CALL_WITH_FDS : PacketType.CALL, 16);
-    packet.writeUInt32BE(serial, 20);
-    packet.writeInt32BE(PacketStatus.OK, 24);
+    const type = info?.fdsIn ? PacketType.CALL_WITH_FDS : PacketType.CALL;
+    writeHeader(packet, { program, version, procedure, type, serial, status: PacketStatus.OK });
     return new Promise<R>((resolve, reject) => {
       const call: PendingCall = {
         program,
@@ -530,17 +360,6 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   /** Whether this connection carries descriptors (unix transport with src/unix's addon). */
   get canPassFds(): boolean {
     return this.wire?.canPassFds ?? false;
-  }
-
-  private wantFds(): boolean {
-    const want = this.options.fdPassing ?? 'auto';
-    if (this.plan.target.transport !== 'unix') {
-      if (want === true) throw fdPassingError(this.plan.target.transport);
-      return false;
-    }
-    if (want === 'auto') return isFdPassingAvailable();
-    if (want === true && !isFdPassingAvailable()) throw fdPassingError('unix');
-    return want;
   }
 
   /** StreamHost: sends a stream packet with the stream's procedure and serial. */
@@ -719,84 +538,43 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     }
   }
 
-  /** Registers a domain event callback (REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY) for one domain or all (null). */
-  registerDomainEvent(
-    eventID: number,
-    dom: RemoteNonnullDomain | null,
-    listener: (ev: RemoteCallbackEvent) => void,
+  /**
+   * Registers a callback for one event id by its libvirt name (e.g. 'VIR_NETWORK_EVENT_ID_LIFECYCLE')
+   * on one object or all (null); the family, number and message type come from the generated tables.
+   */
+  registerEvent<K extends keyof RemoteEventMessages>(
+    event: K,
+    object: unknown,
+    listener: (ev: CallbackEvent<RemoteEventMessages[K]>) => void,
   ): Promise<EventRegistration> {
+    const id = callbackEventID(event);
+    if (id === undefined) return Promise.reject(new LibvirtProtocolError(`${event} is not an event id callbacks are registered for`));
+    return this.router.register(id.family, id.eventID, object, listener as (ev: unknown) => void);
+  }
+
+  /** Registers a domain event callback (REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY) for one domain or all (null). */
+  registerDomainEvent(eventID: number, dom: RemoteNonnullDomain | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
     return this.router.register('domain', eventID, dom, listener as (ev: unknown) => void);
   }
 
   /** Registers a network event callback (REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY). */
-  registerNetworkEvent(
-    eventID: number,
-    net: RemoteNonnullNetwork | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
+  registerNetworkEvent(eventID: number, net: RemoteNonnullNetwork | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
     return this.router.register('network', eventID, net, listener as (ev: unknown) => void);
   }
 
   /** Registers a storage pool event callback (REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY). */
-  registerStoragePoolEvent(
-    eventID: number,
-    pool: RemoteNonnullStoragePool | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
+  registerStoragePoolEvent(eventID: number, pool: RemoteNonnullStoragePool | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
     return this.router.register('storagePool', eventID, pool, listener as (ev: unknown) => void);
   }
 
   /** Registers a node device event callback (REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY). */
-  registerNodeDeviceEvent(
-    eventID: number,
-    dev: RemoteNonnullNodeDevice | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
+  registerNodeDeviceEvent(eventID: number, dev: RemoteNonnullNodeDevice | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
     return this.router.register('nodeDevice', eventID, dev, listener as (ev: unknown) => void);
   }
 
   /** Registers a secret event callback (REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY). */
-  registerSecretEvent(
-    eventID: number,
-    secret: RemoteNonnullSecret | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
+  registerSecretEvent(eventID: number, secret: RemoteNonnullSecret | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
     return this.router.register('secret', eventID, secret, listener as (ev: unknown) => void);
-  }
-
-  private async registerCall(family: EventFamily, eventID: number, object: unknown): Promise<number> {
-    switch (family) {
-      case 'domain':
-        return (await this.connectDomainEventCallbackRegisterAny({ eventID, dom: object as RemoteNonnullDomain | null }))
-          .callbackID;
-      case 'network':
-        return (await this.connectNetworkEventRegisterAny({ eventID, net: object as RemoteNonnullNetwork | null })).callbackID;
-      case 'storagePool':
-        return (await this.connectStoragePoolEventRegisterAny({ eventID, pool: object as RemoteNonnullStoragePool | null }))
-          .callbackID;
-      case 'nodeDevice':
-        return (await this.connectNodeDeviceEventRegisterAny({ eventID, dev: object as RemoteNonnullNodeDevice | null }))
-          .callbackID;
-      case 'secret':
-        return (await this.connectSecretEventRegisterAny({ eventID, secret: object as RemoteNonnullSecret | null }))
-          .callbackID;
-    }
-  }
-
-  private async deregisterCall(family: EventFamily, callbackID: number): Promise<void> {
-    if (this.state !== 'open') return; // the daemon dropped every callback with the connection
-    switch (family) {
-      case 'domain':
-        return this.connectDomainEventCallbackDeregisterAny({ callbackID });
-      case 'network':
-        return this.connectNetworkEventDeregisterAny({ callbackID });
-      case 'storagePool':
-        return this.connectStoragePoolEventDeregisterAny({ callbackID });
-      case 'nodeDevice':
-        return this.connectNodeDeviceEventDeregisterAny({ callbackID });
-      case 'secret':
-        return this.connectSecretEventDeregisterAny({ callbackID });
-    }
   }
 
   /** Ends the connection once: rejects every pending call, fails streams, emits `closed`. */
@@ -821,156 +599,3 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
 
 /** One dummy byte that carries a descriptor (SCM_RIGHTS) after a CALL_WITH_FDS packet. */
 const FD_CARRIER = Buffer.from([0]);
-
-function fdPassingError(transport: string): LibvirtUnsupportedError {
-  const why =
-    transport !== 'unix'
-      ? `file descriptors cannot be passed over the ${transport} transport`
-      : `file descriptor passing needs src/unix's native addon: ${unixSupportMessage()}`;
-  return new LibvirtUnsupportedError('fd-passing', why);
-}
-
-/** Binds a generated procedures class of another program (QEMU, LXC) to a connection's call(). */
-function bindProgram<T extends object>(conn: LibvirtConnection, base: abstract new () => T): T {
-  const Base = base as unknown as abstract new () => object;
-  class Bound extends Base {
-    protected callProcedure(...args: Parameters<LibvirtConnection['call']>): Promise<unknown> {
-      return conn.call(...args);
-    }
-  }
-  return new Bound() as T;
-}
-
-function asProtocolError(e: unknown): LibvirtError {
-  if (e instanceof LibvirtError) return e;
-  const err = new LibvirtProtocolError(e instanceof Error ? e.message : String(e));
-  if (e instanceof Error) err.cause = e;
-  return err;
-}
-
-/**
- * Connects to a user's daemon socket, starting the daemon when nothing listens there yet, as
- * libvirt's client does: `daemon --timeout=120`, detached (it outlives us and exits by itself when
- * idle), then connecting again until it is up. A second daemon started by a racing client finds the
- * first one's pid file locked and exits.
- */
-async function connectAutostarting(path: string, daemon: string, timeoutMs: number): Promise<net.Socket> {
-  const deadline = Date.now() + timeoutMs;
-  let child: ChildProcess | undefined;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-    try {
-      return await connectSocket({ transport: 'unix', path }, Math.max(1, deadline - Date.now()));
-    } catch (e) {
-      const errno = e instanceof LibvirtConnectError ? e.errno : undefined;
-      if (errno !== 'ENOENT' && errno !== 'ECONNREFUSED') throw e;
-      if (child && child.exitCode !== null) {
-        throw new LibvirtConnectError(`${daemon} exited (${child.exitCode}) without listening at ${path}`, errno);
-      }
-      if (Date.now() >= deadline) {
-        throw new LibvirtConnectError(`${daemon} did not come up at ${path} within ${timeoutMs / 1000} s`, errno);
-      }
-    }
-    child ??= await startDaemon(daemon);
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
-
-/** Spawns a command and resolves once it runs; a command that cannot start is a LibvirtConnectError. */
-function spawnStarted<P extends ChildProcess>(start: () => P, command: string): Promise<P> {
-  return new Promise((resolve, reject) => {
-    const child = start();
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(new LibvirtConnectError(`cannot run ${command}: ${err.message}`, err.code));
-    };
-    child.once('error', onError);
-    child.once('spawn', () => {
-      child.off('error', onError);
-      resolve(child);
-    });
-  });
-}
-
-/** Starts `daemon --timeout=120` in its own session, not tied to us. */
-async function startDaemon(daemon: string): Promise<ChildProcess> {
-  const child = await spawnStarted(() => spawn(daemon, ['--timeout=120'], { detached: true, stdio: 'ignore' }), daemon);
-  child.unref();
-  return child;
-}
-
-/** Starts the command of an ssh or ext target; its standard input and output are the wire. */
-async function spawnWire(argv: string[]): Promise<Wire> {
-  const [command, ...args] = argv as [string, ...string[]];
-  const child = await spawnStarted(() => spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] }), command);
-  return commandWire(child, command);
-}
-
-/** Opens the socket of a connect target (unix, tcp or tls). */
-function connectSocket(target: Exclude<ConnectTarget, { argv: string[] }>, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    let s: net.Socket;
-    let readyEvent = 'connect';
-    const where = target.transport === 'unix' ? target.path : `${target.host}:${target.port}`;
-    try {
-      if (target.transport === 'unix') s = net.connect(target.path);
-      else if (target.transport === 'tcp') s = net.connect(target.port, target.host);
-      else {
-        let ca: Buffer;
-        let cert: Buffer;
-        let key: Buffer;
-        try {
-          ca = readFileSync(target.caFile);
-          cert = readFileSync(target.certFile);
-          key = readFileSync(target.keyFile);
-        } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          reject(new LibvirtConnectError(`cannot read TLS certificates: ${err.message}`, err.code));
-          return;
-        }
-        readyEvent = 'secureConnect';
-        s = tls.connect({
-          host: target.host,
-          port: target.port,
-          ca,
-          cert,
-          key,
-          rejectUnauthorized: target.verify,
-          servername: net.isIP(target.host) ? undefined : target.host,
-        });
-      }
-    } catch (e) {
-      reject(new LibvirtConnectError(`cannot connect to ${where}: ${(e as Error).message}`));
-      return;
-    }
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new LibvirtConnectError(`timed out connecting to ${where}`, 'ETIMEDOUT'));
-    }, timeoutMs);
-    const onError = (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new LibvirtConnectError(`cannot connect to ${where}: ${err.message}`, err.code));
-    };
-    s.once('error', onError);
-    const settle = (refusal?: string) => {
-      clearTimeout(timer);
-      s.off('error', onError);
-      if (refusal === undefined) return resolve(s);
-      s.destroy();
-      reject(new LibvirtConnectError(`server verification (of our certificate or IP address) failed at ${where}: ${refusal}`, 'EACCES'));
-    };
-    s.once(readyEvent, () => {
-      if (target.transport !== 'tls') return settle();
-      // After the handshake libvirtd checks our certificate (and address, and its allowed DN list)
-      // and says so with one byte: 1 when we pass. Anything else, or the socket closing, is a refusal.
-      const onEnd = () => settle('the server closed the connection');
-      s.once('end', onEnd);
-      s.once('data', (chunk: Buffer) => {
-        s.off('end', onEnd);
-        s.pause();
-        if (chunk[0] !== 1) return settle(`it answered ${chunk[0]}`);
-        if (chunk.length > 1) s.unshift(chunk.subarray(1));
-        settle();
-      });
-    });
-  });
-}
-

@@ -1,10 +1,10 @@
 // Typed errors of the libvirt RPC client. Every error carries a libvirt error code (virErrorNumber),
 // error domain (virErrorDomain) and level (virErrorLevel), whether it came from the daemon
 // (a remote_error in a REPLY) or from this client (socket closed, bad packet, bad URI).
-import { virErrorDomainNames, virErrorNumberNames } from './virerror.gen.js';
+import { VirErrorDomain, VirErrorLevel, VirErrorNumber, virErrorDomainNames, virErrorNumberNames } from './virerror.gen.js';
 
 /** virErrorLevel: VIR_ERR_ERROR. */
-export const VIR_ERR_LEVEL_ERROR = 2;
+export const VIR_ERR_LEVEL_ERROR = VirErrorLevel.VIR_ERR_ERROR;
 
 /** Fields of libvirt's virError (remote_error on the wire). */
 export interface LibvirtErrorFields {
@@ -63,20 +63,20 @@ export class LibvirtError extends Error {
   }
 }
 
-// Codes and domains used for client-side errors (values from virterror.h).
-export const VIR_ERR_INTERNAL_ERROR = 1;
-export const VIR_ERR_NO_SUPPORT = 3;
-export const VIR_ERR_NO_CONNECT = 5;
-export const VIR_ERR_INVALID_ARG = 8;
-export const VIR_ERR_SYSTEM_ERROR = 38;
-export const VIR_ERR_RPC = 39;
-export const VIR_ERR_AUTH_FAILED = 45;
-export const VIR_ERR_OPERATION_ABORTED = 78;
-export const VIR_ERR_OPERATION_UNSUPPORTED = 84;
-export const VIR_ERR_AUTH_UNAVAILABLE = 94;
-export const VIR_FROM_RPC = 7;
-export const VIR_FROM_REMOTE = 13;
-export const VIR_FROM_STREAMS = 38;
+// Codes and domains used for client-side errors (from virterror.h, through the generator).
+export const {
+  VIR_ERR_INTERNAL_ERROR,
+  VIR_ERR_NO_SUPPORT,
+  VIR_ERR_NO_CONNECT,
+  VIR_ERR_INVALID_ARG,
+  VIR_ERR_SYSTEM_ERROR,
+  VIR_ERR_RPC,
+  VIR_ERR_AUTH_FAILED,
+  VIR_ERR_OPERATION_ABORTED,
+  VIR_ERR_OPERATION_UNSUPPORTED,
+  VIR_ERR_AUTH_UNAVAILABLE,
+} = VirErrorNumber;
+export const { VIR_FROM_RPC, VIR_FROM_REMOTE, VIR_FROM_STREAMS } = VirErrorDomain;
 
 /** Why a connection closed: the daemon went away, keepalive timed out, the peer broke the protocol, or we closed it. */
 export type CloseReason = 'eof' | 'keepalive' | 'protocol' | 'closed' | 'error';
@@ -125,7 +125,7 @@ export class LibvirtUriError extends LibvirtError {
 export class LibvirtUnsupportedError extends LibvirtError {
   /** What was asked for, e.g. 'sasl', 'ssh', 'fd-passing' */
   readonly feature: string;
-  constructor(feature: string, message: string, code = VIR_ERR_NO_SUPPORT) {
+  constructor(feature: string, message: string, code: number = VIR_ERR_NO_SUPPORT) {
     super({ code, domain: VIR_FROM_REMOTE, message });
     this.name = 'LibvirtUnsupportedError';
     this.feature = feature;
@@ -134,7 +134,7 @@ export class LibvirtUnsupportedError extends LibvirtError {
 
 /** Authentication with the daemon failed or was refused. */
 export class LibvirtAuthError extends LibvirtError {
-  constructor(message: string, code = VIR_ERR_AUTH_FAILED) {
+  constructor(message: string, code: number = VIR_ERR_AUTH_FAILED) {
     super({ code, domain: VIR_FROM_REMOTE, message });
     this.name = 'LibvirtAuthError';
   }

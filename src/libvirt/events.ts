@@ -1,10 +1,13 @@
 // Event callbacks, registered the way libvirt's remote driver does: one
 // REMOTE_PROC_CONNECT_*_EVENT_*REGISTER_ANY call per (event ID, optional object) returns a
 // callbackID, and every VIR_NET_MESSAGE the daemon sends for it carries that callbackID.
-// The router delivers each decoded event to the listener of its callbackID.
+// The router delivers each decoded event to the listener of its callbackID. Which families there
+// are, and which procedures register them, is the generated remoteEventFamilies table.
+import type { ProcedureInfo } from './procedure-info.js';
+import { remoteEventFamilies, remoteProcedureInfo } from './remote-protocol.gen.js';
 
-/** The object families that have event callbacks. */
-export type EventFamily = 'domain' | 'network' | 'storagePool' | 'nodeDevice' | 'secret';
+/** The object families whose event callbacks are registered per event id (from the generated table). */
+export type EventFamily = keyof typeof remoteEventFamilies;
 
 /** A decoded event as delivered to a listener. */
 export interface CallbackEvent<M = unknown> {
@@ -35,6 +38,24 @@ export interface EventCalls {
   deregister(family: EventFamily, callbackID: number): Promise<void>;
 }
 
+/**
+ * EventCalls made with the generated procedures that remoteEventFamilies names for each family;
+ * `call` makes one call, and deregistering is skipped once the connection is no longer open (the
+ * daemon dropped every callback with it).
+ */
+export function tableEventCalls(call: (info: ProcedureInfo, args: object) => Promise<unknown>, isOpen: () => boolean): EventCalls {
+  return {
+    async register(family, eventID, object) {
+      const f = remoteEventFamilies[family];
+      const ret = (await call(remoteProcedureInfo[f.register]!, { eventID, [f.object]: object })) as { callbackID: number };
+      return ret.callbackID;
+    },
+    async deregister(family, callbackID) {
+      if (isOpen()) await call(remoteProcedureInfo[remoteEventFamilies[family].deregister]!, { callbackID });
+    },
+  };
+}
+
 /** An incoming event before routing: its generated name, procedure and decoded body. */
 export interface IncomingEvent {
   name: string;
@@ -42,18 +63,31 @@ export interface IncomingEvent {
   body: unknown;
 }
 
-const FAMILY_PREFIXES: [string, EventFamily][] = [
-  ['domainEvent', 'domain'],
-  ['networkEvent', 'network'],
-  ['storagePoolEvent', 'storagePool'],
-  ['nodeDeviceEvent', 'nodeDevice'],
-  ['secretEvent', 'secret'],
-];
+/** Each registrable family's callback events by generated event name, read once from the procedure table. */
+const FAMILY_OF_EVENT: ReadonlyMap<string, EventFamily> = new Map(
+  Object.values(remoteProcedureInfo).flatMap((p) => {
+    const family = p.event?.family;
+    return family !== undefined && Object.hasOwn(remoteEventFamilies, family) ? [[p.method, family as EventFamily] as const] : [];
+  }),
+);
+
+/** The family and number of each event id that callbacks are registered for, by its name. */
+const CALLBACK_EVENT_IDS: ReadonlyMap<string, { family: EventFamily; eventID: number }> = new Map(
+  Object.values(remoteProcedureInfo).flatMap((p) => {
+    const ev = p.event;
+    if (!ev?.callback || ev.eventID === null || !Object.hasOwn(remoteEventFamilies, ev.family)) return [];
+    return [[ev.eventIDName!, { family: ev.family as EventFamily, eventID: ev.eventID }] as const];
+  }),
+);
+
+/** The family and number of an event id by its name ('VIR_NETWORK_EVENT_ID_LIFECYCLE' → network, 0), if callbacks take it. */
+export function callbackEventID(name: string): { family: EventFamily; eventID: number } | undefined {
+  return CALLBACK_EVENT_IDS.get(name);
+}
 
 /** The family of a generated event name ('domainEventCallbackReboot' → 'domain'), if any. */
 export function eventFamily(name: string): EventFamily | undefined {
-  for (const [prefix, family] of FAMILY_PREFIXES) if (name.startsWith(prefix)) return family;
-  return undefined;
+  return FAMILY_OF_EVENT.get(name);
 }
 
 /** Routes callback events to listeners; holds events that arrive before their registration's reply. */

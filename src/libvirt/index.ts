@@ -21,7 +21,7 @@ export {
 } from './events.js';
 export { DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_INTERVAL_MS } from './keepalive.js';
 export { type Packet, type PacketHeader, PacketStatus, PacketType } from './packet.js';
-export type { ProcedureAnnotations, ProcedureInfo } from './procedure-info.js';
+export type { EventTraits, ProcedureAnnotations, ProcedureInfo, ProcedureTable } from './procedure-info.js';
 export { LibvirtStream, STREAM_CHUNK_MAX, StreamHole } from './stream.js';
 export {
   type ConnectPlan,

@@ -5,9 +5,10 @@
 // daemon). VIR_NET_STREAM_HOLE carries a virNetStreamHole for sparse streams.
 import { LibvirtConnectionClosedError, LibvirtError, LibvirtProtocolError } from './errors.js';
 import { type Packet, PacketStatus, PacketType, decodeError } from './packet.js';
+import { VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX } from './virnet-protocol.gen.js';
 
 /** VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: the chunk size libvirt uses for stream data. */
-export const STREAM_CHUNK_MAX = 262120;
+export const STREAM_CHUNK_MAX = VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX;
 
 /** A hole in a sparse stream: `length` bytes that read as zeros. */
 export class StreamHole {

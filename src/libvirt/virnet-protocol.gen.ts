@@ -155,14 +155,11 @@ export const VirNetMessageType = {
   VIR_NET_STREAM_HOLE: 6,
 } as const;
 export type VirNetMessageType = (typeof VirNetMessageType)[keyof typeof VirNetMessageType];
-export const VIR_NET_CALL = 0;
-export const VIR_NET_REPLY = 1;
-export const VIR_NET_MESSAGE = 2;
-export const VIR_NET_STREAM = 3;
-export const VIR_NET_CALL_WITH_FDS = 4;
-export const VIR_NET_REPLY_WITH_FDS = 5;
-export const VIR_NET_STREAM_HOLE = 6;
-const VirNetMessageTypeValues: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6]);
+export const {
+  VIR_NET_CALL, VIR_NET_REPLY, VIR_NET_MESSAGE, VIR_NET_STREAM, VIR_NET_CALL_WITH_FDS, VIR_NET_REPLY_WITH_FDS,
+  VIR_NET_STREAM_HOLE,
+} = VirNetMessageType;
+const VirNetMessageTypeValues: ReadonlySet<number> = new Set(Object.values(VirNetMessageType));
 /** Encodes virNetMessageType; only its declared values are valid XDR. */
 export function encodeVirNetMessageType(w: XdrWriter, v: VirNetMessageType): void {
   if (!VirNetMessageTypeValues.has(v)) throw new XdrError('RANGE', `${v} is not a value of virNetMessageType`);
@@ -182,10 +179,10 @@ export const VirNetMessageStatus = {
   VIR_NET_CONTINUE: 2,
 } as const;
 export type VirNetMessageStatus = (typeof VirNetMessageStatus)[keyof typeof VirNetMessageStatus];
-export const VIR_NET_OK = 0;
-export const VIR_NET_ERROR = 1;
-export const VIR_NET_CONTINUE = 2;
-const VirNetMessageStatusValues: ReadonlySet<number> = new Set([0, 1, 2]);
+export const {
+  VIR_NET_OK, VIR_NET_ERROR, VIR_NET_CONTINUE,
+} = VirNetMessageStatus;
+const VirNetMessageStatusValues: ReadonlySet<number> = new Set(Object.values(VirNetMessageStatus));
 /** Encodes virNetMessageStatus; only its declared values are valid XDR. */
 export function encodeVirNetMessageStatus(w: XdrWriter, v: VirNetMessageStatus): void {
   if (!VirNetMessageStatusValues.has(v)) throw new XdrError('RANGE', `${v} is not a value of virNetMessageStatus`);

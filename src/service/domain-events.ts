@@ -4,42 +4,50 @@
 // event into org.libvirt.Connect.DomainEvent on the Connect object, every other one into a
 // signal of org.libvirt.Domain on the domain's object.
 
-import type {
-  LibvirtConnection,
-  RemoteCallbackEvent,
-  RemoteNonnullDomain,
-  RemoteTypedParam,
+import {
+  type LibvirtConnection,
+  type RemoteCallbackEvent,
+  type RemoteDomainEventGraphicsAddress,
+  type RemoteEventMessages,
+  type RemoteNonnullDomain,
+  remoteProcedureInfo,
+  VirDomainEventID,
 } from '../libvirt/index.js';
 import type { SignalSink } from './connect-object.js';
 import { domainPathOf } from './domain-object.js';
 import { DomainInterface } from './domain.js';
 import { typedParamsToDict } from './typed-params.js';
 
-/** virDomainEventID values (libvirt-domain.h) the reference registers, in its order. */
-export const DomainEventId = {
-  AGENT_LIFECYCLE: 18,
-  BALLOON_CHANGE: 13,
-  BLOCK_JOB_2: 16,
-  CONTROL_ERROR: 7,
-  LIFECYCLE: 0,
-  DEVICE_ADDED: 19,
-  DEVICE_REMOVAL_FAILED: 22,
-  DEVICE_REMOVED: 15,
-  DISK_CHANGE: 9,
-  GRAPHICS: 5,
-  IO_ERROR_REASON: 6,
-  JOB_COMPLETED: 21,
-  METADATA_CHANGE: 23,
-  MIGRATION_ITERATION: 20,
-  PMSUSPEND: 12,
-  PMSUSPEND_DISK: 14,
-  PMWAKEUP: 11,
-  REBOOT: 1,
-  RTC_CHANGE: 2,
-  TRAY_CHANGE: 10,
-  TUNABLE: 17,
-  WATCHDOG: 3,
-} as const;
+/** The domain event ids the reference registers, in its order, by their names after VIR_DOMAIN_EVENT_ID_. */
+const REGISTERED = [
+  'AGENT_LIFECYCLE',
+  'BALLOON_CHANGE',
+  'BLOCK_JOB_2',
+  'CONTROL_ERROR',
+  'LIFECYCLE',
+  'DEVICE_ADDED',
+  'DEVICE_REMOVAL_FAILED',
+  'DEVICE_REMOVED',
+  'DISK_CHANGE',
+  'GRAPHICS',
+  'IO_ERROR_REASON',
+  'JOB_COMPLETED',
+  'METADATA_CHANGE',
+  'MIGRATION_ITERATION',
+  'PMSUSPEND',
+  'PMSUSPEND_DISK',
+  'PMWAKEUP',
+  'REBOOT',
+  'RTC_CHANGE',
+  'TRAY_CHANGE',
+  'TUNABLE',
+  'WATCHDOG',
+] as const;
+
+/** virDomainEventID values (libvirt-domain.h, through the generator) the reference registers, in its order. */
+export const DomainEventId = Object.fromEntries(
+  REGISTERED.map((k) => [k, VirDomainEventID[`VIR_DOMAIN_EVENT_ID_${k}`]]),
+) as { readonly [K in (typeof REGISTERED)[number]]: (typeof VirDomainEventID)[`VIR_DOMAIN_EVENT_ID_${K}`] };
 
 /** One signal to emit. */
 export interface SignalEmission {
@@ -55,44 +63,10 @@ const CONNECT_IFACE = 'org.libvirt.Connect';
 /** Signature of org.libvirt.Connect.DomainEvent (domain, event, detail). */
 const DOMAIN_EVENT_SIGNATURE = 'oii';
 
-// Shapes of the *_msg structs of remote_protocol.x (fields exactly as there).
-type Dom = { dom: RemoteNonnullDomain };
-type GraphicsAddress = { family: number; node: string | null; service: string | null };
-interface EventBodies {
-  LIFECYCLE: { msg: Dom & { event: number; detail: number } };
-  REBOOT: { msg: Dom };
-  RTC_CHANGE: { msg: Dom & { offset: bigint } };
-  WATCHDOG: { msg: Dom & { action: number } };
-  GRAPHICS: {
-    msg: Dom & {
-      phase: number;
-      local: GraphicsAddress;
-      remote: GraphicsAddress;
-      authScheme: string;
-      subject: { type: string; name: string }[];
-    };
-  };
-  IO_ERROR_REASON: { msg: Dom & { srcPath: string; devAlias: string | null; action: number; reason: string } };
-  CONTROL_ERROR: { msg: Dom };
-  BLOCK_JOB: { msg: Dom & { path: string; type: number; status: number } };
-  BLOCK_JOB_2: Dom & { dst: string; type: number; status: number };
-  DISK_CHANGE: {
-    msg: Dom & { oldSrcPath: string | null; newSrcPath: string | null; devAlias: string; reason: number };
-  };
-  TRAY_CHANGE: { msg: Dom & { devAlias: string; reason: number } };
-  PMWAKEUP: { reason: number; msg: Dom };
-  PMSUSPEND: { reason: number; msg: Dom };
-  BALLOON_CHANGE: { msg: Dom & { actual: bigint } };
-  PMSUSPEND_DISK: { reason: number; msg: Dom };
-  DEVICE_REMOVED: { msg: Dom & { devAlias: string } };
-  TUNABLE: Dom & { params: RemoteTypedParam[] };
-  AGENT_LIFECYCLE: Dom & { state: number; reason: number };
-  DEVICE_ADDED: Dom & { devAlias: string };
-  MIGRATION_ITERATION: Dom & { iteration: number };
-  JOB_COMPLETED: Dom & { params: RemoteTypedParam[] };
-  DEVICE_REMOVAL_FAILED: Dom & { devAlias: string };
-  METADATA_CHANGE: Dom & { type: number; nsuri: string | null };
-}
+/** The event kinds converted here (BLOCK_JOB too, though the reference registers BLOCK_JOB_2). */
+type Kind = (typeof REGISTERED)[number] | 'BLOCK_JOB';
+/** The generated *_msg struct of each kind's callback event. */
+type Body<K extends Kind> = RemoteEventMessages[`VIR_DOMAIN_EVENT_ID_${K}`];
 
 /** A signal of org.libvirt.Domain, its signature taken from the one declaration. */
 function domainSignal(connectPath: string, dom: RemoteNonnullDomain, member: string, values: unknown[]): SignalEmission {
@@ -100,10 +74,10 @@ function domainSignal(connectPath: string, dom: RemoteNonnullDomain, member: str
   return { path: domainPathOf(connectPath, dom), interface: DOMAIN_IFACE, member, signature, body };
 }
 
-const address = (a: GraphicsAddress) => [a.family, a.node ?? '', a.service ?? ''];
+const address = (a: RemoteDomainEventGraphicsAddress) => [a.family, a.node ?? '', a.service ?? ''];
 
-/** Turns one event's *_msg body into its signal (keyed by the name after REMOTE_PROC_DOMAIN_EVENT_CALLBACK_). */
-const converters: { [K in keyof EventBodies]: (connectPath: string, b: EventBodies[K]) => SignalEmission } = {
+/** Turns one event's *_msg body into its signal (keyed by its event id without VIR_DOMAIN_EVENT_ID_). */
+const converters: { [K in Kind]: (connectPath: string, b: Body<K>) => SignalEmission } = {
   LIFECYCLE: (c, { msg }) => ({
     path: c,
     interface: CONNECT_IFACE,
@@ -145,19 +119,27 @@ const converters: { [K in keyof EventBodies]: (connectPath: string, b: EventBodi
   METADATA_CHANGE: (c, b) => domainSignal(c, b.dom, 'MetadataChange', [b.type, b.nsuri ?? '']),
 };
 
+/** The kind of each domain callback event by its .x name and its generated name, from the event table. */
+const KIND_OF_EVENT: ReadonlyMap<string, string> = new Map(
+  Object.values(remoteProcedureInfo).flatMap((p) => {
+    const ev = p.event;
+    if (ev?.family !== 'domain' || !ev.callback || ev.eventIDName === null) return [];
+    const kind = ev.eventIDName.slice('VIR_DOMAIN_EVENT_ID_'.length);
+    return [
+      [p.name, kind],
+      [p.method, kind],
+    ];
+  }),
+);
+
 /**
  * The event kind of a domain event callback, from either the procedure's .x name
  * ('REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON') or its generated name
- * ('domainEventCallbackIoErrorReason'): 'IO_ERROR_REASON'. BLOCK_JOB_2 has no CALLBACK_ in its
- * name (REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2, 'domainEventBlockJob2'): 'BLOCK_JOB_2'.
- * Undefined for anything else.
+ * ('domainEventCallbackIoErrorReason'): 'IO_ERROR_REASON', its event id without VIR_DOMAIN_EVENT_ID_
+ * (REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2 → 'BLOCK_JOB_2'). Undefined for anything else.
  */
 export function domainEventKind(name: string | undefined): string | undefined {
-  if (!name) return undefined;
-  const upper = /[a-z]/.test(name) ? name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() : name;
-  if (/^(?:REMOTE_PROC_)?DOMAIN_EVENT_BLOCK_JOB_?2$/.test(upper)) return 'BLOCK_JOB_2';
-  const m = /^(?:REMOTE_PROC_)?DOMAIN_EVENT_CALLBACK_(.+)$/.exec(upper);
-  return m?.[1];
+  return name === undefined ? undefined : KIND_OF_EVENT.get(name);
 }
 
 /**
@@ -169,7 +151,7 @@ export function signalForEvent(
   ev: { name: string | undefined; body: unknown },
   callbackIds?: ReadonlySet<number>,
 ): SignalEmission | undefined {
-  const kind = domainEventKind(ev.name) as keyof EventBodies | undefined;
+  const kind = domainEventKind(ev.name) as Kind | undefined;
   const convert = kind && Object.hasOwn(converters, kind) ? (converters[kind] as (c: string, b: unknown) => SignalEmission) : undefined;
   if (!convert) return undefined;
   const body = ev.body as { callbackID?: number };

@@ -2,7 +2,7 @@
 // memory, NUMA, scheduler, perf, interface), vCPUs and pinning, I/O threads, memory and
 // migration settings. Conversions follow the reference (libvirt-dbus 1.4.1).
 
-import type { LibvirtConnection, RemoteNonnullDomain } from '../libvirt/index.js';
+import { type LibvirtConnection, type RemoteNonnullDomain, VirDomainMigrateFlags } from '../libvirt/index.js';
 import type { MethodSpec } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
 import { onDomain, withParams } from './domain-call.js';
@@ -63,10 +63,7 @@ export function guestVcpumapOf(bools: readonly boolean[]): string {
 }
 
 // virDomainMigrateFlags and virDrvFeature values libvirt's client checks before migrating.
-const VIR_MIGRATE_PEER2PEER = 1 << 1;
-const VIR_MIGRATE_NON_SHARED_DISK = 1 << 6;
-const VIR_MIGRATE_NON_SHARED_INC = 1 << 7;
-const VIR_MIGRATE_OFFLINE = 1 << 10;
+const { VIR_MIGRATE_PEER2PEER, VIR_MIGRATE_NON_SHARED_DISK, VIR_MIGRATE_NON_SHARED_INC, VIR_MIGRATE_OFFLINE } = VirDomainMigrateFlags;
 const VIR_DRV_FEATURE_MIGRATION_P2P = 4;
 const VIR_DRV_FEATURE_MIGRATION_DIRECT = 5;
 const VIR_DRV_FEATURE_MIGRATION_OFFLINE = 11;

@@ -3,62 +3,32 @@
 // become Connect.*Event on the Connect object; a pool refresh becomes StoragePool.Refresh on the
 // pool's object. (Domain events, Connect.DomainEvent included, are bound in domain-events.ts.)
 
-import type {
-  RemoteNetworkEventLifecycleMsg,
-  RemoteNodeDeviceEventLifecycleMsg,
-  RemoteSecretEventLifecycleMsg,
-  RemoteStoragePoolEventLifecycleMsg,
-  RemoteStoragePoolEventRefreshMsg,
-} from '../libvirt/index.js';
+import type { RemoteEventMessages } from '../libvirt/index.js';
 import { ConnectInterface } from './connect.js';
-import type { EventBinding } from './connect-object.js';
+import type { EventBinding, EventContext } from './connect-object.js';
 import { networkPath, nodeDevicePath, secretPath, storagePoolPath } from './lookup.js';
 import { StoragePoolInterface } from './storage-pool.js';
 
-/** VIR_*_EVENT_ID_LIFECYCLE of each object kind, and VIR_STORAGE_POOL_EVENT_ID_REFRESH. */
-const LIFECYCLE = 0;
-const POOL_REFRESH = 1;
+/** A binding of one event id (for every object) to what its message becomes; family, number and message type come from the generated tables. */
+function bind<K extends keyof RemoteEventMessages>(event: K, onEvent: (m: RemoteEventMessages[K], ctx: EventContext) => void): EventBinding {
+  return { event, register: (conn, ctx) => conn.registerEvent(event, null, (ev) => onEvent(ev.msg, ctx)) };
+}
 
 /** The lifecycle events behind Connect's non-domain signals, and the pool refresh event. */
 export const connectEventBindings: readonly EventBinding[] = [
-  {
-    event: 'VIR_NETWORK_EVENT_ID_LIFECYCLE',
-    register: (conn, ctx) =>
-      conn.registerNetworkEvent(LIFECYCLE, null, (ev) => {
-        const m = ev.msg as RemoteNetworkEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'NetworkEvent', [networkPath(ctx.path, m.net), m.event]);
-      }),
-  },
-  {
-    event: 'VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE',
-    register: (conn, ctx) =>
-      conn.registerNodeDeviceEvent(LIFECYCLE, null, (ev) => {
-        const m = ev.msg as RemoteNodeDeviceEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'NodeDeviceEvent', [nodeDevicePath(ctx.path, m.dev), m.event, m.detail]);
-      }),
-  },
-  {
-    event: 'VIR_SECRET_EVENT_ID_LIFECYCLE',
-    register: (conn, ctx) =>
-      conn.registerSecretEvent(LIFECYCLE, null, (ev) => {
-        const m = ev.msg as RemoteSecretEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'SecretEvent', [secretPath(ctx.path, m.secret), m.event, m.detail]);
-      }),
-  },
-  {
-    event: 'VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE',
-    register: (conn, ctx) =>
-      conn.registerStoragePoolEvent(LIFECYCLE, null, (ev) => {
-        const m = ev.msg as RemoteStoragePoolEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'StoragePoolEvent', [storagePoolPath(ctx.path, m.pool), m.event, m.detail]);
-      }),
-  },
-  {
-    event: 'VIR_STORAGE_POOL_EVENT_ID_REFRESH',
-    register: (conn, ctx) =>
-      conn.registerStoragePoolEvent(POOL_REFRESH, null, (ev) => {
-        const m = ev.msg as RemoteStoragePoolEventRefreshMsg;
-        ctx.emit(storagePoolPath(ctx.path, m.pool), StoragePoolInterface, 'Refresh', []);
-      }),
-  },
+  bind('VIR_NETWORK_EVENT_ID_LIFECYCLE', (m, ctx) => {
+    ctx.emit(ctx.path, ConnectInterface, 'NetworkEvent', [networkPath(ctx.path, m.net), m.event]);
+  }),
+  bind('VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE', (m, ctx) => {
+    ctx.emit(ctx.path, ConnectInterface, 'NodeDeviceEvent', [nodeDevicePath(ctx.path, m.dev), m.event, m.detail]);
+  }),
+  bind('VIR_SECRET_EVENT_ID_LIFECYCLE', (m, ctx) => {
+    ctx.emit(ctx.path, ConnectInterface, 'SecretEvent', [secretPath(ctx.path, m.secret), m.event, m.detail]);
+  }),
+  bind('VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE', (m, ctx) => {
+    ctx.emit(ctx.path, ConnectInterface, 'StoragePoolEvent', [storagePoolPath(ctx.path, m.pool), m.event, m.detail]);
+  }),
+  bind('VIR_STORAGE_POOL_EVENT_ID_REFRESH', (m, ctx) => {
+    ctx.emit(storagePoolPath(ctx.path, m.pool), StoragePoolInterface, 'Refresh', []);
+  }),
 ];

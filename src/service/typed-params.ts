@@ -3,44 +3,49 @@
 // INT → i, UINT → u, LLONG → x, ULLONG → t, DOUBLE → d, BOOLEAN → b, STRING → s.
 
 import { Variant } from '../dbus/variant.js';
-import type { RemoteTypedParam, RemoteTypedParamValue } from '../libvirt/index.js';
+import {
+  type RemoteTypedParam,
+  type RemoteTypedParamValue,
+  VIR_TYPED_PARAM_FIELD_LENGTH,
+  VirTypedParameterFlags,
+  VirTypedParameterType,
+} from '../libvirt/index.js';
 import { OrgLibvirtError } from './errors.js';
 
-/** virTypedParameterType values (libvirt-common.h). */
-export const TypedParamType = {
-  INT: 1,
-  UINT: 2,
-  LLONG: 3,
-  ULLONG: 4,
-  DOUBLE: 5,
-  BOOLEAN: 6,
-  STRING: 7,
-} as const;
+const {
+  VIR_TYPED_PARAM_INT: INT,
+  VIR_TYPED_PARAM_UINT: UINT,
+  VIR_TYPED_PARAM_LLONG: LLONG,
+  VIR_TYPED_PARAM_ULLONG: ULLONG,
+  VIR_TYPED_PARAM_DOUBLE: DOUBLE,
+  VIR_TYPED_PARAM_BOOLEAN: BOOLEAN,
+  VIR_TYPED_PARAM_STRING: STRING,
+} = VirTypedParameterType;
 
 /** VIR_TYPED_PARAM_STRING_OKAY: the flag libvirt's client adds to getters that may return strings. */
-export const VIR_TYPED_PARAM_STRING_OKAY = 4;
+export const { VIR_TYPED_PARAM_STRING_OKAY } = VirTypedParameterFlags;
 
 /** VIR_TYPED_PARAM_FIELD_LENGTH: a field name must be shorter than this (it includes the NUL). */
-export const VIR_TYPED_PARAM_FIELD_LENGTH = 80;
+export { VIR_TYPED_PARAM_FIELD_LENGTH };
 
 export type { RemoteTypedParam, RemoteTypedParamValue };
 
 /** The D-Bus signature a typed parameter of this type becomes, or undefined for an unknown type. */
 export function signatureOfType(type: number): string | undefined {
   switch (type) {
-    case TypedParamType.INT:
+    case INT:
       return 'i';
-    case TypedParamType.UINT:
+    case UINT:
       return 'u';
-    case TypedParamType.LLONG:
+    case LLONG:
       return 'x';
-    case TypedParamType.ULLONG:
+    case ULLONG:
       return 't';
-    case TypedParamType.DOUBLE:
+    case DOUBLE:
       return 'd';
-    case TypedParamType.BOOLEAN:
+    case BOOLEAN:
       return 'b';
-    case TypedParamType.STRING:
+    case STRING:
       return 's';
     default:
       return undefined;
@@ -50,19 +55,19 @@ export function signatureOfType(type: number): string | undefined {
 /** One typed parameter as a Variant (undefined for a type libvirt does not define). */
 export function typedParamToVariant(value: RemoteTypedParamValue): Variant | undefined {
   switch (value.type) {
-    case TypedParamType.INT:
+    case INT:
       return new Variant('i', value.i);
-    case TypedParamType.UINT:
+    case UINT:
       return new Variant('u', value.ui);
-    case TypedParamType.LLONG:
+    case LLONG:
       return new Variant('x', BigInt(value.l));
-    case TypedParamType.ULLONG:
+    case ULLONG:
       return new Variant('t', BigInt(value.ul));
-    case TypedParamType.DOUBLE:
+    case DOUBLE:
       return new Variant('d', value.d);
-    case TypedParamType.BOOLEAN:
+    case BOOLEAN:
       return new Variant('b', value.b !== 0);
-    case TypedParamType.STRING:
+    case STRING:
       return new Variant('s', value.s);
     default:
       return undefined;
@@ -105,25 +110,25 @@ export function dictToTypedParams(dict: unknown): RemoteTypedParam[] {
     let tp: RemoteTypedParamValue;
     switch (sig) {
       case 'i':
-        tp = { type: 1, i: Number(value) };
+        tp = { type: INT, i: Number(value) };
         break;
       case 'u':
-        tp = { type: 2, ui: Number(value) };
+        tp = { type: UINT, ui: Number(value) };
         break;
       case 'x':
-        tp = { type: 3, l: BigInt(value as bigint | number) };
+        tp = { type: LLONG, l: BigInt(value as bigint | number) };
         break;
       case 't':
-        tp = { type: 4, ul: BigInt(value as bigint | number) };
+        tp = { type: ULLONG, ul: BigInt(value as bigint | number) };
         break;
       case 'd':
-        tp = { type: 5, d: Number(value) };
+        tp = { type: DOUBLE, d: Number(value) };
         break;
       case 'b':
-        tp = { type: 6, b: value ? 1 : 0 };
+        tp = { type: BOOLEAN, b: value ? 1 : 0 };
         break;
       case 's':
-        tp = { type: 7, s: String(value) };
+        tp = { type: STRING, s: String(value) };
         break;
       default:
         throw new OrgLibvirtError(`Invalid typed parameter '${sig}'.`);

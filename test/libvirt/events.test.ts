@@ -144,6 +144,30 @@ describe('events from a real daemon', () => {
     await reg.deregister();
   });
 
+  it('registerEvent: an event id by name, its family and number from the generated table', async () => {
+    const stops: string[] = [];
+    let stopped!: () => void;
+    const seen = new Promise<void>((resolve, reject) => {
+      stopped = resolve;
+      setTimeout(() => reject(new Error('no STOPPED event')), 10_000).unref();
+    });
+    const reg = await conn.registerEvent('VIR_NETWORK_EVENT_ID_LIFECYCLE', null, (ev) => {
+      // ev.msg is typed as the generated RemoteNetworkEventLifecycleMsg.
+      if (ev.msg.event === VirNetworkEventLifecycleType.VIR_NETWORK_EVENT_STOPPED) {
+        stops.push(ev.msg.net.name);
+        stopped();
+      }
+    });
+    assert.equal(reg.family, 'network');
+    assert.equal(reg.eventID, VirNetworkEventID.VIR_NETWORK_EVENT_ID_LIFECYCLE);
+    await d.virsh(d.testUri, 'net-destroy', 'default');
+    await seen;
+    assert.deepEqual(stops, ['default']);
+    await d.virsh(d.testUri, 'net-start', 'default');
+    await reg.deregister();
+    await assert.rejects(conn.registerEvent('VIR_NO_SUCH_EVENT_ID' as 'VIR_NETWORK_EVENT_ID_LIFECYCLE', null, () => undefined));
+  });
+
   it('storage pool lifecycle and refresh events', async () => {
     const life = new Inbox();
     const refresh = new Inbox();

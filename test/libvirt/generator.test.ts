@@ -1,5 +1,5 @@
 // Tests of the libvirt protocol generator: its parsers, naming rules, and that the committed
-// src/libvirt/*.gen.ts are exactly what it produces from the reference libvirt tree.
+// src/libvirt/*.gen.ts are exactly what it produces from the vendored protocol definition.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,16 +13,20 @@ import { GeneratorError } from '../../tools/gen-libvirt/model.js';
 import { methodName, typeName } from '../../tools/gen-libvirt/names.js';
 import { readLibvirtTree } from '../../tools/gen-libvirt/read-tree.js';
 import { parseXdr, XdrSyntaxError } from '../../tools/gen-libvirt/xdr-parser.js';
-import { remoteProcedureInfo } from '../../src/libvirt/remote-protocol.gen.js';
+import { VirDomainEventID } from '../../src/libvirt/libvirt-enums.gen.js';
+import {
+  REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
+  REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS,
+  RemoteProcedure,
+  remoteEventDecoders,
+  remoteEventFamilies,
+  remoteProcedureInfo,
+} from '../../src/libvirt/remote-protocol.gen.js';
+import { qemuProcedureInfo } from '../../src/libvirt/qemu-protocol.gen.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '../../..');
-// The libvirt source tree the committed code was generated from: $LIBVIRT_SOURCE_DIR, else the
-// workplace's reference copy beside the repository (or at its usual absolute place for clones elsewhere).
-const TREE =
-  [process.env.LIBVIRT_SOURCE_DIR, join(root, '../shared/reference/libvirt-10.1.0'), '/work/shared/reference/libvirt-10.1.0']
-    .filter((p): p is string => !!p)
-    .find((p) => existsSync(join(p, 'remote_protocol.x'))) ??
-  assert.fail('libvirt source tree not found: set LIBVIRT_SOURCE_DIR to a libvirt 10.1.0 tree');
+// The vendored libvirt protocol definition the committed code is generated from (see its README).
+const TREE = join(root, 'protocol/libvirt-10.1.0');
 
 describe('XDR parser', () => {
   it('parses consts, enums, structs, typedefs and optional data', () => {
@@ -155,6 +159,43 @@ describe('generator', () => {
     assert.equal(remoteProcedureInfo[208]!.stream, 'write'); // STORAGE_VOL_UPLOAD
     assert.equal(remoteProcedureInfo[208]!.annotations.sparseflag, 'VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM');
     assert.ok(all.filter((x) => x.isEvent).length >= 50);
+  });
+
+  it('writes each procedure number once: constants are members of the enum, the table is keyed by them', () => {
+    assert.equal(REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, RemoteProcedure.REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS);
+    for (const [name, n] of Object.entries(RemoteProcedure)) {
+      assert.equal(remoteProcedureInfo[n]?.name, name);
+      assert.equal(remoteProcedureInfo[n]?.procedure, n);
+    }
+    const text = readFileSync(join(root, 'src/libvirt/remote-protocol.gen.ts'), 'utf8');
+    assert.equal(text.match(/\b273\b/g)?.length, 1, 'the number of CONNECT_LIST_ALL_DOMAINS appears once');
+  });
+
+  it('emits an event table: family, libvirt event id and callbackID of every event', () => {
+    const ev = (name: keyof typeof RemoteProcedure) => remoteProcedureInfo[RemoteProcedure[name]]!.event;
+    assert.deepEqual(ev('REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2'), {
+      family: 'domain',
+      eventID: VirDomainEventID.VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+      eventIDName: 'VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2',
+      callback: true,
+    });
+    assert.equal(ev('REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE')?.callback, false); // the legacy event, without callbackID
+    assert.equal(ev('REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK')?.eventIDName, 'VIR_DOMAIN_EVENT_ID_PMSUSPEND_DISK');
+    assert.equal(ev('REMOTE_PROC_NETWORK_EVENT_CALLBACK_METADATA_CHANGE')?.eventIDName, 'VIR_NETWORK_EVENT_ID_METADATA_CHANGE');
+    assert.deepEqual(ev('REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED'), { family: 'connect', eventID: null, eventIDName: null, callback: false });
+    assert.equal(ev('REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS'), null);
+    assert.equal(qemuProcedureInfo[6]!.event?.family, 'qemuDomainMonitor');
+    assert.equal(remoteEventDecoders.size, Object.values(remoteProcedureInfo).filter((p) => p.event !== null).length);
+    assert.deepEqual(Object.keys(remoteEventFamilies).sort(), ['domain', 'network', 'nodeDevice', 'secret', 'storagePool']);
+    assert.equal(remoteEventFamilies.domain.register, REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY);
+    assert.equal(remoteEventFamilies.storagePool.object, 'pool');
+  });
+
+  it('fails with a GeneratorError on an event whose event id the headers lack', () => {
+    const inputs = new Map(readLibvirtTree(TREE));
+    const x = inputs.get('remote_protocol.x')!;
+    inputs.set('remote_protocol.x', x.replaceAll('REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED', 'REMOTE_PROC_SECRET_EVENT_VALUE_GONE').replaceAll('remote_secret_event_value_changed_msg', 'remote_secret_event_value_gone_msg'));
+    assert.throws(() => generate(inputs), (e: unknown) => e instanceof GeneratorError && /VIR_SECRET_EVENT_ID_VALUE_GONE/.test(e.message));
   });
 
   it('fails with a GeneratorError on references it cannot resolve', () => {

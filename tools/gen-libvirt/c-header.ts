@@ -17,11 +17,20 @@ export interface CEnum {
   members: CEnumMember[];
 }
 
+/** An integer-valued `# define NAME <expression>` of a header. */
+export interface CDefine {
+  name: string;
+  header: string;
+  value: number;
+}
+
 /** Everything read from a set of headers. */
 export interface CHeaderConstants {
   /** Every integer-valued `#define` and enum member, by name. */
   values: Map<string, number>;
   enums: CEnum[];
+  /** The integer-valued `#define`s, in header order. */
+  defines: CDefine[];
 }
 
 /** A C integer expression that could not be evaluated. */
@@ -102,6 +111,7 @@ export function parseCHeaders(headers: ReadonlyArray<{ name: string; text: strin
   const lookup = (name: string) => values.get(name);
   const rawEnums: Array<{ name: string; header: string; members: RawMember[] }> = [];
   const defines: Array<[string, string]> = [];
+  const defineHeader = new Map<string, string>();
   for (const { name: header, text } of headers) {
     const lines = text.split(/\r?\n/);
     let inSentinel = 0;
@@ -116,7 +126,10 @@ export function parseCHeaders(headers: ReadonlyArray<{ name: string; text: strin
           if (inSentinel > 0) inSentinel--;
         } else if (directive === 'define' && enumLines === null) {
           const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+(.+?)\s*(\/\*.*)?$/.exec(rest!);
-          if (m) defines.push([m[1]!, m[2]!]);
+          if (m) {
+            defines.push([m[1]!, m[2]!]);
+            defineHeader.set(m[1]!, header);
+          }
         }
         continue;
       }
@@ -184,7 +197,10 @@ export function parseCHeaders(headers: ReadonlyArray<{ name: string; text: strin
   }));
   const out = new Map<string, number>();
   for (const [k, v] of values) out.set(k, Number(BigInt.asIntN(64, v)));
-  return { values: out, enums };
+  const intDefines = [...defineHeader]
+    .filter(([name]) => out.has(name))
+    .map(([name, header]) => ({ name, header, value: out.get(name)! }));
+  return { values: out, enums, defines: intDefines };
 }
 
 function splitEnumBody(body: string): RawMember[] {

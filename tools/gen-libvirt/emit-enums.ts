@@ -1,5 +1,5 @@
-// Emits the enums of libvirt's public C headers as TypeScript constant objects.
-import type { CEnum } from './c-header.js';
+// Emits the enums of libvirt's public C headers as TypeScript constant objects, and their integer #defines.
+import type { CDefine, CEnum } from './c-header.js';
 import { docComment } from './emit-types.js';
 import { typeName } from './names.js';
 
@@ -28,4 +28,9 @@ export function emitCEnum(e: CEnum, names: boolean): string {
     out += ']);\n';
   }
   return out;
+}
+
+/** One integer `#define` of a header as a constant. */
+export function emitCDefine(d: CDefine): string {
+  return docComment([`${d.name} (${d.header})`]) + `export const ${d.name} = ${d.value};\n`;
 }

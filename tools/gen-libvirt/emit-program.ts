@@ -1,6 +1,9 @@
-// Emits the procedure table, the typed abstract client class and the event table of one RPC
-// program (the `<prefix>_procedure` enum of a .x file, with its `_args`/`_ret`/`_msg` structs).
+// Emits the procedure table (with each event's family and event id), the typed abstract client
+// class, the event decoders and the event families of one RPC program (the `<prefix>_procedure`
+// enum of a .x file, with its `_args`/`_ret`/`_msg` structs).
 import type { XEnumMember, XFile } from './ast.js';
+import type { CEnum } from './c-header.js';
+import { type EventFacts, eventFacts, eventFamilies } from './emit-events.js';
 import { commentText, docComment } from './emit-types.js';
 import { GeneratorError, type Model } from './model.js';
 import { decoderName, encoderName, methodName, procedureStructStem, typeName } from './names.js';
@@ -33,18 +36,17 @@ export interface Annotations {
   readstream: number | null;
   writestream: number | null;
   sparseflag: string | null;
-  /** The annotation lines as written, for doc comments. */
-  lines: string[];
+  /** Annotations this generator does not know (added by a later libvirt), as written, for doc comments. */
+  unknown: string[];
 }
 
 /** Reads `@name: value` annotations from the comment before a procedure. */
 export function parseAnnotations(comment: string | null): Annotations {
-  const a: Annotations = { generate: null, priority: 'low', acl: [], aclfilter: [], readstream: null, writestream: null, sparseflag: null, lines: [] };
+  const a: Annotations = { generate: null, priority: 'low', acl: [], aclfilter: [], readstream: null, writestream: null, sparseflag: null, unknown: [] };
   for (const line of commentText(comment)) {
     const m = /^\s*@(\w+):\s*(.*?)\s*$/.exec(line);
     if (!m) continue;
     const [, key, value] = m as unknown as [string, string, string];
-    a.lines.push(`@${key}: ${value}`);
     switch (key) {
       case 'generate':
         a.generate = value;
@@ -70,6 +72,7 @@ export function parseAnnotations(comment: string | null): Annotations {
         break;
       default:
         // Annotations added by a later libvirt stay visible in the doc comment.
+        a.unknown.push(`@${key}: ${value}`);
         break;
     }
   }
@@ -117,8 +120,33 @@ function lowerFirst(s: string): string {
   return s[0]!.toLowerCase() + s.slice(1);
 }
 
-/** Code for a program's tables, class and events. Adds the struct names it uses to `uses`. */
-export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, uses: Set<string>): string {
+const quote = (s: string) => `'${s}'`;
+
+/** The row traits of a procedure that differ from procedureTable's defaults, as an object literal (or '' for none). */
+function traitsLiteral(p: Procedure, event: EventFacts | null): string {
+  const a = p.annotations;
+  const t: string[] = [];
+  if (a.generate !== null) t.push(`generate: ${quote(a.generate)}`);
+  if (a.priority !== 'low') t.push(`priority: ${quote(a.priority)}`);
+  if (a.acl.length > 0) t.push(`acl: [${a.acl.map(quote).join(', ')}]`);
+  if (a.aclfilter.length > 0) t.push(`aclfilter: [${a.aclfilter.map(quote).join(', ')}]`);
+  if (a.readstream !== null) t.push(`readstream: ${a.readstream}`);
+  if (a.writestream !== null) t.push(`writestream: ${a.writestream}`);
+  if (a.sparseflag !== null) t.push(`sparseflag: ${quote(a.sparseflag)}`);
+  if (FDS_IN.has(p.name)) t.push('fdsIn: true');
+  if (FDS_OUT.has(p.name)) t.push('fdsOut: true');
+  if (event !== null) t.push(`event: [${quote(event.family)}, ${event.eventIDName === null ? 'null' : quote(event.eventIDName)}, ${event.callback}]`);
+  return t.length === 0 ? '' : `, { ${t.join(', ')} }`;
+}
+
+/** A program's code, and the enums of libvirt-enums.gen.ts it uses. */
+export interface ProgramOutput {
+  code: string;
+  enumImports: Set<string>;
+}
+
+/** Code for a program's procedure table, typed client class, events and event families. */
+export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, cEnums: readonly CEnum[]): ProgramOutput {
   const procs = programProcedures(file, model, spec);
   const P = spec.prefix;
   const Pascal = typeName(P.toLowerCase());
@@ -126,48 +154,45 @@ export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, uses: 
   const vers = `${P}_PROTOCOL_VERSION`;
   if (!model.constants.has(prog) || !model.constants.has(vers)) throw new GeneratorError(`${file.fileName}: ${prog} or ${vers} missing`);
   const tableName = `${lowerFirst(Pascal)}ProcedureInfo`;
+  const enumImports = new Set<string>();
+  const facts = new Map<string, EventFacts>();
+  for (const p of procs) {
+    if (p.msg === null) continue;
+    const f = eventFacts(p, P, model, cEnums);
+    facts.set(p.name, f);
+    if (f.eventIDEnum !== null) enumImports.add(f.eventIDEnum);
+  }
   let out = '';
 
-  // The table: one ProcedureInfo per procedure, keyed by number.
-  out += docComment([`Every procedure of ${prog} (${file.fileName}), by procedure number.`]);
-  out += `export const ${tableName}: { readonly [procedure: number]: ProcedureInfo } = {\n`;
+  // The table: one row per procedure; numbers come from the procedure enum, event ids from the headers' enums.
+  out += docComment([
+    `Every procedure of ${prog} (${file.fileName}), by procedure number.`,
+    'Rows: method, encoder of _args, decoder of _ret, decoder of _msg, traits that differ from the defaults.',
+  ]);
+  out += `export const ${tableName}: ProcedureTable = procedureTable(${prog}, ${vers}, ${Pascal}Procedure, {\n`;
   for (const p of procs) {
-    const a = p.annotations;
-    for (const s of [p.args, p.ret, p.msg]) if (s !== null) uses.add(s);
-    const stream = a.readstream !== null ? "'read'" : a.writestream !== null ? "'write'" : 'null';
-    out += `  ${p.number}: {\n`;
-    out += `    program: ${prog},\n    version: ${vers},\n    procedure: ${p.number},\n`;
-    out += `    name: '${p.name}',\n    method: '${p.method}',\n`;
-    out += `    annotations: { generate: ${a.generate === null ? 'null' : `'${a.generate}'`}, priority: '${a.priority}', acl: [${a.acl.map((x) => `'${x}'`).join(', ')}], aclfilter: [${a.aclfilter.map((x) => `'${x}'`).join(', ')}], readstream: ${a.readstream}, writestream: ${a.writestream}, sparseflag: ${a.sparseflag === null ? 'null' : `'${a.sparseflag}'`} },\n`;
-    out += `    encodeArgs: ${p.args === null ? 'null' : encoderName(p.args)},\n`;
-    out += `    decodeRet: ${p.ret === null ? 'null' : decoderName(p.ret)},\n`;
-    out += `    decodeMsg: ${p.msg === null ? 'null' : decoderName(p.msg)},\n`;
-    out += `    isEvent: ${p.msg !== null},\n    stream: ${stream},\n`;
-    out += `    fdsIn: ${FDS_IN.has(p.name)},\n    fdsOut: ${FDS_OUT.has(p.name)},\n  },\n`;
+    const codec = (s: string | null, f: (x: string) => string) => (s === null ? 'null' : f(s));
+    out += `  ${p.name}: ['${p.method}', ${codec(p.args, encoderName)}, ${codec(p.ret, decoderName)}, ${codec(p.msg, decoderName)}${traitsLiteral(p, facts.get(p.name) ?? null)}],\n`;
   }
-  out += '};\n\n';
+  const ids = [...enumImports].sort();
+  out += `}${ids.length === 0 ? '' : `, { ${ids.map((e) => `...${e}`).join(', ')} }`});\n\n`;
 
   // The typed client: one method per callable procedure.
   if (spec.className !== null) {
     out += docComment([
       `Typed calls of every procedure of ${prog} (${file.fileName}).`,
-      'A connection implements callProcedure: encode args, send, await the reply, decode it.',
+      `A connection implements callProcedure: encode args with the entry's codecs, send, await the reply, decode it.`,
+      `Each method is named after its procedure; its annotations (@acl, @priority …) and traits are in ${tableName}.`,
     ]);
     out += `export abstract class ${spec.className} {\n`;
-    out += docComment(['Sends one call and resolves with its decoded reply (undefined when the procedure has no _ret).'], '  ');
-    out +=
-      '  protected abstract callProcedure<A, R>(program: number, version: number, procedure: number, args: A,' +
-      ' encode: ((w: XdrWriter, v: A) => void) | null, decode: ((r: XdrReader) => R) | null, info: ProcedureInfo): Promise<R>;\n';
+    out += docComment(['Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret).'], '  ');
+    out += '  protected abstract callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R>;\n';
     for (const p of procs) {
       if (p.msg !== null) continue;
-      const doc = [`${p.name} = ${p.number}`, ...p.annotations.lines];
-      out += '\n' + docComment(doc, '  ');
-      const A = p.args === null ? 'undefined' : typeName(p.args);
-      const R = p.ret === null ? 'void' : typeName(p.ret);
-      const param = p.args === null ? '' : `args: ${A}`;
-      out += `  ${p.method}(${param}): Promise<${R}> {\n`;
-      out += `    return this.callProcedure<${A}, ${R}>(${prog}, ${vers}, ${p.number}, ${p.args === null ? 'undefined' : 'args'}, `;
-      out += `${p.args === null ? 'null' : encoderName(p.args)}, ${p.ret === null ? 'null' : decoderName(p.ret)}, ${tableName}[${p.number}]!);\n  }\n`;
+      out += '\n' + docComment([p.name, ...p.annotations.unknown], '  ');
+      const param = p.args === null ? '' : `args: ${typeName(p.args)}`;
+      out += `  ${p.method}(${param}): Promise<${p.ret === null ? 'void' : typeName(p.ret)}> {\n`;
+      out += `    return this.callProcedure(${tableName}[${p.name}]!, ${p.args === null ? 'undefined' : 'args'});\n  }\n`;
     }
     out += '}\n\n';
   }
@@ -179,20 +204,37 @@ export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, uses: 
     out += docComment([`Events of ${prog} (${file.fileName}): event name → message type.`]);
     out += `export interface ${I} {\n`;
     for (const p of events) {
-      out += docComment([`${p.name} = ${p.number}`, ...p.annotations.lines], '  ');
+      out += docComment([p.name, ...p.annotations.unknown], '  ');
       out += `  ${p.method}: ${typeName(p.msg!)};\n`;
     }
     out += '}\n';
     out += docComment([`A decoded event of ${prog}, discriminated by name.`]);
     out += `export type ${Pascal}Event = { [K in keyof ${I}]: { name: K; procedure: number; msg: ${I}[K] } }[keyof ${I}];\n`;
     out += docComment([`Event decoders of ${prog}, by procedure number.`]);
-    out += `export const ${lowerFirst(Pascal)}EventDecoders: ReadonlyMap<number, { readonly name: keyof ${I}; readonly decode: (r: XdrReader) => ${I}[keyof ${I}] }> = new Map<number, { readonly name: keyof ${I}; readonly decode: (r: XdrReader) => ${I}[keyof ${I}] }>([\n`;
-    for (const p of events) out += `  [${p.number}, { name: '${p.method}', decode: ${decoderName(p.msg!)} }],\n`;
-    out += ']);\n';
+    out += `export const ${lowerFirst(Pascal)}EventDecoders = eventDecoders<${I}>(${tableName});\n`;
     out += docComment([`Decodes the body of an event of ${prog}; null when the procedure is not an event.`]);
     out += `export function decode${Pascal}Event(procedure: number, r: XdrReader): ${Pascal}Event | null {\n`;
     out += `  const d = ${lowerFirst(Pascal)}EventDecoders.get(procedure);\n`;
     out += `  return d === undefined ? null : ({ name: d.name, procedure, msg: d.decode(r) } as ${Pascal}Event);\n}\n`;
+    const byID = events.filter((p) => facts.get(p.name)!.callback && facts.get(p.name)!.eventIDName !== null);
+    if (byID.length > 0) {
+      out += docComment([`The message of each callback event of ${prog}, by the libvirt event id a callback is registered for.`]);
+      out += `export interface ${Pascal}EventMessages {\n`;
+      for (const p of byID) out += `  ${facts.get(p.name)!.eventIDName}: ${typeName(p.msg!)};\n`;
+      out += '}\n';
+    }
+    const families = eventFamilies(procs, P, model, new Set([...facts.values()].filter((f) => f.callback).map((f) => f.family)));
+    if (families.length > 0) {
+      out += docComment([
+        `The event families of ${prog} whose callbacks are registered per event id: the procedures that`,
+        "register and deregister one, and the field of the register call's _args naming one object (null: all).",
+      ]);
+      out += `export const ${lowerFirst(Pascal)}EventFamilies = {\n`;
+      for (const f of families) {
+        out += `  ${f.family}: { register: ${f.register}, deregister: ${f.deregister}, object: '${f.object}' },\n`;
+      }
+      out += '} as const;\n';
+    }
   }
-  return out;
+  return { code: out, enumImports };
 }

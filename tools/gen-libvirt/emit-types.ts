@@ -27,6 +27,20 @@ export function commentText(comment: string | null): string[] {
   return lines.map((l) => l.replace(/^\s+/, (s) => (s.length > 1 ? ' ' : '')));
 }
 
+/** Names separated by commas, wrapped at about 120 columns, indented by two. */
+function wrapNames(names: readonly string[]): string {
+  let out = '';
+  let line = '';
+  for (const n of names) {
+    if (line !== '' && line.length + n.length + 2 > 118) {
+      out += `  ${line.trimEnd()}\n`;
+      line = '';
+    }
+    line += `${n}, `;
+  }
+  return line === '' ? out : `${out}  ${line.trimEnd()}\n`;
+}
+
 const INT_FIELD_SPELLINGS = new Set(['int', 'unsigned int']);
 
 export class TypeEmitter {
@@ -285,9 +299,9 @@ export class TypeEmitter {
     let out = docComment([`enum ${def.name} ${where}`, ...commentText(def.comment)]);
     out += `export const ${T} = {\n${values.map(([n, v]) => `  ${n}: ${v},\n`).join('')}} as const;\n`;
     out += `export type ${T} = (typeof ${T})[keyof typeof ${T}];\n`;
-    for (const [n, v] of values) out += `export const ${n} = ${v};\n`;
-    const distinct = [...new Set(values.map(([, v]) => v))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    out += `const ${T}Values: ReadonlySet<number> = new Set([${distinct.join(', ')}]);\n`;
+    // Each member also as a constant of its own, taken from the object (each value is written once).
+    out += `export const {\n${wrapNames(values.map(([n]) => n))}} = ${T};\n`;
+    out += `const ${T}Values: ReadonlySet<number> = new Set(Object.values(${T}));\n`;
     out += `/** Encodes ${def.name}; only its declared values are valid XDR. */\n`;
     out += `export function ${encoderName(def.name)}(w: XdrWriter, v: ${T}): void {\n`;
     out += `  if (!${T}Values.has(v)) throw new XdrError('RANGE', \`\${v} is not a value of ${def.name}\`);\n`;

@@ -2,7 +2,7 @@
 // the texts of src/libvirt/*.gen.ts out. Reading and writing files is main.ts's business.
 import { createHash } from 'node:crypto';
 import { type CEnum, parseCHeaders } from './c-header.js';
-import { emitCEnum } from './emit-enums.js';
+import { emitCDefine, emitCEnum } from './emit-enums.js';
 import { emitProgram, type ProgramSpec } from './emit-program.js';
 import { type ImportNeeds, TypeEmitter } from './emit-types.js';
 import { GeneratorError, Model } from './model.js';
@@ -56,7 +56,7 @@ function header(hash: string, from: string): string {
   );
 }
 
-function importLines(needs: ImportNeeds, model: Model, body: string): string {
+function importLines(needs: ImportNeeds, model: Model, body: string, enumImports: ReadonlySet<string>): string {
   const byModule = new Map<string, Set<string>>();
   for (const [xName, what] of needs) {
     const mod = model.type(xName).module;
@@ -72,7 +72,11 @@ function importLines(needs: ImportNeeds, model: Model, body: string): string {
   let out = '';
   const runtime = XDR_RUNTIME_NAMES.filter((n) => new RegExp(`\\b${n}\\b`).test(body));
   if (runtime.length > 0) out += `import { ${runtime.join(', ')} } from './xdr.js';\n`;
-  if (/\bProcedureInfo\b/.test(body)) out += "import type { ProcedureInfo } from './procedure-info.js';\n";
+  const support = ['eventDecoders', 'procedureTable'].filter((n) => new RegExp(`\\b${n}[<(]`).test(body));
+  const supportTypes = ['ProcedureInfo', 'ProcedureTable'].filter((n) => new RegExp(`: ${n}\\b`).test(body));
+  const supportNames = [...support, ...supportTypes.map((n) => `type ${n}`)];
+  if (supportNames.length > 0) out += `import { ${supportNames.join(', ')} } from './procedure-info.js';\n`;
+  if (enumImports.size > 0) out += `import { ${[...enumImports].sort().join(', ')} } from './${ENUMS_OUT.replace(/\.ts$/, '.js')}';\n`;
   for (const mod of [...byModule.keys()].sort()) {
     out += `import { ${[...byModule.get(mod)!].sort().join(', ')} } from './${mod}.js';\n`;
   }
@@ -101,8 +105,13 @@ export function generate(inputs: GeneratorInputs): Map<string, string> {
     const emitter = new TypeEmitter(model, p.out.replace(/\.ts$/, ''));
     let body = '';
     for (const def of p.file.definitions) body += '\n' + emitter.emit(def, p.x);
-    if (p.program !== null) body += '\n' + emitProgram(p.file, model, p.program, new Set());
-    outputs.set(p.out, header(hash, p.x) + importLines(emitter.needs, model, body) + body);
+    let enumImports = new Set<string>();
+    if (p.program !== null) {
+      const program = emitProgram(p.file, model, p.program, c.enums);
+      body += '\n' + program.code;
+      enumImports = program.enumImports;
+    }
+    outputs.set(p.out, header(hash, p.x) + importLines(emitter.needs, model, body, enumImports) + body);
   }
 
   const byHeader = (e: CEnum) => e.header === 'include/virterror.h';
@@ -120,6 +129,8 @@ export function generate(inputs: GeneratorInputs): Map<string, string> {
     seen.add(e.name);
     body += '\n' + emitCEnum(e, false);
   }
-  if (body !== '') outputs.set(ENUMS_OUT, header(hash, 'the enums of include/libvirt-*.h') + body);
+  const defines = c.defines.filter((d) => !SKIPPED_ENUM_HEADERS.has(d.header) && d.header !== 'include/virterror.h');
+  if (defines.length > 0) body += '\n' + defines.map(emitCDefine).join('');
+  if (body !== '') outputs.set(ENUMS_OUT, header(hash, 'the enums and integer #defines of include/libvirt-*.h') + body);
   return outputs;
 }
