@@ -25,7 +25,7 @@ import {
   StandardErrors,
 } from './errors.js';
 import { type ExporterOptions, ObjectExporter } from './export.js';
-import { decodeMessage, encodeMessageWithFds, messageLength } from './marshal.js';
+import { decodeMessage, encodeMessageWithFds, messageLength } from './framing.js';
 import { formatMatchRule, type MatchRule, matchesRule } from './match.js';
 import { type Message, MessageFlags, MessageType } from './message.js';
 import { connectAddress, type PeerCredentials, Transport } from './transport.js';

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { DBusError, DBusInvalidArgsError, StandardErrors } from './errors.js';
 import type { InterfaceDeclaration, MethodDeclaration, NodeDeclaration, PropertyDeclaration } from './interface.js';
 import { generateIntrospectionXml } from './introspection.js';
-import { checkValues } from './marshal.js';
+import { checkValues } from './encoder.js';
 import { type Message, MessageFlags, MessageType } from './message.js';
 import { assertInterfaceName, assertMemberName, assertObjectPath, isValidErrorName } from './names.js';
 import { parseSignature } from './signature.js';

@@ -81,19 +81,9 @@ export {
   parseInterfaceXml,
   parseIntrospectionXml,
 } from './introspection.js';
-export {
-  checkValues,
-  decodeBody,
-  decodeMessage,
-  encodeBody,
-  encodeMessage,
-  encodeMessageWithFds,
-  type Endianness,
-  HeaderField,
-  MAX_ARRAY_LENGTH,
-  MAX_MESSAGE_LENGTH,
-  messageLength,
-} from './marshal.js';
+export { decodeBody } from './decoder.js';
+export { checkValues, encodeBody } from './encoder.js';
+export { decodeMessage, encodeMessage, encodeMessageWithFds, HeaderField, messageLength } from './framing.js';
 export { formatMatchRule, type MatchRule, matchesRule, parseMatchRule } from './match.js';
 export { type Message, MessageFlags, MessageType } from './message.js';
 export {
@@ -134,3 +124,4 @@ export {
 } from './standard-interfaces.js';
 export { type PeerCredentials, unixFdSupported } from './transport.js';
 export { Variant } from './variant.js';
+export { type Endianness, MAX_ARRAY_LENGTH, MAX_MESSAGE_LENGTH } from './wire.js';

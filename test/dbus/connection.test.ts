@@ -16,7 +16,7 @@ import {
   DBusProtocolError,
   DBusTimeoutError,
 } from '../../src/dbus/errors.js';
-import { encodeMessage } from '../../src/dbus/marshal.js';
+import { encodeMessage } from '../../src/dbus/framing.js';
 import { formatMatchRule, matchesRule, parseMatchRule } from '../../src/dbus/match.js';
 import { type Message, MessageType } from '../../src/dbus/message.js';
 import { DBusServer } from '../../src/dbus/server.js';

@@ -16,7 +16,7 @@ import {
 } from '../../src/dbus/export.js';
 import type { InterfaceDeclaration } from '../../src/dbus/interface.js';
 import { parseIntrospectionXml } from '../../src/dbus/introspection.js';
-import { decodeMessage, encodeMessage } from '../../src/dbus/marshal.js';
+import { decodeMessage, encodeMessage } from '../../src/dbus/framing.js';
 import { type Message, MessageFlags, MessageType } from '../../src/dbus/message.js';
 import { Variant } from '../../src/dbus/variant.js';
 
