@@ -205,6 +205,8 @@ export class DBusConnection extends EventEmitter {
         send: (m: Omit<Message, 'serial'>) => {
           if (!this.closed) this.sendMessage({ ...m, serial: 0 } as Message);
         },
+        // sendMessage encodes before writing anything and throws the encoder's errors.
+        checksValues: true,
       },
       options.exporter,
     );

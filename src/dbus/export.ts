@@ -30,6 +30,12 @@ import { Variant } from './variant.js';
 /** What the exporter needs from a connection: a way to send; the connection assigns serial and sender. */
 export interface ExportHost {
   send(msg: Omit<Message, 'serial'>): void;
+  /**
+   * True if send() encodes the message at once and, when a body value does not fit its signature,
+   * throws the encoder's DBusInvalidArgsError having sent nothing: replies are then checked by
+   * that one encoding instead of a separate check first.
+   */
+  readonly checksValues?: boolean;
 }
 
 /** A method handler: gets the in arguments, returns the out arguments as an array (or a promise of them). */
@@ -359,14 +365,15 @@ export class MethodInvocation {
   /** Sends the method return with the out arguments; a value not fitting the out signature answers Failed and throws. */
   returnValue(values: unknown[] = []): void {
     this.claim();
-    try {
-      checkValues(this.outSignature, values);
-    } catch (e) {
-      const text = `Handler of ${this.interfaceName}.${this.member} returned values not of type “(${this.outSignature})”: ${errorText(e)}`;
-      this.sendError(StandardErrors.Failed, text);
-      throw new DBusInvalidArgsError(text);
+    const host = this.host;
+    if (this.noReplyExpected || !host.checksValues) {
+      try {
+        checkValues(this.outSignature, values);
+      } catch (e) {
+        this.refuseValues(e);
+      }
+      if (this.noReplyExpected) return;
     }
-    if (this.noReplyExpected) return;
     const reply: Omit<Message, 'serial'> = {
       type: MessageType.MethodReturn,
       flags: MessageFlags.NoReplyExpected,
@@ -376,11 +383,19 @@ export class MethodInvocation {
     };
     if (this.message.sender !== undefined) reply.destination = this.message.sender;
     try {
-      this.host.send(reply);
+      host.send(reply);
     } catch (e) {
+      if (host.checksValues && e instanceof DBusInvalidArgsError) this.refuseValues(e);
       // The connection could not send the reply (closed, or it refused the values): try to say so.
       this.sendError(StandardErrors.Failed, `Reply of ${this.interfaceName}.${this.member} could not be sent: ${errorText(e)}`);
     }
+  }
+
+  /** Answers Failed for out values that do not fit the out signature, and throws. */
+  private refuseValues(e: unknown): never {
+    const text = `Handler of ${this.interfaceName}.${this.member} returned values not of type “(${this.outSignature})”: ${errorText(e)}`;
+    this.sendError(StandardErrors.Failed, text);
+    throw new DBusInvalidArgsError(text);
   }
 
   /** Answers with an error: a DBusError keeps its name, anything else becomes org.freedesktop.DBus.Error.Failed. */
