@@ -58,8 +58,10 @@ export interface PropertyAccessor {
  *   written through `properties[Name].set`, else `setProperty(Name, value, ctx)`. Getters may
  *   return a promise. Access ('read'/'write'/'readwrite') is enforced from the declaration before
  *   any accessor runs, and values are checked against the declared type both ways.
- * - `getAllProperties(ctx)` optionally answers Properties.GetAll in one go (name → value); without
- *   it GetAll reads every readable property and fails with the first error, as libvirt-dbus does.
+ * - `getAllProperties(ctx)` optionally answers Properties.GetAll in one go (name → value); a
+ *   readable property it leaves out is left out of the answer (the way to answer as libvirt-dbus
+ *   does, which leaves out properties whose getter fails). Without it GetAll reads every readable
+ *   property through the accessors and fails with the first error.
  */
 export interface ObjectImplementation {
   methods?: Record<string, MethodHandler>;
