@@ -23,7 +23,6 @@ export {
 export {
   type CallOptions,
   type ConnectOptions,
-  DBusConnection,
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_MAX_WRITE_QUEUE,
   DEFAULT_WRITE_BUFFER_LIMIT,
@@ -31,9 +30,8 @@ export {
   ReleaseNameReply,
   RequestNameFlags,
   RequestNameReply,
-  type SignalCallback,
-  type SignalSubscription,
-} from './connection.js';
+} from './connection-options.js';
+export { DBusConnection } from './connection.js';
 export {
   DBusAuthError,
   DBusCancelledError,
@@ -105,6 +103,7 @@ export {
   type ObjectPath,
 } from './names.js';
 export { DBusServer, type DBusServerOptions } from './server.js';
+export type { SignalCallback, SignalSubscription } from './subscriptions.js';
 export {
   isSingleCompleteType,
   isValidSignature,

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CookieKeyring } from '../../src/dbus/auth.js';
-import { DBusConnection, ReleaseNameReply, RequestNameFlags, RequestNameReply } from '../../src/dbus/connection.js';
+import { DBusConnection } from '../../src/dbus/connection.js';
+import { ReleaseNameReply, RequestNameFlags, RequestNameReply } from '../../src/dbus/connection-options.js';
 import {
   DBusCancelledError,
   DBusClosedError,
