@@ -385,8 +385,9 @@ export class ObjectExporter {
   }
 
   private introspectView(view: NodeView): MaybePromise<unknown[]> {
-    const own = this.interfacesOf(view);
-    return introspectNode(own, this.managers.has(view.path), this.children.get(view.path)?.keys(), this.subtrees.get(view.path), view.ctx);
+    const children = this.children.get(view.path)?.keys();
+    const isManager = this.managers.has(view.path);
+    return introspectNode(this.interfacesOf(view), isManager, children, this.subtrees.get(view.path), view.ctx);
   }
 
   // ----- org.freedesktop.DBus.ObjectManager -----
