@@ -3,7 +3,7 @@
 // Run: npx tsc -p tsconfig.json && node dist/bench/dbus-codec.js [iterations per round] [rounds]
 
 import { createRequire } from 'node:module';
-import { decodeMessage, encodeMessage } from '../src/dbus/marshal.js';
+import { decodeMessage, encodeMessage } from '../src/dbus/framing.js';
 import { type Message, MessageType } from '../src/dbus/message.js';
 import { Variant } from '../src/dbus/variant.js';
 

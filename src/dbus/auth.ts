@@ -30,7 +30,7 @@ export interface AuthResult {
 const MAX_LINE = 16384;
 const MAX_REJECTIONS = 8;
 /** Authentication must finish within this time, or the connection is dropped. */
-export const AUTH_TIMEOUT_MS = 30_000;
+const AUTH_TIMEOUT_MS = 30_000;
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
 function unhex(s: string): string {

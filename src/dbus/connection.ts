@@ -1,18 +1,19 @@
 // A D-Bus connection in the shape of GLib's GDBusConnection: to a bus (Hello, unique name, match
 // rules, name ownership) or peer to peer; method calls with timeout and cancellation, signal
-// subscriptions, filters, object export, and a `closed` event emitted exactly once.
+// subscriptions, filters, object export, and a `closed` event emitted exactly once. Incoming bytes
+// become messages in incoming.ts; subscriptions and name owners are kept in subscriptions.ts;
+// options, limits and the bus driver's names are in connection-options.ts.
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { closeFd, UnixFdSocket } from '../unix/index.js';
+import { UnixFdSocket } from '../unix/index.js';
 import { parseAddress, sessionBusAddress, systemBusAddress } from './address.js';
 import {
   type AuthMechanism,
   type AuthResult,
   authenticateClient,
   authenticateServer,
-  type CookieKeyring,
   type ServerAuthOptions,
 } from './auth.js';
 import {
@@ -24,100 +25,22 @@ import {
   DBusTimeoutError,
   StandardErrors,
 } from './errors.js';
+import {
+  BUS_NAME,
+  BUS_PATH,
+  type CallOptions,
+  type ConnectOptions,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_WRITE_QUEUE,
+  DEFAULT_WRITE_BUFFER_LIMIT,
+  type MessageFilter,
+} from './connection-options.js';
 import { type ExporterOptions, ObjectExporter } from './export.js';
-import { decodeMessage, encodeMessageWithFds, messageLength } from './marshal.js';
-import { formatMatchRule, type MatchRule, matchesRule } from './match.js';
+import { encodeMessageWithFds } from './framing.js';
+import { MessageAssembler } from './incoming.js';
 import { type Message, MessageFlags, MessageType } from './message.js';
+import { type SignalCallback, type SignalSubscription, SignalSubscriptions } from './subscriptions.js';
 import { connectAddress, type PeerCredentials, Transport } from './transport.js';
-
-const BUS_NAME = 'org.freedesktop.DBus';
-const BUS_PATH = '/org/freedesktop/DBus';
-
-/** Default time a call waits for its reply (GDBus's 25 s). */
-export const DEFAULT_CALL_TIMEOUT_MS = 25_000;
-
-/**
- * Default bound on bytes queued for the socket. While more than this waits to be written,
- * `call()` waits (in its promise, unencoded) before writing, so callers cannot pile up data
- * faster than the peer reads it. `send()`, `emitSignal()` and replies to incoming calls never
- * wait; they return false past the bound (the caller may `await flush()`). Reading never pauses
- * because of our own output, which would let two peers deadlock.
- */
-export const DEFAULT_WRITE_BUFFER_LIMIT = 4 * 1024 * 1024;
-
-/**
- * Default hard cap on bytes queued for the socket: past it the peer is taken as not reading and
- * the connection is closed with org.freedesktop.DBus.Error.LimitsExceeded.
- */
-export const DEFAULT_MAX_WRITE_QUEUE = 128 * 1024 * 1024;
-
-/** Flags of RequestName (org.freedesktop.DBus). */
-export const RequestNameFlags = { AllowReplacement: 0x1, ReplaceExisting: 0x2, DoNotQueue: 0x4 } as const;
-/** Replies of RequestName. */
-export const RequestNameReply = { PrimaryOwner: 1, InQueue: 2, Exists: 3, AlreadyOwner: 4 } as const;
-/** Replies of ReleaseName. */
-export const ReleaseNameReply = { Released: 1, NonExistent: 2, NotOwner: 3 } as const;
-
-/** Options for connecting. */
-export interface ConnectOptions {
-  /** SASL mechanisms to try, in order. */
-  mechanisms?: AuthMechanism[];
-  /** Keyring for DBUS_COOKIE_SHA1. */
-  keyring?: CookieKeyring;
-  /** Ask for fd passing where the transport can (default true). */
-  negotiateUnixFd?: boolean;
-  /** Say Hello and take a unique name (default: true for 'session'/'system', false for a plain address). */
-  bus?: boolean;
-  /** See DEFAULT_WRITE_BUFFER_LIMIT. */
-  writeBufferLimit?: number;
-  /** See DEFAULT_MAX_WRITE_QUEUE. */
-  maxWriteQueue?: number;
-  /** Time allowed for authentication and Hello. */
-  timeout?: number;
-  /** Options of the object exporter behind registerObject/registerSubtree. */
-  exporter?: ExporterOptions;
-}
-
-/** Arguments of `call()`. */
-export interface CallOptions {
-  destination?: string;
-  path: string;
-  interface?: string;
-  member: string;
-  signature?: string;
-  body?: unknown[];
-  /** Milliseconds to wait for the reply; default 25000, Infinity waits forever. */
-  timeout?: number;
-  signal?: AbortSignal;
-  /** The reply must have exactly this signature (else DBusInvalidArgsError). */
-  replySignature?: string;
-  noAutoStart?: boolean;
-  /** Send and resolve at once with [] (no reply is asked for). */
-  noReplyExpected?: boolean;
-  allowInteractiveAuthorization?: boolean;
-  fds?: number[];
-}
-
-/** What a signal subscription matches; unset keys match anything. */
-export interface SignalSubscription {
-  sender?: string;
-  interface?: string;
-  member?: string;
-  path?: string;
-  pathNamespace?: string;
-  /** String argument 0 equals this. */
-  arg0?: string;
-  /** String argument 0 is this name or below it (`org.foo` → `org.foo.Bar`). */
-  arg0namespace?: string;
-  /** Argument 0 (string or object path) equals this, or one is a '/'-ended prefix of the other. */
-  arg0path?: string;
-}
-
-/** Called with each matching signal. */
-export type SignalCallback = (signal: Message) => void;
-
-/** A filter sees every incoming (`incoming` true) and outgoing message; returns it (maybe rewritten) or null to drop it. */
-export type MessageFilter = (msg: Message, incoming: boolean) => Message | null;
 
 interface PendingCall {
   resolve: (body: unknown[]) => void;
@@ -127,12 +50,6 @@ interface PendingCall {
   onAbort?: () => void;
   replySignature?: string;
   fds: boolean;
-}
-
-interface Subscription {
-  rule: MatchRule;
-  ruleText: string | undefined;
-  callback: SignalCallback;
 }
 
 type ExporterMethods = Pick<ObjectExporter, 'registerObject' | 'registerSubtree'>;
@@ -158,22 +75,15 @@ export class DBusConnection extends EventEmitter {
   private readonly exporter: ObjectExporter;
   private serial = 0;
   private readonly pending = new Map<number, PendingCall>();
-  private readonly subscriptions = new Map<number, Subscription>();
-  private lastSubscriptionId = 0;
-  private readonly matchRefs = new Map<string, number>();
+  private readonly subscriptions: SignalSubscriptions;
   private readonly filters = new Map<number, MessageFilter>();
   private lastFilterId = 0;
-  private readonly nameOwners = new Map<string, { owner: string | undefined; refs: number; subscription: number }>();
   private readonly writeLimit: number;
   private readonly writeQueueCap: number;
   private recheckTimer: NodeJS.Timeout | undefined;
   private drainWaiters: Array<() => void> = [];
   private started = false;
-  // Incoming bytes: chunks of a message not complete yet.
-  private inChunks: Buffer[] = [];
-  private inLength = 0;
-  private inNeeded = 0;
-  private inFds: number[] = [];
+  private readonly incoming: MessageAssembler;
   private credentials: PeerCredentials | undefined;
   // Server side: the unique name handed to a peer that says Hello (see DBusServerOptions.emulateBusDriver).
   private readonly busDriverName: string | undefined;
@@ -199,12 +109,25 @@ export class DBusConnection extends EventEmitter {
     this.writeLimit = options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT;
     this.writeQueueCap = Math.max(options.maxWriteQueue ?? DEFAULT_MAX_WRITE_QUEUE, this.writeLimit);
     this.busDriverName = options.busDriverName;
+    this.incoming = new MessageAssembler(this.unixFd, {
+      message: (msg) => this.dispatch(msg),
+      error: (reason) => this.protocolError(reason),
+      stopped: () => this.closed,
+    });
+    this.subscriptions = new SignalSubscriptions({
+      isBus: () => this.isBus,
+      closed: () => this.closed,
+      busCall: (member, signature, body) => this.busCall(member, signature, body),
+      getNameOwner: (name) => this.getNameOwner(name),
+    });
     this.exporter = new ObjectExporter(
       {
         // A reply finished after the connection closed has nowhere to go.
         send: (m: Omit<Message, 'serial'>) => {
           if (!this.closed) this.sendMessage({ ...m, serial: 0 } as Message);
         },
+        // sendMessage encodes before writing anything and throws the encoder's errors.
+        checksValues: true,
       },
       options.exporter,
     );
@@ -286,7 +209,9 @@ export class DBusConnection extends EventEmitter {
     if (this.started) return;
     this.started = true;
     this.transport.setHandlers({
-      data: (chunk, fds) => this.onData(chunk, fds),
+      data: (chunk, fds) => {
+        if (!this.closed) this.incoming.push(chunk, fds);
+      },
       drain: () => this.onDrain(),
       close: (err) => this.onTransportClosed(err),
     });
@@ -304,63 +229,6 @@ export class DBusConnection extends EventEmitter {
   }
 
   // --- Reading ----------------------------------------------------------------------------------
-
-  private onData(chunk: Buffer, fds: number[] | undefined): void {
-    if (this.closed) return;
-    if (fds) {
-      if (this.unixFd) this.inFds.push(...fds);
-      else {
-        this.protocolError('peer sent file descriptors without negotiating them');
-        return;
-      }
-    }
-    let buf: Buffer;
-    if (this.inLength === 0) buf = chunk;
-    else {
-      this.inChunks.push(chunk);
-      this.inLength += chunk.length;
-      // Wait for the whole message before joining the pieces (one copy per message).
-      if (this.inNeeded > 0 && this.inLength < this.inNeeded) return;
-      buf = Buffer.concat(this.inChunks, this.inLength);
-      this.inChunks = [];
-      this.inLength = 0;
-    }
-    this.inNeeded = 0;
-    let offset = 0;
-    while (!this.closed) {
-      const rest = buf.length - offset;
-      if (rest < 16) break;
-      const view = offset === 0 ? buf : buf.subarray(offset);
-      let length: number | undefined;
-      try {
-        length = messageLength(view);
-      } catch (err) {
-        this.protocolError((err as Error).message);
-        return;
-      }
-      if (length === undefined) break;
-      if (rest < length) {
-        this.inNeeded = length;
-        break;
-      }
-      const bytes = view.subarray(0, length);
-      offset += length;
-      let msg: Message;
-      try {
-        msg = decodeMessage(bytes, this.unixFd ? this.inFds : undefined);
-      } catch (err) {
-        this.protocolError(`undecodable message: ${(err as Error).message}`);
-        return;
-      }
-      // The codec may hand our array itself to the message; take the used fds off by copying.
-      if (msg.fds && msg.fds.length > 0) this.inFds = this.inFds.slice(msg.fds.length);
-      this.dispatch(msg);
-    }
-    if (offset < buf.length && !this.closed) {
-      this.inChunks = [buf.subarray(offset)];
-      this.inLength = buf.length - offset;
-    }
-  }
 
   private protocolError(reason: string): void {
     this.closeWith(true, new DBusProtocolError(`protocol violation by peer, connection closed: ${reason}`));
@@ -380,7 +248,7 @@ export class DBusConnection extends EventEmitter {
         this.onReply(msg);
         break;
       case MessageType.Signal:
-        this.onSignal(msg);
+        this.subscriptions.deliver(msg);
         break;
       case MessageType.MethodCall:
         if (this.busDriverName !== undefined && msg.destination === BUS_NAME && this.answerAsBusDriver(msg)) break;
@@ -463,29 +331,6 @@ export class DBusConnection extends EventEmitter {
     if (call.timer) clearTimeout(call.timer);
     if (call.onAbort) call.signal?.removeEventListener('abort', call.onAbort);
   }
-
-  private onSignal(msg: Message): void {
-    if (this.isBus && msg.sender === BUS_NAME && msg.member === 'NameOwnerChanged' && msg.interface === BUS_NAME) {
-      const [name, , newOwner] = msg.body as [string, string, string];
-      const tracked = this.nameOwners.get(name);
-      if (tracked) tracked.owner = newOwner || undefined;
-    }
-    for (const sub of [...this.subscriptions.values()]) {
-      if (!matchesRule(sub.rule, msg, this.senderMatches)) continue;
-      try {
-        sub.callback(msg);
-      } catch (err) {
-        process.emitWarning(`D-Bus signal callback threw: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  private readonly senderMatches = (ruleSender: string, msgSender: string | undefined): boolean => {
-    if (!this.isBus) return true; // peer to peer: there is only one sender
-    if (ruleSender === msgSender) return true;
-    if (ruleSender.startsWith(':') || ruleSender === BUS_NAME) return false;
-    return msgSender !== undefined && this.nameOwners.get(ruleSender)?.owner === msgSender;
-  };
 
   // --- Writing ----------------------------------------------------------------------------------
 
@@ -683,82 +528,12 @@ export class DBusConnection extends EventEmitter {
    * messages, so a call made afterwards returns only once the rule is in place). Returns an id, never 0.
    */
   signalSubscribe(match: SignalSubscription, callback: SignalCallback): number {
-    if (this.closed) throw new DBusClosedError();
-    const rule: MatchRule = {
-      type: 'signal',
-      sender: match.sender,
-      interface: match.interface,
-      member: match.member,
-      path: match.path,
-      pathNamespace: match.pathNamespace,
-      arg0namespace: match.arg0namespace,
-    };
-    if (match.arg0 !== undefined) rule.args = new Map([[0, match.arg0]]);
-    if (match.arg0path !== undefined) rule.argPaths = new Map([[0, match.arg0path]]);
-    const id = ++this.lastSubscriptionId;
-    let ruleText: string | undefined;
-    if (this.isBus) {
-      ruleText = formatMatchRule(rule);
-      const refs = this.matchRefs.get(ruleText) ?? 0;
-      this.matchRefs.set(ruleText, refs + 1);
-      if (refs === 0) this.busCallQuiet('AddMatch', 's', [ruleText]);
-      const sender = match.sender;
-      if (sender && !sender.startsWith(':') && sender !== BUS_NAME) this.trackOwner(sender);
-    }
-    this.subscriptions.set(id, { rule, ruleText, callback });
-    return id;
+    return this.subscriptions.subscribe(match, callback);
   }
 
   /** Removes a subscription (and its match rule once no other subscription uses it). */
   signalUnsubscribe(id: number): void {
-    const sub = this.subscriptions.get(id);
-    if (!sub) return;
-    this.subscriptions.delete(id);
-    if (sub.ruleText !== undefined) {
-      const refs = (this.matchRefs.get(sub.ruleText) ?? 1) - 1;
-      if (refs <= 0) {
-        this.matchRefs.delete(sub.ruleText);
-        if (!this.closed) this.busCallQuiet('RemoveMatch', 's', [sub.ruleText]);
-      } else this.matchRefs.set(sub.ruleText, refs);
-    }
-    const sender = sub.rule.sender;
-    if (sender && this.nameOwners.has(sender)) this.untrackOwner(sender);
-  }
-
-  // The bus driver call whose failure only deserves a warning (AddMatch, RemoveMatch).
-  private busCallQuiet(member: string, signature: string, body: unknown[]): void {
-    this.call({ destination: BUS_NAME, path: BUS_PATH, interface: BUS_NAME, member, signature, body }).catch((err) => {
-      if (!(err instanceof DBusClosedError)) process.emitWarning(`D-Bus ${member} failed: ${(err as Error).message}`);
-    });
-  }
-
-  // Signals from a well-known name arrive with the owner's unique name as sender; follow the owner.
-  private trackOwner(name: string): void {
-    const tracked = this.nameOwners.get(name);
-    if (tracked) {
-      tracked.refs++;
-      return;
-    }
-    const entry = { owner: undefined as string | undefined, refs: 1, subscription: 0 };
-    this.nameOwners.set(name, entry);
-    entry.subscription = this.signalSubscribe(
-      { sender: BUS_NAME, interface: BUS_NAME, member: 'NameOwnerChanged', path: BUS_PATH, arg0: name },
-      () => {}, // onSignal updates the owner table itself
-    );
-    this.getNameOwner(name).then(
-      (owner) => {
-        if (this.nameOwners.get(name) === entry && entry.owner === undefined) entry.owner = owner;
-      },
-      () => {},
-    );
-  }
-
-  private untrackOwner(name: string): void {
-    const tracked = this.nameOwners.get(name);
-    if (!tracked) return;
-    if (--tracked.refs > 0) return;
-    this.nameOwners.delete(name);
-    this.signalUnsubscribe(tracked.subscription);
+    this.subscriptions.unsubscribe(id);
   }
 
   // --- Bus names ----------------------------------------------------------------------------------
@@ -795,33 +570,7 @@ export class DBusConnection extends EventEmitter {
    * `onVanished(name)` when it loses it (and at once if it has none). Returns an id for unwatchName.
    */
   watchName(name: string, onAppeared?: (name: string, owner: string) => void, onVanished?: (name: string) => void): number {
-    let known: string | null | undefined; // undefined: not yet known; null: no owner
-    const report = (owner: string | undefined) => {
-      const next = owner ?? null;
-      if (next === known) return;
-      const hadOwner = typeof known === 'string';
-      known = next;
-      if (next === null) onVanished?.(name);
-      else {
-        if (hadOwner) onVanished?.(name);
-        onAppeared?.(name, next);
-      }
-    };
-    let settled = false;
-    const id = this.signalSubscribe(
-      { sender: BUS_NAME, interface: BUS_NAME, member: 'NameOwnerChanged', path: BUS_PATH, arg0: name },
-      (msg) => {
-        settled = true;
-        report((msg.body[2] as string) || undefined);
-      },
-    );
-    this.getNameOwner(name).then(
-      (owner) => {
-        if (!settled && this.subscriptions.has(id)) report(owner);
-      },
-      () => {},
-    );
-    return id;
+    return this.subscriptions.watchName(name, onAppeared, onVanished);
   }
 
   /** Stops watching a name. */
@@ -869,13 +618,7 @@ export class DBusConnection extends EventEmitter {
     }
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     for (const w of this.drainWaiters.splice(0)) w();
-    // Descriptors received for a message that never completed belong to nobody: close them.
-    for (const fd of this.inFds) {
-      try {
-        closeFd(fd);
-      } catch {}
-    }
-    this.inFds = [];
+    this.incoming.closeUnclaimedFds();
     this.emit('closed', remotePeerVanished, error);
   }
 }

@@ -23,7 +23,6 @@ export {
 export {
   type CallOptions,
   type ConnectOptions,
-  DBusConnection,
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_MAX_WRITE_QUEUE,
   DEFAULT_WRITE_BUFFER_LIMIT,
@@ -31,9 +30,8 @@ export {
   ReleaseNameReply,
   RequestNameFlags,
   RequestNameReply,
-  type SignalCallback,
-  type SignalSubscription,
-} from './connection.js';
+} from './connection-options.js';
+export { DBusConnection } from './connection.js';
 export {
   DBusAuthError,
   DBusCancelledError,
@@ -81,19 +79,9 @@ export {
   parseInterfaceXml,
   parseIntrospectionXml,
 } from './introspection.js';
-export {
-  checkValues,
-  decodeBody,
-  decodeMessage,
-  encodeBody,
-  encodeMessage,
-  encodeMessageWithFds,
-  type Endianness,
-  HeaderField,
-  MAX_ARRAY_LENGTH,
-  MAX_MESSAGE_LENGTH,
-  messageLength,
-} from './marshal.js';
+export { decodeBody } from './decoder.js';
+export { checkValues, encodeBody } from './encoder.js';
+export { decodeMessage, encodeMessage, encodeMessageWithFds, HeaderField, messageLength } from './framing.js';
 export { formatMatchRule, type MatchRule, matchesRule, parseMatchRule } from './match.js';
 export { type Message, MessageFlags, MessageType } from './message.js';
 export {
@@ -115,6 +103,7 @@ export {
   type ObjectPath,
 } from './names.js';
 export { DBusServer, type DBusServerOptions } from './server.js';
+export type { SignalCallback, SignalSubscription } from './subscriptions.js';
 export {
   isSingleCompleteType,
   isValidSignature,
@@ -134,3 +123,4 @@ export {
 } from './standard-interfaces.js';
 export { type PeerCredentials, unixFdSupported } from './transport.js';
 export { Variant } from './variant.js';
+export { type Endianness, MAX_ARRAY_LENGTH, MAX_MESSAGE_LENGTH } from './wire.js';

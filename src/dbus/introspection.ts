@@ -494,7 +494,7 @@ function hasAnnotations(a: Annotations | undefined): boolean {
 }
 
 /** Appends the <interface> element of `iface` to `out`, indented by `indent`. */
-export function interfaceToXmlParts(iface: InterfaceDeclaration, indent: string, out: string[]): void {
+function interfaceToXmlParts(iface: InterfaceDeclaration, indent: string, out: string[]): void {
   const i2 = `${indent}  `;
   const i3 = `${indent}    `;
   out.push(`${indent}<interface name="${escapeXmlAttribute(iface.name)}">\n`);

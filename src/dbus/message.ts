@@ -1,4 +1,4 @@
-// The D-Bus message as the rest of the library sees it. The codec (marshal.ts) turns it into
+// The D-Bus message as the rest of the library sees it. The codec (framing.ts, encoder.ts, decoder.ts) turns it into
 // bytes and back; the connection assigns serials; the exporter builds replies.
 
 /** Message types of the D-Bus specification. */

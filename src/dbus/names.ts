@@ -1,5 +1,7 @@
-// Grammar of the names the D-Bus specification defines ("Valid Names", "Valid Object Paths"),
-// checked once where a name enters and then carried as a branded type.
+// Grammar of the names the D-Bus specification defines ("Valid Names", "Valid Object Paths").
+// The library takes names as plain strings and checks them where they enter (its API, the wire).
+// The guards and asserts below also narrow to branded types (ObjectPath, …) for a caller who
+// wants a checked name to show in its types; the library itself does not rely on the brands.
 
 import { DBusInvalidArgsError } from './errors.js';
 

@@ -47,8 +47,8 @@ export interface TypeNode {
 /** Maximum length of a signature in bytes. */
 export const MAX_SIGNATURE_LENGTH = 255;
 /** Maximum nesting of arrays, and separately of structs/dict entries, in one signature. */
-export const MAX_ARRAY_DEPTH = 32;
-export const MAX_STRUCT_DEPTH = 32;
+const MAX_ARRAY_DEPTH = 32;
+const MAX_STRUCT_DEPTH = 32;
 /** Maximum total container depth of a value, variants included. */
 export const MAX_TOTAL_DEPTH = 64;
 

@@ -202,7 +202,7 @@ function tcpOptions(entry: AddressEntry): net.TcpNetConnectOpts {
 }
 
 /** Opens one address entry (client side). */
-export async function connectEntry(entry: AddressEntry, wantFds = true): Promise<Transport> {
+async function connectEntry(entry: AddressEntry, wantFds = true): Promise<Transport> {
   const p = entry.params;
   switch (entry.transport) {
     case 'unix': {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CookieKeyring } from '../../src/dbus/auth.js';
-import { DBusConnection, ReleaseNameReply, RequestNameFlags, RequestNameReply } from '../../src/dbus/connection.js';
+import { DBusConnection } from '../../src/dbus/connection.js';
+import { ReleaseNameReply, RequestNameFlags, RequestNameReply } from '../../src/dbus/connection-options.js';
 import {
   DBusCancelledError,
   DBusClosedError,
@@ -16,7 +17,7 @@ import {
   DBusProtocolError,
   DBusTimeoutError,
 } from '../../src/dbus/errors.js';
-import { encodeMessage } from '../../src/dbus/marshal.js';
+import { encodeMessage } from '../../src/dbus/framing.js';
 import { formatMatchRule, matchesRule, parseMatchRule } from '../../src/dbus/match.js';
 import { type Message, MessageType } from '../../src/dbus/message.js';
 import { DBusServer } from '../../src/dbus/server.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { DBusError, StandardErrors } from '../../src/dbus/errors.js';
+import { DBusError, DBusInvalidArgsError, StandardErrors } from '../../src/dbus/errors.js';
 import {
   buildSignal,
   type ExporterOptions,
@@ -16,7 +16,7 @@ import {
 } from '../../src/dbus/export.js';
 import type { InterfaceDeclaration } from '../../src/dbus/interface.js';
 import { parseIntrospectionXml } from '../../src/dbus/introspection.js';
-import { decodeMessage, encodeMessage } from '../../src/dbus/marshal.js';
+import { decodeMessage, encodeMessage } from '../../src/dbus/framing.js';
 import { type Message, MessageFlags, MessageType } from '../../src/dbus/message.js';
 import { Variant } from '../../src/dbus/variant.js';
 
@@ -25,6 +25,8 @@ const CALLER = ':1.42';
 /** An in-memory connection: calls are encoded/decoded like real ones and replies collected. */
 class MemoryPeer implements ExportHost {
   readonly sent: Message[] = [];
+  /** send() encodes at once and throws for bad values: set to let the exporter rely on that. */
+  checksValues = false;
   private serial = 0;
   private waiters: Array<() => void> = [];
   readonly exporter: ObjectExporter;
@@ -195,6 +197,35 @@ test('a handler returning values of the wrong type answers Failed, not a malform
   const r = await peer.err('/org/example/calc', 'org.example.Calc', 'Bad');
   assert.equal(r.errorName, StandardErrors.Failed);
   assert.match(String(r.body[0]), /Bad.*“\(u\)”/);
+});
+
+test('replies are checked once: by a separate check, or by a host that encodes at once; same answers', async () => {
+  for (const checksValues of [false, true]) {
+    const { peer, exporter } = setup();
+    peer.checksValues = checksValues;
+    const r = await peer.err('/org/example/calc', 'org.example.Calc', 'Bad');
+    assert.equal(r.errorName, StandardErrors.Failed);
+    assert.deepEqual(r.body, [
+      'Handler of org.example.Calc.Bad returned values not of type “(u)”: ' +
+        `argument 0: expected an integer in 0..2^32-1 for type 'u', got the string "not a number"`,
+    ]);
+    assert.deepEqual(await peer.ok('/org/example/calc', 'org.example.Calc', 'Add', 'ii', [1, 2]), [3]);
+    // Answering through the invocation: the bad values throw, after Failed was sent.
+    let thrown: unknown;
+    exporter.registerObject('/direct', Calc, {
+      methods: {
+        Bad: (_args, inv) => {
+          try {
+            inv.returnValue([-1]);
+          } catch (e) {
+            thrown = e;
+          }
+        },
+      },
+    });
+    assert.equal((await peer.err('/direct', 'org.example.Calc', 'Bad')).errorName, StandardErrors.Failed);
+    assert.ok(thrown instanceof DBusInvalidArgsError, String(checksValues));
+  }
 });
 
 test('a handler returning nothing: empty reply without out args, Failed with out args', async () => {
@@ -386,7 +417,7 @@ test('getter errors and getters returning the wrong type', async () => {
   r = await peer.err('/p', PROPS, 'Get', 'ss', ['org.example.Props', 'Throws']);
   assert.equal(r.errorName, 'org.example.Error.Getter');
   assert.deepEqual(await peer.ok('/p', PROPS, 'Get', 'ss', ['org.example.Props', 'Async']), [new Variant('as', ['a', 'b'])]);
-  // GetAll fails with the first failing property, as libvirt-dbus does.
+  // Without getAllProperties, GetAll fails with the first failing property.
   r = await peer.err('/p', PROPS, 'GetAll', 's', ['org.example.Props']);
   assert.equal(r.errorName, StandardErrors.Failed);
 });
@@ -412,6 +443,10 @@ test('getAllProperties answers GetAll in one go', async () => {
   const [all] = await peer.ok('/bulk', PROPS, 'GetAll', 's', ['org.example.Bulk']);
   assert.deepEqual(all, new Map<string, Variant>([['A', new Variant('u', 1)], ['B', new Variant('s', 'two')]]));
   assert.equal(calls, 1);
+  // A readable property it leaves out (say, its getter failed) is left out of the answer.
+  peer.exporter.registerObject('/partial', I, { getAllProperties: () => new Map([['B', 'only']]) });
+  const [partial] = await peer.ok('/partial', PROPS, 'GetAll', 's', ['org.example.Bulk']);
+  assert.deepEqual(partial, new Map<string, Variant>([['B', new Variant('s', 'only')]]));
 });
 
 // ----- Peer and Introspectable -----

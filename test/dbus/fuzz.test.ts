@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { DBusError } from '../../src/dbus/errors.js';
-import { decodeBody, decodeMessage, encodeMessageWithFds, messageLength } from '../../src/dbus/marshal.js';
+import { decodeBody } from '../../src/dbus/decoder.js';
+import { decodeMessage, encodeMessageWithFds, messageLength } from '../../src/dbus/framing.js';
 import type { Message } from '../../src/dbus/message.js';
 
 const ROOT = fileURLToPath(new URL('../../../test/dbus/', import.meta.url));

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeMessage, encodeMessage, encodeMessageWithFds } from '../../src/dbus/marshal.js';
+import { decodeMessage, encodeMessage, encodeMessageWithFds } from '../../src/dbus/framing.js';
 import { type Message, MessageType } from '../../src/dbus/message.js';
 import { Variant } from '../../src/dbus/variant.js';
 

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { DBusConnection, RequestNameReply } from '../../src/dbus/connection.js';
+import { DBusConnection } from '../../src/dbus/connection.js';
+import { RequestNameReply } from '../../src/dbus/connection-options.js';
 import { DBusError } from '../../src/dbus/errors.js';
 import type { InterfaceDeclaration } from '../../src/dbus/interface.js';
 import type { Message } from '../../src/dbus/message.js';

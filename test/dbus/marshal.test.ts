@@ -4,17 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { DBusError, DBusInvalidArgsError, DBusProtocolError } from '../../src/dbus/errors.js';
-import {
-  checkValues,
-  decodeBody,
-  decodeMessage,
-  encodeBody,
-  encodeMessage,
-  encodeMessageWithFds,
-  type Endianness,
-  MAX_ARRAY_LENGTH,
-  messageLength,
-} from '../../src/dbus/marshal.js';
+import { decodeBody } from '../../src/dbus/decoder.js';
+import { checkValues, encodeBody } from '../../src/dbus/encoder.js';
+import { decodeMessage, encodeMessage, encodeMessageWithFds, messageLength } from '../../src/dbus/framing.js';
+import { type Endianness, MAX_ARRAY_LENGTH } from '../../src/dbus/wire.js';
 import { type Message, MessageType } from '../../src/dbus/message.js';
 import { Variant } from '../../src/dbus/variant.js';
 
