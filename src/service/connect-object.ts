@@ -7,7 +7,7 @@
 
 import { LibvirtConnection } from '../libvirt/index.js';
 import type { DefinedInterface } from './declare.js';
-import type { ConnectHandle } from './lookup.js';
+import type { ConnectHandle, ServiceObject } from './object-kinds.js';
 
 /** Where a Connect object sends its signals: path, interface, member, signature, body. */
 export type SignalSink = (path: string, iface: string, member: string, signature: string, body: unknown[]) => void;
@@ -55,7 +55,7 @@ export interface ConnectObjectOptions {
 const DEFAULT_RECONNECT_DELAYS = [250, 500, 1000, 2000, 5000];
 
 /** One hypervisor connection exported as a Connect object. */
-export class ConnectObject implements ConnectHandle {
+export class ConnectObject implements ConnectHandle, ServiceObject {
   readonly name: string;
   readonly uri: string;
   readonly path: string;
@@ -77,6 +77,11 @@ export class ConnectObject implements ConnectHandle {
         options.emit(path, iface.name, member, signature, body);
       },
     };
+  }
+
+  /** As a ServiceObject (what Connect's handlers act on), its Connect object is itself. */
+  get connect(): ConnectHandle {
+    return this;
   }
 
   /** True while a libvirt connection is open. */

@@ -11,7 +11,7 @@ import type {
   RemoteTypedParam,
 } from '../libvirt/index.js';
 import type { SignalSink } from './connect-object.js';
-import { domainPathOf } from './domain-object.js';
+import { Kinds } from './object-kinds.js';
 import { DomainInterface } from './domain.js';
 import { typedParamsToDict } from './typed-params.js';
 
@@ -97,7 +97,7 @@ interface EventBodies {
 /** A signal of org.libvirt.Domain, its signature taken from the one declaration. */
 function domainSignal(connectPath: string, dom: RemoteNonnullDomain, member: string, values: unknown[]): SignalEmission {
   const { signature, body } = DomainInterface.signal(member, values);
-  return { path: domainPathOf(connectPath, dom), interface: DOMAIN_IFACE, member, signature, body };
+  return { path: Kinds.domain.pathOf(connectPath, dom), interface: DOMAIN_IFACE, member, signature, body };
 }
 
 const address = (a: GraphicsAddress) => [a.family, a.node ?? '', a.service ?? ''];
@@ -109,7 +109,7 @@ const converters: { [K in keyof EventBodies]: (connectPath: string, b: EventBodi
     interface: CONNECT_IFACE,
     member: 'DomainEvent',
     signature: DOMAIN_EVENT_SIGNATURE,
-    body: [domainPathOf(c, msg.dom), msg.event, msg.detail],
+    body: [Kinds.domain.pathOf(c, msg.dom), msg.event, msg.detail],
   }),
   REBOOT: (c, { msg }) => domainSignal(c, msg.dom, 'Reboot', []),
   RTC_CHANGE: (c, { msg }) => domainSignal(c, msg.dom, 'RTCChange', [BigInt(msg.offset)]),

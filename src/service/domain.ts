@@ -5,7 +5,7 @@
 import { defineInterface, type MethodSpec } from './declare.js';
 import { blockMethods } from './domain-block.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
-import { type DomainObject, lookupDomain } from './domain-object.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { domainSnapshotMethods } from './domain-snapshot.js';
 import { tuningMethods } from './domain-tuning.js';
 import { uuidToString } from './paths.js';
@@ -108,14 +108,14 @@ export const DOMAIN_METHOD_ORDER = [
 ] as const;
 
 /** All method tables in the reference's order; throws if a table and the order disagree. */
-function orderedMethods(): Record<string, MethodSpec<DomainObject>> {
-  const all: Record<string, MethodSpec<DomainObject>> = {
+function orderedMethods(): Record<string, MethodSpec<ServiceObject>> {
+  const all: Record<string, MethodSpec<ServiceObject>> = {
     ...lifecycleMethods,
     ...tuningMethods,
     ...blockMethods,
     ...domainSnapshotMethods,
   };
-  const out: Record<string, MethodSpec<DomainObject>> = {};
+  const out: Record<string, MethodSpec<ServiceObject>> = {};
   for (const name of DOMAIN_METHOD_ORDER) {
     const m = all[name];
     if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
@@ -127,7 +127,7 @@ function orderedMethods(): Record<string, MethodSpec<DomainObject>> {
 }
 
 /** org.libvirt.Domain. */
-export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain', {
+export const DomainInterface = defineInterface<ServiceObject>(Kinds.domain.interface, {
   emitsChanged: 'false',
   methods: orderedMethods(),
   properties: {
@@ -136,7 +136,7 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       access: 'read',
       libvirt: 'virDomainIsActive',
       get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         return (await conn.domainIsActive({ dom })).active !== 0;
       },
     },
@@ -145,11 +145,11 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       access: 'readwrite',
       libvirt: 'virDomainGetAutostart,virDomainSetAutostart',
       get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         return (await conn.domainGetAutostart({ dom })).autostart !== 0;
       },
       set: async (obj, value) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         await conn.domainSetAutostart({ dom, autostart: value ? 1 : 0 });
       },
     },
@@ -159,7 +159,7 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       libvirt: 'virDomainGetID',
       // An inactive domain has id -1, which the reference turns into 0.
       get: async (obj) => {
-        const { dom } = await lookupDomain(obj);
+        const { ref: dom } = await Kinds.domain.lookupFrom(obj);
         return Math.max(dom.id, 0);
       },
     },
@@ -167,14 +167,14 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetName',
-      get: async (obj) => (await lookupDomain(obj)).dom.name,
+      get: async (obj) => (await Kinds.domain.lookupFrom(obj)).ref.name,
     },
     OSType: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetOSType',
       get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         return (await conn.domainGetOsType({ dom })).type;
       },
     },
@@ -183,7 +183,7 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       access: 'read',
       libvirt: 'virDomainIsPersistent',
       get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         return (await conn.domainIsPersistent({ dom })).persistent !== 0;
       },
     },
@@ -192,7 +192,7 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       access: 'read',
       libvirt: 'virDomainGetSchedulerType',
       get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         const r = await conn.domainGetSchedulerType({ dom });
         return [r.type, r.nparams];
       },
@@ -202,7 +202,7 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       access: 'read',
       libvirt: 'virDomainIsUpdated',
       get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         return (await conn.domainIsUpdated({ dom })).updated !== 0;
       },
     },
@@ -211,7 +211,7 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       access: 'read',
       libvirt: 'virDomainGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupDomain(obj)).dom.uuid),
+      get: async (obj) => uuidToString((await Kinds.domain.lookupFrom(obj)).ref.uuid),
     },
   },
   signals: {

@@ -12,7 +12,7 @@ import type {
 } from '../libvirt/index.js';
 import { ConnectInterface } from './connect.js';
 import type { EventBinding } from './connect-object.js';
-import { networkPath, nodeDevicePath, secretPath, storagePoolPath } from './lookup.js';
+import { Kinds } from './object-kinds.js';
 import { StoragePoolInterface } from './storage-pool.js';
 
 /** VIR_*_EVENT_ID_LIFECYCLE of each object kind, and VIR_STORAGE_POOL_EVENT_ID_REFRESH. */
@@ -26,7 +26,7 @@ export const connectEventBindings: readonly EventBinding[] = [
     register: (conn, ctx) =>
       conn.registerNetworkEvent(LIFECYCLE, null, (ev) => {
         const m = ev.msg as RemoteNetworkEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'NetworkEvent', [networkPath(ctx.path, m.net), m.event]);
+        ctx.emit(ctx.path, ConnectInterface, 'NetworkEvent', [Kinds.network.pathOf(ctx.path, m.net), m.event]);
       }),
   },
   {
@@ -34,7 +34,7 @@ export const connectEventBindings: readonly EventBinding[] = [
     register: (conn, ctx) =>
       conn.registerNodeDeviceEvent(LIFECYCLE, null, (ev) => {
         const m = ev.msg as RemoteNodeDeviceEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'NodeDeviceEvent', [nodeDevicePath(ctx.path, m.dev), m.event, m.detail]);
+        ctx.emit(ctx.path, ConnectInterface, 'NodeDeviceEvent', [Kinds.nodeDevice.pathOf(ctx.path, m.dev), m.event, m.detail]);
       }),
   },
   {
@@ -42,7 +42,7 @@ export const connectEventBindings: readonly EventBinding[] = [
     register: (conn, ctx) =>
       conn.registerSecretEvent(LIFECYCLE, null, (ev) => {
         const m = ev.msg as RemoteSecretEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'SecretEvent', [secretPath(ctx.path, m.secret), m.event, m.detail]);
+        ctx.emit(ctx.path, ConnectInterface, 'SecretEvent', [Kinds.secret.pathOf(ctx.path, m.secret), m.event, m.detail]);
       }),
   },
   {
@@ -50,7 +50,7 @@ export const connectEventBindings: readonly EventBinding[] = [
     register: (conn, ctx) =>
       conn.registerStoragePoolEvent(LIFECYCLE, null, (ev) => {
         const m = ev.msg as RemoteStoragePoolEventLifecycleMsg;
-        ctx.emit(ctx.path, ConnectInterface, 'StoragePoolEvent', [storagePoolPath(ctx.path, m.pool), m.event, m.detail]);
+        ctx.emit(ctx.path, ConnectInterface, 'StoragePoolEvent', [Kinds.storagePool.pathOf(ctx.path, m.pool), m.event, m.detail]);
       }),
   },
   {
@@ -58,7 +58,7 @@ export const connectEventBindings: readonly EventBinding[] = [
     register: (conn, ctx) =>
       conn.registerStoragePoolEvent(POOL_REFRESH, null, (ev) => {
         const m = ev.msg as RemoteStoragePoolEventRefreshMsg;
-        ctx.emit(storagePoolPath(ctx.path, m.pool), StoragePoolInterface, 'Refresh', []);
+        ctx.emit(Kinds.storagePool.pathOf(ctx.path, m.pool), StoragePoolInterface, 'Refresh', []);
       }),
   },
 ];

@@ -1,10 +1,10 @@
 // org.libvirt.Interface: one host network interface, named by its encoded MAC below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupInterface, type ServiceObject } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** org.libvirt.Interface. */
-export const InterfaceInterface = defineInterface<ServiceObject>('org.libvirt.Interface', {
+export const InterfaceInterface = defineInterface<ServiceObject>(Kinds.interface.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {
@@ -12,7 +12,7 @@ export const InterfaceInterface = defineInterface<ServiceObject>('org.libvirt.In
       access: 'read',
       libvirt: 'virInterfaceIsActive',
       get: async (obj) => {
-        const { conn, ref } = await lookupInterface(obj);
+        const { conn, ref } = await Kinds.interface.lookupFrom(obj);
         return (await conn.interfaceIsActive({ iface: ref })).active !== 0;
       },
     },
@@ -21,14 +21,14 @@ export const InterfaceInterface = defineInterface<ServiceObject>('org.libvirt.In
       access: 'read',
       libvirt: 'virInterfaceGetMACString',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupInterface(obj)).ref.mac,
+      get: async (obj) => (await Kinds.interface.lookupFrom(obj)).ref.mac,
     },
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virInterfaceGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupInterface(obj)).ref.name,
+      get: async (obj) => (await Kinds.interface.lookupFrom(obj)).ref.name,
     },
   },
   methods: {
@@ -36,7 +36,7 @@ export const InterfaceInterface = defineInterface<ServiceObject>('org.libvirt.In
       in: 'flags:u',
       libvirt: 'virInterfaceCreate',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupInterface(obj);
+        const { conn, ref } = await Kinds.interface.lookupFrom(obj);
         await conn.interfaceCreate({ iface: ref, flags: args.flags });
         return [];
       },
@@ -45,7 +45,7 @@ export const InterfaceInterface = defineInterface<ServiceObject>('org.libvirt.In
       in: 'flags:u',
       libvirt: 'virInterfaceDestroy',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupInterface(obj);
+        const { conn, ref } = await Kinds.interface.lookupFrom(obj);
         await conn.interfaceDestroy({ iface: ref, flags: args.flags });
         return [];
       },
@@ -55,14 +55,14 @@ export const InterfaceInterface = defineInterface<ServiceObject>('org.libvirt.In
       out: 'xml:s',
       libvirt: 'virInterfaceGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupInterface(obj);
+        const { conn, ref } = await Kinds.interface.lookupFrom(obj);
         return [(await conn.interfaceGetXmlDesc({ iface: ref, flags: args.flags })).xml];
       },
     },
     Undefine: {
       libvirt: 'virInterfaceUndefine',
       call: async (obj) => {
-        const { conn, ref } = await lookupInterface(obj);
+        const { conn, ref } = await Kinds.interface.lookupFrom(obj);
         await conn.interfaceUndefine({ iface: ref });
         return [];
       },

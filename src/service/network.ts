@@ -1,11 +1,11 @@
 // org.libvirt.Network: one virtual network, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupNetwork, type ServiceObject } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.Network. */
-export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Network', {
+export const NetworkInterface = defineInterface<ServiceObject>(Kinds.network.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {
@@ -13,7 +13,7 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       access: 'read',
       libvirt: 'virNetworkIsActive',
       get: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         return (await conn.networkIsActive({ net: ref })).active !== 0;
       },
     },
@@ -22,11 +22,11 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       access: 'readwrite',
       libvirt: 'virNetworkGetAutostart,virNetworkSetAutostart',
       get: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         return (await conn.networkGetAutostart({ net: ref })).autostart !== 0;
       },
       set: async (obj, value) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         await conn.networkSetAutostart({ net: ref, autostart: value ? 1 : 0 });
       },
     },
@@ -35,14 +35,14 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       access: 'read',
       libvirt: 'virNetworkGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupNetwork(obj)).ref.name,
+      get: async (obj) => (await Kinds.network.lookupFrom(obj)).ref.name,
     },
     Persistent: {
       type: 'b',
       access: 'read',
       libvirt: 'virNetworkIsPersistent',
       get: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         return (await conn.networkIsPersistent({ net: ref })).persistent !== 0;
       },
     },
@@ -51,14 +51,14 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       access: 'read',
       libvirt: 'virNetworkGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupNetwork(obj)).ref.uuid),
+      get: async (obj) => uuidToString((await Kinds.network.lookupFrom(obj)).ref.uuid),
     },
   },
   methods: {
     Create: {
       libvirt: 'virNetworkCreate',
       call: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         await conn.networkCreate({ net: ref });
         return [];
       },
@@ -66,7 +66,7 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
     Destroy: {
       libvirt: 'virNetworkDestroy',
       call: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         await conn.networkDestroy({ net: ref });
         return [];
       },
@@ -78,7 +78,7 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       emptyIsNull: ['mac'],
       note: 'Empty string will be returned in output for NULL variables.',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         const { leases } = await conn.networkGetDhcpLeases({ net: ref, mac: args.mac, need_results: 1, flags: args.flags });
         return [
           leases.map((l) => [
@@ -100,14 +100,14 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       out: 'xml:s',
       libvirt: 'virNetworkGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         return [(await conn.networkGetXmlDesc({ net: ref, flags: args.flags })).xml];
       },
     },
     Undefine: {
       libvirt: 'virNetworkUndefine',
       call: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         await conn.networkUndefine({ net: ref });
         return [];
       },
@@ -116,7 +116,7 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       in: 'command:u section:u parentIndex:i xml:s flags:u',
       libvirt: 'virNetworkUpdate',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupNetwork(obj);
+        const { conn, ref } = await Kinds.network.lookupFrom(obj);
         await conn.networkUpdate({
           net: ref,
           command: args.command,

@@ -2,17 +2,17 @@
 
 import { defineInterface } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
-import { lookupNodeDevice, type ServiceObject } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** org.libvirt.NodeDevice. */
-export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.NodeDevice', {
+export const NodeDeviceInterface = defineInterface<ServiceObject>(Kinds.nodeDevice.interface, {
   properties: {
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virNodeDeviceGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupNodeDevice(obj)).ref.name,
+      get: async (obj) => (await Kinds.nodeDevice.lookupFrom(obj)).ref.name,
     },
     Parent: {
       type: 's',
@@ -20,7 +20,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
       libvirt: 'virNodeDeviceGetParent',
       emitsChanged: 'const',
       get: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         const { parentName } = await conn.nodeDeviceGetParent({ name: ref.name });
         // A device without a parent makes virNodeDeviceGetParent return NULL with no error set.
         if (parentName === null || parentName === undefined) throw new OrgLibvirtError('An error occurred, but the cause is unknown');
@@ -32,7 +32,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
     Destroy: {
       libvirt: 'virNodeDeviceDestroy',
       call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         await conn.nodeDeviceDestroy({ name: ref.name });
         return [];
       },
@@ -41,7 +41,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
       in: 'driverName:s flags:u',
       libvirt: 'virNodeDeviceDetachFlags',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         await conn.nodeDeviceDetachFlags({ name: ref.name, driverName: args.driverName, flags: args.flags });
         return [];
       },
@@ -51,7 +51,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
       out: 'xml:s',
       libvirt: 'virNodeDeviceGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         return [(await conn.nodeDeviceGetXmlDesc({ name: ref.name, flags: args.flags })).xml];
       },
     },
@@ -59,7 +59,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
       out: 'names:as',
       libvirt: 'virNodeDeviceListCaps',
       call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         const { num } = await conn.nodeDeviceNumOfCaps({ name: ref.name });
         const { names } = await conn.nodeDeviceListCaps({ name: ref.name, maxnames: num });
         return [names];
@@ -68,7 +68,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
     ReAttach: {
       libvirt: 'virNodeDeviceReAttach',
       call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         await conn.nodeDeviceReAttach({ name: ref.name });
         return [];
       },
@@ -76,7 +76,7 @@ export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.N
     Reset: {
       libvirt: 'virNodeDeviceReset',
       call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+        const { conn, ref } = await Kinds.nodeDevice.lookupFrom(obj);
         await conn.nodeDeviceReset({ name: ref.name });
         return [];
       },

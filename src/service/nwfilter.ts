@@ -1,25 +1,25 @@
 // org.libvirt.NWFilter: one network filter, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupNwfilter, type ServiceObject } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.NWFilter. */
-export const NWFilterInterface = defineInterface<ServiceObject>('org.libvirt.NWFilter', {
+export const NWFilterInterface = defineInterface<ServiceObject>(Kinds.nwfilter.interface, {
   properties: {
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virNWFilterGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupNwfilter(obj)).ref.name,
+      get: async (obj) => (await Kinds.nwfilter.lookupFrom(obj)).ref.name,
     },
     UUID: {
       type: 's',
       access: 'read',
       libvirt: 'virNWFilterGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupNwfilter(obj)).ref.uuid),
+      get: async (obj) => uuidToString((await Kinds.nwfilter.lookupFrom(obj)).ref.uuid),
     },
   },
   methods: {
@@ -28,14 +28,14 @@ export const NWFilterInterface = defineInterface<ServiceObject>('org.libvirt.NWF
       out: 'xml:s',
       libvirt: 'virNWFilterGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupNwfilter(obj);
+        const { conn, ref } = await Kinds.nwfilter.lookupFrom(obj);
         return [(await conn.nwfilterGetXmlDesc({ nwfilter: ref, flags: args.flags })).xml];
       },
     },
     Undefine: {
       libvirt: 'virNWFilterUndefine',
       call: async (obj) => {
-        const { conn, ref } = await lookupNwfilter(obj);
+        const { conn, ref } = await Kinds.nwfilter.lookupFrom(obj);
         await conn.nwfilterUndefine({ nwfilter: ref });
         return [];
       },

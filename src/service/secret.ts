@@ -1,32 +1,32 @@
 // org.libvirt.Secret: one secret, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupSecret, type ServiceObject } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.Secret. */
-export const SecretInterface = defineInterface<ServiceObject>('org.libvirt.Secret', {
+export const SecretInterface = defineInterface<ServiceObject>(Kinds.secret.interface, {
   properties: {
     UUID: {
       type: 's',
       access: 'read',
       libvirt: 'virSecretGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupSecret(obj)).ref.uuid),
+      get: async (obj) => uuidToString((await Kinds.secret.lookupFrom(obj)).ref.uuid),
     },
     UsageID: {
       type: 's',
       access: 'read',
       libvirt: 'virSecretGetUsageID',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupSecret(obj)).ref.usageID,
+      get: async (obj) => (await Kinds.secret.lookupFrom(obj)).ref.usageID,
     },
     UsageType: {
       type: 'i',
       access: 'read',
       libvirt: 'virSecretGetUsageType',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupSecret(obj)).ref.usageType,
+      get: async (obj) => (await Kinds.secret.lookupFrom(obj)).ref.usageType,
     },
   },
   methods: {
@@ -35,7 +35,7 @@ export const SecretInterface = defineInterface<ServiceObject>('org.libvirt.Secre
       out: 'value:ay',
       libvirt: 'virSecretGetValue',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupSecret(obj);
+        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
         return [(await conn.secretGetValue({ secret: ref, flags: args.flags })).value];
       },
     },
@@ -44,7 +44,7 @@ export const SecretInterface = defineInterface<ServiceObject>('org.libvirt.Secre
       out: 'xml:s',
       libvirt: 'virSecretGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupSecret(obj);
+        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
         return [(await conn.secretGetXmlDesc({ secret: ref, flags: args.flags })).xml];
       },
     },
@@ -52,7 +52,7 @@ export const SecretInterface = defineInterface<ServiceObject>('org.libvirt.Secre
       in: 'value:ay flags:u',
       libvirt: 'virSecretSetValue',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupSecret(obj);
+        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
         await conn.secretSetValue({ secret: ref, value: args.value, flags: args.flags });
         return [];
       },
@@ -60,7 +60,7 @@ export const SecretInterface = defineInterface<ServiceObject>('org.libvirt.Secre
     Undefine: {
       libvirt: 'virSecretUndefine',
       call: async (obj) => {
-        const { conn, ref } = await lookupSecret(obj);
+        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
         await conn.secretUndefine({ secret: ref });
         return [];
       },

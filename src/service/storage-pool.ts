@@ -1,11 +1,11 @@
 // org.libvirt.StoragePool: one storage pool, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupStoragePool, type ServiceObject, storageVolPath } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.StoragePool. */
-export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.StoragePool', {
+export const StoragePoolInterface = defineInterface<ServiceObject>(Kinds.storagePool.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {
@@ -13,7 +13,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       access: 'read',
       libvirt: 'virStoragePoolIsActive',
       get: async (obj) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         return (await conn.storagePoolIsActive({ pool: ref })).active !== 0;
       },
     },
@@ -22,11 +22,11 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       access: 'readwrite',
       libvirt: 'virStoragePoolGetAutostart,virStoragePoolSetAutostart',
       get: async (obj) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         return (await conn.storagePoolGetAutostart({ pool: ref })).autostart !== 0;
       },
       set: async (obj, value) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolSetAutostart({ pool: ref, autostart: value ? 1 : 0 });
       },
     },
@@ -35,14 +35,14 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       access: 'read',
       libvirt: 'virStoragePoolGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupStoragePool(obj)).ref.name,
+      get: async (obj) => (await Kinds.storagePool.lookupFrom(obj)).ref.name,
     },
     Persistent: {
       type: 'b',
       access: 'read',
       libvirt: 'virStoragePoolIsPersistent',
       get: async (obj) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         return (await conn.storagePoolIsPersistent({ pool: ref })).persistent !== 0;
       },
     },
@@ -51,7 +51,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       access: 'read',
       libvirt: 'virStoragePoolGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupStoragePool(obj)).ref.uuid),
+      get: async (obj) => uuidToString((await Kinds.storagePool.lookupFrom(obj)).ref.uuid),
     },
   },
   methods: {
@@ -59,7 +59,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       in: 'flags:u',
       libvirt: 'virStoragePoolBuild',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolBuild({ pool: ref, flags: args.flags });
         return [];
       },
@@ -68,7 +68,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       in: 'flags:u',
       libvirt: 'virStoragePoolCreate',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolCreate({ pool: ref, flags: args.flags });
         return [];
       },
@@ -77,7 +77,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       in: 'flags:u',
       libvirt: 'virStoragePoolDelete',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolDelete({ pool: ref, flags: args.flags });
         return [];
       },
@@ -85,7 +85,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
     Destroy: {
       libvirt: 'virStoragePoolDestroy',
       call: async (obj) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolDestroy({ pool: ref });
         return [];
       },
@@ -94,7 +94,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       out: 'info:(ittt)',
       libvirt: 'virStoragePoolGetInfo',
       call: async (obj) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         const info = await conn.storagePoolGetInfo({ pool: ref });
         return [[info.state, info.capacity, info.allocation, info.available]];
       },
@@ -104,7 +104,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       out: 'xml:s',
       libvirt: 'virStoragePoolGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         return [(await conn.storagePoolGetXmlDesc({ pool: ref, flags: args.flags })).xml];
       },
     },
@@ -113,16 +113,16 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       out: 'storageVols:ao',
       libvirt: 'virStoragePoolListAllVolumes',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         const { vols } = await conn.storagePoolListAllVolumes({ pool: ref, need_results: 1, flags: args.flags });
-        return [vols.map((v) => storageVolPath(obj.connect.path, v))];
+        return [vols.map((v) => Kinds.storageVol.pathOf(obj.connect.path, v))];
       },
     },
     Refresh: {
       in: 'flags:u',
       libvirt: 'virStoragePoolRefresh',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolRefresh({ pool: ref, flags: args.flags });
         return [];
       },
@@ -132,9 +132,9 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       out: 'storageVol:o',
       libvirt: 'virStorageVolCreateXML',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         const { vol } = await conn.storageVolCreateXml({ pool: ref, xml: args.xml, flags: args.flags });
-        return [storageVolPath(obj.connect.path, vol)];
+        return [Kinds.storageVol.pathOf(obj.connect.path, vol)];
       },
     },
     StorageVolCreateXMLFrom: {
@@ -143,11 +143,11 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       libvirt: 'virStorageVolCreateXMLFrom',
       note: 'Call with @key argument set to the key of the storage volume to be cloned.',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         // The reference names the source volume by its key (virStorageVolLookupByKey).
         const { vol: clonevol } = await conn.storageVolLookupByKey({ key: args.key });
         const { vol } = await conn.storageVolCreateXmlFrom({ pool: ref, xml: args.xml, clonevol, flags: args.flags });
-        return [storageVolPath(obj.connect.path, vol)];
+        return [Kinds.storageVol.pathOf(obj.connect.path, vol)];
       },
     },
     StorageVolLookupByName: {
@@ -155,15 +155,15 @@ export const StoragePoolInterface = defineInterface<ServiceObject>('org.libvirt.
       out: 'storageVol:o',
       libvirt: 'virStorageVolLookupByName',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         const { vol } = await conn.storageVolLookupByName({ pool: ref, name: args.name });
-        return [storageVolPath(obj.connect.path, vol)];
+        return [Kinds.storageVol.pathOf(obj.connect.path, vol)];
       },
     },
     Undefine: {
       libvirt: 'virStoragePoolUndefine',
       call: async (obj) => {
-        const { conn, ref } = await lookupStoragePool(obj);
+        const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         await conn.storagePoolUndefine({ pool: ref });
         return [];
       },

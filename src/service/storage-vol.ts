@@ -1,24 +1,24 @@
 // org.libvirt.StorageVol: one storage volume, named by its key below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupStorageVol, type ServiceObject } from './lookup.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** org.libvirt.StorageVol. */
-export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.StorageVol', {
+export const StorageVolInterface = defineInterface<ServiceObject>(Kinds.storageVol.interface, {
   properties: {
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virStorageVolGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupStorageVol(obj)).ref.name,
+      get: async (obj) => (await Kinds.storageVol.lookupFrom(obj)).ref.name,
     },
     Key: {
       type: 's',
       access: 'read',
       libvirt: 'virStorageVolGetKey',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupStorageVol(obj)).ref.key,
+      get: async (obj) => (await Kinds.storageVol.lookupFrom(obj)).ref.key,
     },
     Path: {
       type: 's',
@@ -26,7 +26,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.S
       libvirt: 'virStorageVolGetPath',
       emitsChanged: 'const',
       get: async (obj) => {
-        const { conn, ref } = await lookupStorageVol(obj);
+        const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         return (await conn.storageVolGetPath({ vol: ref })).name;
       },
     },
@@ -36,7 +36,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.S
       in: 'flags:u',
       libvirt: 'virStorageVolDelete',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStorageVol(obj);
+        const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         await conn.storageVolDelete({ vol: ref, flags: args.flags });
         return [];
       },
@@ -46,7 +46,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.S
       out: 'info:(itt)',
       libvirt: 'virStorageVolGetInfoFlags',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStorageVol(obj);
+        const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         const info = await conn.storageVolGetInfoFlags({ vol: ref, flags: args.flags });
         return [[info.type, info.capacity, info.allocation]];
       },
@@ -56,7 +56,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.S
       out: 'xml:s',
       libvirt: 'virStorageVolGetXMLDesc',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStorageVol(obj);
+        const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         return [(await conn.storageVolGetXmlDesc({ vol: ref, flags: args.flags })).xml];
       },
     },
@@ -64,7 +64,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.S
       in: 'capacity:t flags:u',
       libvirt: 'virStorageVolResize',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStorageVol(obj);
+        const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         await conn.storageVolResize({ vol: ref, capacity: args.capacity, flags: args.flags });
         return [];
       },
@@ -73,7 +73,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>('org.libvirt.S
       in: 'pattern:u flags:u',
       libvirt: 'virStorageVolWipePattern',
       call: async (obj, args) => {
-        const { conn, ref } = await lookupStorageVol(obj);
+        const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         await conn.storageVolWipePattern({ vol: ref, algorithm: args.pattern, flags: args.flags });
         return [];
       },
