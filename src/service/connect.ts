@@ -3,39 +3,40 @@
 // both built by the object-kind table.
 
 import type { LibvirtConnection } from '../libvirt/index.js';
-import { type Args, defineInterface, type MethodSpec } from './declare.js';
+import { defineInterface } from './declare.js';
 import { cpumapToBools } from './domain-call.js';
 import { OrgLibvirtError } from './errors.js';
-import { type ConnectHandle, Kinds, type ObjectKind, type UuidKind } from './object-kinds.js';
+import { Kinds, type ObjectKind, type ServiceObject, type UuidKind } from './object-kinds.js';
 import { dictToTypedParams, typedParamsToDict, VIR_TYPED_PARAM_STRING_OKAY } from './typed-params.js';
 
-type Call = MethodSpec<ConnectHandle>['call'];
-
 /** A handler run on the Connect object's libvirt connection. */
-function onConnection(fn: (conn: LibvirtConnection, args: Args) => Promise<unknown[]>): Call {
-  return async (c, a) => fn(await c.connection(), a);
+function onConnection<A, R>(fn: (conn: LibvirtConnection, args: A) => Promise<R>): (c: ServiceObject, args: A) => Promise<R> {
+  return async (c, a) => fn(await c.connect.connection(), a);
 }
 
-/** A getter run on the Connect object's libvirt connection. */
-function getter<T>(fn: (conn: LibvirtConnection) => Promise<T>): (c: ConnectHandle) => Promise<T> {
-  return async (c) => fn(await c.connection());
+/** A property getter run on the Connect object's libvirt connection. */
+function getter<T>(fn: (conn: LibvirtConnection) => Promise<T>): (c: ServiceObject) => Promise<T> {
+  return async (c) => fn(await c.connect.connection());
 }
 
 /** A handler answering with the path of the `kind` object that `fn` finds or makes. */
-function answersPath<R, K>(kind: ObjectKind<R, K>, fn: (conn: LibvirtConnection, args: Args) => Promise<R>): Call {
-  return async (c, a) => [kind.pathOf(c.path, await fn(await c.connection(), a))];
+function answersPath<R, K, A>(
+  kind: ObjectKind<R, K>,
+  fn: (conn: LibvirtConnection, args: A) => Promise<R>,
+): (c: ServiceObject, args: A) => Promise<[string]> {
+  return async (c, a) => [kind.pathOf(c.connect.path, await fn(await c.connect.connection(), a))];
 }
 
 /** List*: the paths of every `kind` object (virConnectListAll* with the caller's flags). */
-function listsPaths<R, K>(kind: ObjectKind<R, K>): Call {
-  return async (c, a) => [kind.pathsOf(c.path, await kind.list(await c.connection(), a.flags))];
+function listsPaths<R, K>(kind: ObjectKind<R, K>): (c: ServiceObject, args: { readonly flags: number }) => Promise<[string[]]> {
+  return async (c, a) => [kind.pathsOf(c.connect.path, await kind.list(await c.connect.connection(), a.flags))];
 }
 
 /** *LookupByUUID: the UUID parsed as libvirt parses it (failing with its message), then looked up. */
-function looksUpUuid<R>(kind: UuidKind<R>): Call {
+function looksUpUuid<R>(kind: UuidKind<R>): (c: ServiceObject, args: { readonly uuid: string }) => Promise<[string]> {
   return async (c, a) => {
     const uuid = kind.key.parse(a.uuid);
-    return [kind.pathOf(c.path, await kind.lookup(await c.connection(), uuid))];
+    return [kind.pathOf(c.connect.path, await kind.lookup(await c.connect.connection(), uuid))];
   };
 }
 
@@ -64,14 +65,14 @@ async function statsDict(
 }
 
 /** virConnectIsEncrypted as libvirt's remote driver answers it: an encrypting transport and a secure daemon side. */
-async function isEncrypted(c: ConnectHandle): Promise<boolean> {
-  const conn = await c.connection();
+async function isEncrypted(c: ServiceObject): Promise<boolean> {
+  const conn = await c.connect.connection();
   const { secure } = await conn.connectIsSecure();
   return secure !== 0 && conn.plan.target.transport === 'tls';
 }
 
 /** org.libvirt.Connect. */
-export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Connect', {
+export const ConnectInterface = defineInterface('org.libvirt.Connect', {
   emitsChanged: 'false',
   properties: {
     Encrypted: {
@@ -136,7 +137,7 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       libvirt: 'virDomainCreateXMLWithFiles',
       // The descriptors that came with the call travel on to libvirt.
       call: answersPath(Kinds.domain, async (conn, a) => {
-        const { result } = await conn.withFds(a.files as number[], () =>
+        const { result } = await conn.withFds(a.files, () =>
           conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags }),
         );
         return result.dom;
@@ -428,9 +429,9 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       in: 'params:a{sv} flags:u',
       libvirt: 'virNodeSetMemoryParameters',
       call: async (c, a) => {
-        // Converted (and rejected) before the connection is asked for, as before.
+        // Converted (and rejected) before the connection is asked for.
         const params = dictToTypedParams(a.params);
-        await (await c.connection()).nodeSetMemoryParameters({ params, flags: a.flags });
+        await (await c.connect.connection()).nodeSetMemoryParameters({ params, flags: a.flags });
         return [];
       },
     },

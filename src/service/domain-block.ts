@@ -1,6 +1,6 @@
 // org.libvirt.Domain methods about disks and memory contents: block jobs, resizing, peeking.
 
-import type { MethodSpec } from './declare.js';
+import { defineMethods } from './declare.js';
 import { onDomain, withParams } from './domain-call.js';
 import type { ServiceObject } from './object-kinds.js';
 import { OrgLibvirtError } from './errors.js';
@@ -18,7 +18,7 @@ function checkPeekSize(what: 'block' | 'memory', size: bigint): number {
 }
 
 /** Methods of org.libvirt.Domain about block devices and memory peeking. */
-export const blockMethods: Record<string, MethodSpec<ServiceObject>> = {
+export const blockMethods = defineMethods({
   BlockCommit: {
     in: 'disk:s base:s top:s bandwidth:t flags:u',
     libvirt: 'virDomainBlockCommit',
@@ -132,4 +132,4 @@ export const blockMethods: Record<string, MethodSpec<ServiceObject>> = {
       await conn.domainSetBlockIoTune({ dom, disk: a.disk, params, flags: a.flags });
     }),
   },
-};
+});

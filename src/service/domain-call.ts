@@ -2,18 +2,17 @@
 // handler runs, convert typed parameters first, the C casts the reference relies on, and CPU maps.
 
 import type { LibvirtConnection, RemoteNonnullDomain } from '../libvirt/index.js';
-import type { Args, Invocation, MethodSpec } from './declare.js';
+import type { Invocation } from './declare.js';
 import { type Handle, Kinds, type ServiceObject } from './object-kinds.js';
 import { dictToTypedParams, type RemoteTypedParam } from './typed-params.js';
 
 /** A looked-up domain together with the connection it came from. */
 export type DomainHandle = Handle<RemoteNonnullDomain>;
 
-/** A method's handler given the looked-up domain. */
-export type DomainCall = (h: DomainHandle, args: Args, inv: Invocation, obj: ServiceObject) => Promise<unknown[]>;
-
 /** Wraps a handler so that it first looks the domain up from the object path. */
-export function onDomain(fn: DomainCall): MethodSpec<ServiceObject>['call'] {
+export function onDomain<A, R>(
+  fn: (h: DomainHandle, args: A, inv: Invocation, obj: ServiceObject) => Promise<R>,
+): (obj: ServiceObject, args: A, inv: Invocation) => Promise<R> {
   return async (obj, args, inv) => fn(await Kinds.domain.lookupFrom(obj), args, inv, obj);
 }
 
@@ -21,9 +20,9 @@ export function onDomain(fn: DomainCall): MethodSpec<ServiceObject>['call'] {
  * Wraps a handler taking typed parameters from the `params` argument: like the reference, they
  * are converted (and rejected) before the domain is looked up. The method has no out arguments.
  */
-export function withParams(
-  fn: (h: DomainHandle, params: RemoteTypedParam[], args: Args) => Promise<void>,
-): MethodSpec<ServiceObject>['call'] {
+export function withParams<A extends { readonly params: unknown }>(
+  fn: (h: DomainHandle, params: RemoteTypedParam[], args: A) => Promise<void>,
+): (obj: ServiceObject, args: A) => Promise<[]> {
   return async (obj, args) => {
     const params = dictToTypedParams(args.params);
     await fn(await Kinds.domain.lookupFrom(obj), params, args);

@@ -2,14 +2,14 @@
 // Each one looks the domain up by the UUID in its path and makes the one libvirt call named in
 // `libvirt`, converting arguments and results the way the reference (libvirt-dbus 1.4.1) does.
 
-import type { MethodSpec } from './declare.js';
+import { defineMethods } from './declare.js';
 import { asInt64, asUint64, cString, onDomain } from './domain-call.js';
 import type { ServiceObject } from './object-kinds.js';
 import { OrgLibvirtError } from './errors.js';
 import { typedParamsToDict } from './typed-params.js';
 
 /** Methods of org.libvirt.Domain about the domain's life cycle, description and guest. */
-export const lifecycleMethods: Record<string, MethodSpec<ServiceObject>> = {
+export const lifecycleMethods = defineMethods({
   AbortJob: {
     libvirt: 'virDomainAbortJob',
     call: onDomain(async ({ conn, ref: dom }) => {
@@ -46,7 +46,7 @@ export const lifecycleMethods: Record<string, MethodSpec<ServiceObject>> = {
     libvirt: 'virDomainCreateWithFiles',
     // Like the reference, the descriptors that came with the call travel on to libvirt.
     call: onDomain(async ({ conn, ref: dom }, a) => {
-      await conn.withFds(a.files as number[], () => conn.domainCreateWithFiles({ dom, flags: a.flags }));
+      await conn.withFds(a.files, () => conn.domainCreateWithFiles({ dom, flags: a.flags }));
       return [];
     }),
   },
@@ -405,4 +405,4 @@ export const lifecycleMethods: Record<string, MethodSpec<ServiceObject>> = {
       return [];
     }),
   },
-};
+});

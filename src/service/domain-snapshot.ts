@@ -1,12 +1,12 @@
 // org.libvirt.DomainSnapshot (one snapshot, at <connect>/domainsnapshot/_<domain uuid>_<encoded
 // name>) and the org.libvirt.Domain methods that create, find and list snapshots.
 
-import { defineInterface, type MethodSpec } from './declare.js';
+import { defineInterface, defineMethods } from './declare.js';
 import { onDomain } from './domain-call.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** Methods of org.libvirt.Domain about snapshots. */
-export const domainSnapshotMethods: Record<string, MethodSpec<ServiceObject>> = {
+export const domainSnapshotMethods = defineMethods({
   ListDomainSnapshots: {
     in: 'flags:u',
     out: 'domainSnapshots:ao',
@@ -43,10 +43,10 @@ export const domainSnapshotMethods: Record<string, MethodSpec<ServiceObject>> = 
       return [Kinds.domainSnapshot.pathOf(obj.connect.path, r.snap)];
     }),
   },
-};
+});
 
 /** org.libvirt.DomainSnapshot. */
-export const DomainSnapshotInterface = defineInterface<ServiceObject>(Kinds.domainSnapshot.interface, {
+export const DomainSnapshotInterface = defineInterface(Kinds.domainSnapshot.interface, {
   methods: {
     Delete: {
       in: 'flags:u',

@@ -3,7 +3,7 @@
 // migration settings. Conversions follow the reference (libvirt-dbus 1.4.1).
 
 import type { LibvirtConnection, RemoteNonnullDomain } from '../libvirt/index.js';
-import type { MethodSpec } from './declare.js';
+import { defineMethods } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools, hostCpuCount, onDomain, withParams } from './domain-call.js';
 import type { ServiceObject } from './object-kinds.js';
@@ -113,7 +113,7 @@ async function migrateToUri3(
 }
 
 /** Methods of org.libvirt.Domain about tunables, vCPUs, memory and migration settings. */
-export const tuningMethods: Record<string, MethodSpec<ServiceObject>> = {
+export const tuningMethods = defineMethods({
   AddIOThread: {
     in: 'iothreadId:u flags:u',
     libvirt: 'virDomainAddIOThread',
@@ -419,4 +419,4 @@ export const tuningMethods: Record<string, MethodSpec<ServiceObject>> = {
       return [];
     }),
   },
-};
+});

@@ -2,7 +2,7 @@
 // in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts and domain-snapshot.ts; this file
 // puts them in the reference's order and adds the properties and signals.
 
-import { defineInterface, type MethodSpec } from './declare.js';
+import { type DeclaredMethod, defineInterface } from './declare.js';
 import { blockMethods } from './domain-block.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
@@ -108,14 +108,14 @@ export const DOMAIN_METHOD_ORDER = [
 ] as const;
 
 /** All method tables in the reference's order; throws if a table and the order disagree. */
-function orderedMethods(): Record<string, MethodSpec<ServiceObject>> {
-  const all: Record<string, MethodSpec<ServiceObject>> = {
+function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
+  const all: Record<string, DeclaredMethod<ServiceObject>> = {
     ...lifecycleMethods,
     ...tuningMethods,
     ...blockMethods,
     ...domainSnapshotMethods,
   };
-  const out: Record<string, MethodSpec<ServiceObject>> = {};
+  const out: Record<string, DeclaredMethod<ServiceObject>> = {};
   for (const name of DOMAIN_METHOD_ORDER) {
     const m = all[name];
     if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
@@ -127,7 +127,7 @@ function orderedMethods(): Record<string, MethodSpec<ServiceObject>> {
 }
 
 /** org.libvirt.Domain. */
-export const DomainInterface = defineInterface<ServiceObject>(Kinds.domain.interface, {
+export const DomainInterface = defineInterface(Kinds.domain.interface, {
   emitsChanged: 'false',
   methods: orderedMethods(),
   properties: {
@@ -194,7 +194,7 @@ export const DomainInterface = defineInterface<ServiceObject>(Kinds.domain.inter
       get: async (obj) => {
         const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
         const r = await conn.domainGetSchedulerType({ dom });
-        return [r.type, r.nparams];
+        return [r.type, r.nparams] as const;
       },
     },
     Updated: {

@@ -4,7 +4,7 @@ import { defineInterface } from './declare.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** org.libvirt.Interface. */
-export const InterfaceInterface = defineInterface<ServiceObject>(Kinds.interface.interface, {
+export const InterfaceInterface = defineInterface(Kinds.interface.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {

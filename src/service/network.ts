@@ -5,7 +5,7 @@ import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.Network. */
-export const NetworkInterface = defineInterface<ServiceObject>(Kinds.network.interface, {
+export const NetworkInterface = defineInterface(Kinds.network.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {
@@ -91,7 +91,7 @@ export const NetworkInterface = defineInterface<ServiceObject>(Kinds.network.int
             l.prefix,
             l.hostname ?? '',
             l.clientid ?? '',
-          ]),
+          ] as const),
         ];
       },
     },

@@ -5,7 +5,7 @@ import { OrgLibvirtError } from './errors.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** org.libvirt.NodeDevice. */
-export const NodeDeviceInterface = defineInterface<ServiceObject>(Kinds.nodeDevice.interface, {
+export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {
   properties: {
     Name: {
       type: 's',

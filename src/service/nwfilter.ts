@@ -5,7 +5,7 @@ import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.NWFilter. */
-export const NWFilterInterface = defineInterface<ServiceObject>(Kinds.nwfilter.interface, {
+export const NWFilterInterface = defineInterface(Kinds.nwfilter.interface, {
   properties: {
     Name: {
       type: 's',

@@ -5,7 +5,7 @@ import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.Secret. */
-export const SecretInterface = defineInterface<ServiceObject>(Kinds.secret.interface, {
+export const SecretInterface = defineInterface(Kinds.secret.interface, {
   properties: {
     UUID: {
       type: 's',

@@ -5,7 +5,7 @@ import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.StoragePool. */
-export const StoragePoolInterface = defineInterface<ServiceObject>(Kinds.storagePool.interface, {
+export const StoragePoolInterface = defineInterface(Kinds.storagePool.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {
@@ -96,7 +96,7 @@ export const StoragePoolInterface = defineInterface<ServiceObject>(Kinds.storage
       call: async (obj) => {
         const { conn, ref } = await Kinds.storagePool.lookupFrom(obj);
         const info = await conn.storagePoolGetInfo({ pool: ref });
-        return [[info.state, info.capacity, info.allocation, info.available]];
+        return [[info.state, info.capacity, info.allocation, info.available] as const];
       },
     },
     GetXMLDesc: {

@@ -4,7 +4,7 @@ import { defineInterface } from './declare.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
 
 /** org.libvirt.StorageVol. */
-export const StorageVolInterface = defineInterface<ServiceObject>(Kinds.storageVol.interface, {
+export const StorageVolInterface = defineInterface(Kinds.storageVol.interface, {
   properties: {
     Name: {
       type: 's',
@@ -48,7 +48,7 @@ export const StorageVolInterface = defineInterface<ServiceObject>(Kinds.storageV
       call: async (obj, args) => {
         const { conn, ref } = await Kinds.storageVol.lookupFrom(obj);
         const info = await conn.storageVolGetInfoFlags({ vol: ref, flags: args.flags });
-        return [[info.type, info.capacity, info.allocation]];
+        return [[info.type, info.capacity, info.allocation] as const];
       },
     },
     GetXMLDesc: {
