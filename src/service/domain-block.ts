@@ -2,7 +2,6 @@
 
 import { defineMethods } from './declare.js';
 import { onDomain, withParams } from './domain-call.js';
-import type { ServiceObject } from './object-kinds.js';
 import { OrgLibvirtError } from './errors.js';
 import { typedParamsToDict, VIR_TYPED_PARAM_STRING_OKAY } from './typed-params.js';
 

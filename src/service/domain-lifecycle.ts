@@ -4,7 +4,6 @@
 
 import { defineMethods } from './declare.js';
 import { asInt64, asUint64, cString, onDomain } from './domain-call.js';
-import type { ServiceObject } from './object-kinds.js';
 import { OrgLibvirtError } from './errors.js';
 import { typedParamsToDict } from './typed-params.js';
 

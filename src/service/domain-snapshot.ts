@@ -3,7 +3,7 @@
 
 import { defineInterface, defineMethods } from './declare.js';
 import { onDomain } from './domain-call.js';
-import { Kinds, type ServiceObject } from './object-kinds.js';
+import { Kinds } from './object-kinds.js';
 
 /** Methods of org.libvirt.Domain about snapshots. */
 export const domainSnapshotMethods = defineMethods({

@@ -6,7 +6,6 @@ import type { LibvirtConnection, RemoteNonnullDomain } from '../libvirt/index.js
 import { defineMethods } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools, hostCpuCount, onDomain, withParams } from './domain-call.js';
-import type { ServiceObject } from './object-kinds.js';
 import {
   type RemoteTypedParam,
   typedParamsToDict,

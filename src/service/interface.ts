@@ -1,7 +1,7 @@
 // org.libvirt.Interface: one host network interface, named by its encoded MAC below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { Kinds, type ServiceObject } from './object-kinds.js';
+import { Kinds } from './object-kinds.js';
 
 /** org.libvirt.Interface. */
 export const InterfaceInterface = defineInterface(Kinds.interface.interface, {

@@ -2,7 +2,7 @@
 
 import { defineInterface } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
-import { Kinds, type ServiceObject } from './object-kinds.js';
+import { Kinds } from './object-kinds.js';
 
 /** org.libvirt.NodeDevice. */
 export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {

@@ -1,7 +1,7 @@
 // org.libvirt.StoragePool: one storage pool, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { Kinds, type ServiceObject } from './object-kinds.js';
+import { Kinds } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.StoragePool. */

@@ -1,7 +1,7 @@
 // org.libvirt.StorageVol: one storage volume, named by its key below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { Kinds, type ServiceObject } from './object-kinds.js';
+import { Kinds } from './object-kinds.js';
 
 /** org.libvirt.StorageVol. */
 export const StorageVolInterface = defineInterface(Kinds.storageVol.interface, {
