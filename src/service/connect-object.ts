@@ -8,6 +8,7 @@
 import { LibvirtConnection } from '../libvirt/index.js';
 import type { DefinedInterface } from './declare.js';
 import type { ConnectHandle, ServiceObject } from './object-kinds.js';
+import { connectPath } from './paths.js';
 
 /** Where a Connect object sends its signals: path, interface, member, signature, body. */
 export type SignalSink = (path: string, iface: string, member: string, signature: string, body: unknown[]) => void;
@@ -69,7 +70,7 @@ export class ConnectObject implements ConnectHandle, ServiceObject {
   constructor(private readonly options: ConnectObjectOptions) {
     this.name = options.name;
     this.uri = options.uri;
-    this.path = `/org/libvirt/${options.name}`;
+    this.path = connectPath(options.name);
     this.ctx = {
       path: this.path,
       emit: (path, iface, member, values) => {
