@@ -3,6 +3,7 @@
 
 import type { LibvirtConnection, RemoteNonnullDomain } from '../libvirt/index.js';
 import type { Invocation } from './declare.js';
+import { on } from './object-calls.js';
 import { type Handle, Kinds, type ServiceObject } from './object-kinds.js';
 import { dictToTypedParams, type RemoteTypedParam } from './typed-params.js';
 
@@ -13,7 +14,7 @@ export type DomainHandle = Handle<RemoteNonnullDomain>;
 export function onDomain<A, R>(
   fn: (h: DomainHandle, args: A, inv: Invocation, obj: ServiceObject) => Promise<R>,
 ): (obj: ServiceObject, args: A, inv: Invocation) => Promise<R> {
-  return async (obj, args, inv) => fn(await Kinds.domain.lookupFrom(obj), args, inv, obj);
+  return on(Kinds.domain, fn);
 }
 
 /**

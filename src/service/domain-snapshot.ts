@@ -3,6 +3,7 @@
 
 import { defineInterface, defineMethods } from './declare.js';
 import { onDomain } from './domain-call.js';
+import { on } from './object-calls.js';
 import { Kinds } from './object-kinds.js';
 
 /** Methods of org.libvirt.Domain about snapshots. */
@@ -51,60 +52,54 @@ export const DomainSnapshotInterface = defineInterface(Kinds.domainSnapshot.inte
     Delete: {
       in: 'flags:u',
       libvirt: 'virDomainSnapshotDelete',
-      call: async (obj, a) => {
-        const { conn, ref: snap } = await Kinds.domainSnapshot.lookupFrom(obj);
+      call: on(Kinds.domainSnapshot, async ({ conn, ref: snap }, a) => {
         await conn.domainSnapshotDelete({ snap, flags: a.flags });
         return [];
-      },
+      }),
     },
     GetParent: {
       in: 'flags:u',
       out: 'domainSnapshot:o',
       libvirt: 'virDomainSnapshotGetParent',
-      call: async (obj, a) => {
-        const { conn, ref: snap } = await Kinds.domainSnapshot.lookupFrom(obj);
+      call: on(Kinds.domainSnapshot, async ({ conn, ref: snap }, a, _inv, obj) => {
         const r = await conn.domainSnapshotGetParent({ snap, flags: a.flags });
         return [Kinds.domainSnapshot.pathOf(obj.connect.path, r.snap)];
-      },
+      }),
     },
     GetXMLDesc: {
       in: 'flags:u',
       out: 'xml:s',
       libvirt: 'virDomainSnapshotGetXMLDesc',
-      call: async (obj, a) => {
-        const { conn, ref: snap } = await Kinds.domainSnapshot.lookupFrom(obj);
+      call: on(Kinds.domainSnapshot, async ({ conn, ref: snap }, a) => {
         const r = await conn.domainSnapshotGetXmlDesc({ snap, flags: a.flags });
         return [r.xml];
-      },
+      }),
     },
     IsCurrent: {
       in: 'flags:u',
       out: 'domainSnapshot:b',
       libvirt: 'virDomainSnapshotIsCurrent',
-      call: async (obj, a) => {
-        const { conn, ref: snap } = await Kinds.domainSnapshot.lookupFrom(obj);
+      call: on(Kinds.domainSnapshot, async ({ conn, ref: snap }, a) => {
         const r = await conn.domainSnapshotIsCurrent({ snap, flags: a.flags });
         return [r.current !== 0];
-      },
+      }),
     },
     ListChildren: {
       in: 'flags:u',
       out: 'domainSnapshots:ao',
       libvirt: 'virDomainSnapshotListAllChildren',
-      call: async (obj, a) => {
-        const { conn, ref: snap } = await Kinds.domainSnapshot.lookupFrom(obj);
+      call: on(Kinds.domainSnapshot, async ({ conn, ref: snap }, a, _inv, obj) => {
         const r = await conn.domainSnapshotListAllChildren({ snapshot: snap, need_results: 1, flags: a.flags });
         return [Kinds.domainSnapshot.pathsOf(obj.connect.path, r.snapshots)];
-      },
+      }),
     },
     Revert: {
       in: 'flags:u',
       libvirt: 'virDomainRevertToSnapshot',
-      call: async (obj, a) => {
-        const { conn, ref: snap } = await Kinds.domainSnapshot.lookupFrom(obj);
+      call: on(Kinds.domainSnapshot, async ({ conn, ref: snap }, a) => {
         await conn.domainRevertToSnapshot({ snap, flags: a.flags });
         return [];
-      },
+      }),
     },
   },
 });

@@ -5,6 +5,7 @@
 import { type DeclaredMethod, defineInterface } from './declare.js';
 import { blockMethods } from './domain-block.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
+import { read, write } from './object-calls.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
 import { domainSnapshotMethods } from './domain-snapshot.js';
 import { tuningMethods } from './domain-tuning.js';
@@ -135,83 +136,63 @@ export const DomainInterface = defineInterface(Kinds.domain.interface, {
       type: 'b',
       access: 'read',
       libvirt: 'virDomainIsActive',
-      get: async (obj) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
-        return (await conn.domainIsActive({ dom })).active !== 0;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainIsActive({ dom })).active !== 0),
     },
     Autostart: {
       type: 'b',
       access: 'readwrite',
       libvirt: 'virDomainGetAutostart,virDomainSetAutostart',
-      get: async (obj) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
-        return (await conn.domainGetAutostart({ dom })).autostart !== 0;
-      },
-      set: async (obj, value) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainGetAutostart({ dom })).autostart !== 0),
+      set: write(Kinds.domain, async ({ conn, ref: dom }, value) => {
         await conn.domainSetAutostart({ dom, autostart: value ? 1 : 0 });
-      },
+      }),
     },
     Id: {
       type: 'u',
       access: 'read',
       libvirt: 'virDomainGetID',
       // An inactive domain has id -1, which the reference turns into 0.
-      get: async (obj) => {
-        const { ref: dom } = await Kinds.domain.lookupFrom(obj);
-        return Math.max(dom.id, 0);
-      },
+      get: read(Kinds.domain, async ({ ref: dom }) => Math.max(dom.id, 0)),
     },
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetName',
-      get: async (obj) => (await Kinds.domain.lookupFrom(obj)).ref.name,
+      get: read(Kinds.domain, async ({ ref }) => ref.name),
     },
     OSType: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetOSType',
-      get: async (obj) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
-        return (await conn.domainGetOsType({ dom })).type;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainGetOsType({ dom })).type),
     },
     Persistent: {
       type: 'b',
       access: 'read',
       libvirt: 'virDomainIsPersistent',
-      get: async (obj) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
-        return (await conn.domainIsPersistent({ dom })).persistent !== 0;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainIsPersistent({ dom })).persistent !== 0),
     },
     SchedulerType: {
       type: '(si)',
       access: 'read',
       libvirt: 'virDomainGetSchedulerType',
-      get: async (obj) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => {
         const r = await conn.domainGetSchedulerType({ dom });
         return [r.type, r.nparams] as const;
-      },
+      }),
     },
     Updated: {
       type: 'b',
       access: 'read',
       libvirt: 'virDomainIsUpdated',
-      get: async (obj) => {
-        const { conn, ref: dom } = await Kinds.domain.lookupFrom(obj);
-        return (await conn.domainIsUpdated({ dom })).updated !== 0;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainIsUpdated({ dom })).updated !== 0),
     },
     UUID: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await Kinds.domain.lookupFrom(obj)).ref.uuid),
+      get: read(Kinds.domain, async ({ ref }) => uuidToString(ref.uuid)),
     },
   },
   signals: {

@@ -1,6 +1,7 @@
 // org.libvirt.Secret: one secret, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
+import { on, read } from './object-calls.js';
 import { Kinds } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
@@ -12,21 +13,21 @@ export const SecretInterface = defineInterface(Kinds.secret.interface, {
       access: 'read',
       libvirt: 'virSecretGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await Kinds.secret.lookupFrom(obj)).ref.uuid),
+      get: read(Kinds.secret, async ({ ref }) => uuidToString(ref.uuid)),
     },
     UsageID: {
       type: 's',
       access: 'read',
       libvirt: 'virSecretGetUsageID',
       emitsChanged: 'const',
-      get: async (obj) => (await Kinds.secret.lookupFrom(obj)).ref.usageID,
+      get: read(Kinds.secret, async ({ ref }) => ref.usageID),
     },
     UsageType: {
       type: 'i',
       access: 'read',
       libvirt: 'virSecretGetUsageType',
       emitsChanged: 'const',
-      get: async (obj) => (await Kinds.secret.lookupFrom(obj)).ref.usageType,
+      get: read(Kinds.secret, async ({ ref }) => ref.usageType),
     },
   },
   methods: {
@@ -34,36 +35,32 @@ export const SecretInterface = defineInterface(Kinds.secret.interface, {
       in: 'flags:u',
       out: 'value:ay',
       libvirt: 'virSecretGetValue',
-      call: async (obj, args) => {
-        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
+      call: on(Kinds.secret, async ({ conn, ref }, args) => {
         return [(await conn.secretGetValue({ secret: ref, flags: args.flags })).value];
-      },
+      }),
     },
     GetXMLDesc: {
       in: 'flags:u',
       out: 'xml:s',
       libvirt: 'virSecretGetXMLDesc',
-      call: async (obj, args) => {
-        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
+      call: on(Kinds.secret, async ({ conn, ref }, args) => {
         return [(await conn.secretGetXmlDesc({ secret: ref, flags: args.flags })).xml];
-      },
+      }),
     },
     SetValue: {
       in: 'value:ay flags:u',
       libvirt: 'virSecretSetValue',
-      call: async (obj, args) => {
-        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
+      call: on(Kinds.secret, async ({ conn, ref }, args) => {
         await conn.secretSetValue({ secret: ref, value: args.value, flags: args.flags });
         return [];
-      },
+      }),
     },
     Undefine: {
       libvirt: 'virSecretUndefine',
-      call: async (obj) => {
-        const { conn, ref } = await Kinds.secret.lookupFrom(obj);
+      call: on(Kinds.secret, async ({ conn, ref }) => {
         await conn.secretUndefine({ secret: ref });
         return [];
-      },
+      }),
     },
   },
 });
