@@ -7,7 +7,8 @@
 
 import { LibvirtConnection } from '../libvirt/index.js';
 import type { DefinedInterface } from './declare.js';
-import type { ConnectHandle } from './lookup.js';
+import type { ConnectHandle, ServiceObject } from './object-kinds.js';
+import { connectPath } from './paths.js';
 
 /** Where a Connect object sends its signals: path, interface, member, signature, body. */
 export type SignalSink = (path: string, iface: string, member: string, signature: string, body: unknown[]) => void;
@@ -55,7 +56,7 @@ export interface ConnectObjectOptions {
 const DEFAULT_RECONNECT_DELAYS = [250, 500, 1000, 2000, 5000];
 
 /** One hypervisor connection exported as a Connect object. */
-export class ConnectObject implements ConnectHandle {
+export class ConnectObject implements ConnectHandle, ServiceObject {
   readonly name: string;
   readonly uri: string;
   readonly path: string;
@@ -69,7 +70,7 @@ export class ConnectObject implements ConnectHandle {
   constructor(private readonly options: ConnectObjectOptions) {
     this.name = options.name;
     this.uri = options.uri;
-    this.path = `/org/libvirt/${options.name}`;
+    this.path = connectPath(options.name);
     this.ctx = {
       path: this.path,
       emit: (path, iface, member, values) => {
@@ -77,6 +78,11 @@ export class ConnectObject implements ConnectHandle {
         options.emit(path, iface.name, member, signature, body);
       },
     };
+  }
+
+  /** As a ServiceObject (what Connect's handlers act on), its Connect object is itself. */
+  get connect(): ConnectHandle {
+    return this;
   }
 
   /** True while a libvirt connection is open. */

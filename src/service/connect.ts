@@ -1,21 +1,44 @@
 // org.libvirt.Connect: one hypervisor connection (/org/libvirt/QEMU, /org/libvirt/Test, …).
-// Lookups and creations answer with the object path of the result; list methods with paths.
+// Lookups and creations answer with the object path of the result, list methods with paths —
+// both built by the object-kind table.
 
+import type { LibvirtConnection } from '../libvirt/index.js';
 import { defineInterface } from './declare.js';
-import { domainPathOf } from './domain-object.js';
+import { cpumapToBools } from './domain-call.js';
 import { OrgLibvirtError } from './errors.js';
-import {
-  type ConnectHandle,
-  interfacePath,
-  networkPath,
-  nodeDevicePath,
-  nwfilterPath,
-  secretPath,
-  storagePoolPath,
-  storageVolPath,
-  uuidArg,
-} from './lookup.js';
+import { Kinds, type ObjectKind, type ServiceObject, type UuidKind } from './object-kinds.js';
 import { dictToTypedParams, typedParamsToDict, VIR_TYPED_PARAM_STRING_OKAY } from './typed-params.js';
+
+/** A handler run on the Connect object's libvirt connection. */
+function onConnection<A, R>(fn: (conn: LibvirtConnection, args: A) => Promise<R>): (c: ServiceObject, args: A) => Promise<R> {
+  return async (c, a) => fn(await c.connect.connection(), a);
+}
+
+/** A property getter run on the Connect object's libvirt connection. */
+function getter<T>(fn: (conn: LibvirtConnection) => Promise<T>): (c: ServiceObject) => Promise<T> {
+  return async (c) => fn(await c.connect.connection());
+}
+
+/** A handler answering with the path of the `kind` object that `fn` finds or makes. */
+function answersPath<R, K, A>(
+  kind: ObjectKind<R, K>,
+  fn: (conn: LibvirtConnection, args: A) => Promise<R>,
+): (c: ServiceObject, args: A) => Promise<[string]> {
+  return async (c, a) => [kind.pathOf(c.connect.path, await fn(await c.connect.connection(), a))];
+}
+
+/** List*: the paths of every `kind` object (virConnectListAll* with the caller's flags). */
+function listsPaths<R, K>(kind: ObjectKind<R, K>): (c: ServiceObject, args: { readonly flags: number }) => Promise<[string[]]> {
+  return async (c, a) => [kind.pathsOf(c.connect.path, await kind.list(await c.connect.connection(), a.flags))];
+}
+
+/** *LookupByUUID: the UUID parsed as libvirt parses it (failing with its message), then looked up. */
+function looksUpUuid<R>(kind: UuidKind<R>): (c: ServiceObject, args: { readonly uuid: string }) => Promise<[string]> {
+  return async (c, a) => {
+    const uuid = kind.key.parse(a.uuid);
+    return [kind.pathOf(c.connect.path, await kind.lookup(await c.connect.connection(), uuid))];
+  };
+}
 
 /** A `char x<N>` field of the protocol (a string, or char codes) as a string without NULs. */
 function charsToString(v: unknown): string {
@@ -28,15 +51,28 @@ function charsToString(v: unknown): string {
   return nul >= 0 ? s.slice(0, nul) : s;
 }
 
+/**
+ * virNodeGetCPUStats / virNodeGetMemoryStats as they are used: ask for the count first, then for
+ * that many; the fields and their values as a{st}.
+ */
+async function statsDict(
+  fetch: (nparams: number) => Promise<{ nparams: number; params: { field: string; value: bigint | number }[] }>,
+): Promise<Map<string, bigint>> {
+  const { nparams } = await fetch(0);
+  const out = new Map<string, bigint>();
+  if (nparams > 0) for (const p of (await fetch(nparams)).params) out.set(p.field, BigInt(p.value));
+  return out;
+}
+
 /** virConnectIsEncrypted as libvirt's remote driver answers it: an encrypting transport and a secure daemon side. */
-async function isEncrypted(c: ConnectHandle): Promise<boolean> {
-  const conn = await c.connection();
+async function isEncrypted(c: ServiceObject): Promise<boolean> {
+  const conn = await c.connect.connection();
   const { secure } = await conn.connectIsSecure();
   return secure !== 0 && conn.plan.target.transport === 'tls';
 }
 
 /** org.libvirt.Connect. */
-export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Connect', {
+export const ConnectInterface = defineInterface('org.libvirt.Connect', {
   emitsChanged: 'false',
   properties: {
     Encrypted: {
@@ -51,13 +87,13 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       type: 's',
       access: 'read',
       libvirt: 'virConnectGetHostname',
-      get: async (c) => (await (await c.connection()).connectGetHostname()).hostname,
+      get: getter(async (conn) => (await conn.connectGetHostname()).hostname),
     },
     LibVersion: {
       type: 't',
       access: 'read',
       libvirt: 'virConnectGetLibVersion',
-      get: async (c) => BigInt((await (await c.connection()).connectGetLibVersion()).lib_ver),
+      get: getter(async (conn) => BigInt((await conn.connectGetLibVersion()).lib_ver)),
     },
     Secure: {
       type: 'b',
@@ -73,7 +109,7 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       type: 't',
       access: 'read',
       libvirt: 'virConnectGetVersion',
-      get: async (c) => BigInt((await (await c.connection()).connectGetVersion()).hv_ver),
+      get: getter(async (conn) => BigInt((await conn.connectGetVersion()).hv_ver)),
     },
   },
   methods: {
@@ -81,441 +117,321 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       in: 'xmlCPUs:as flags:u',
       out: 'cpu:s',
       libvirt: 'virConnectBaselineCPU',
-      call: async (c, a) => [(await (await c.connection()).connectBaselineCpu({ xmlCPUs: a.xmlCPUs, flags: a.flags })).cpu],
+      call: onConnection(async (conn, a) => [(await conn.connectBaselineCpu({ xmlCPUs: a.xmlCPUs, flags: a.flags })).cpu]),
     },
     CompareCPU: {
       in: 'xmlDesc:s flags:u',
       out: 'compareResult:i',
       libvirt: 'virConnectCompareCPU',
-      call: async (c, a) => [(await (await c.connection()).connectCompareCpu({ xml: a.xmlDesc, flags: a.flags })).result],
+      call: onConnection(async (conn, a) => [(await conn.connectCompareCpu({ xml: a.xmlDesc, flags: a.flags })).result]),
     },
     DomainCreateXML: {
       in: 'xml:s flags:u',
       out: 'domain:o',
       libvirt: 'virDomainCreateXML',
-      call: async (c, a) => {
-        const { dom } = await (await c.connection()).domainCreateXml({ xml_desc: a.xml, flags: a.flags });
-        return [domainPathOf(c.path, dom)];
-      },
+      call: answersPath(Kinds.domain, async (conn, a) => (await conn.domainCreateXml({ xml_desc: a.xml, flags: a.flags })).dom),
     },
     DomainCreateXMLWithFiles: {
       in: 'xml:s files:ah flags:u',
       out: 'domain:o',
       libvirt: 'virDomainCreateXMLWithFiles',
-      call: async (c, a) => {
-        const conn = await c.connection();
-        // The descriptors that came with the call travel on to libvirt.
-        const {
-          result: { dom },
-        } = await conn.withFds(a.files as number[], () => conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags }));
-        return [domainPathOf(c.path, dom)];
-      },
+      // The descriptors that came with the call travel on to libvirt.
+      call: answersPath(Kinds.domain, async (conn, a) => {
+        const { result } = await conn.withFds(a.files, () =>
+          conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags }),
+        );
+        return result.dom;
+      }),
     },
     DomainDefineXML: {
       in: 'xml:s',
       out: 'domain:o',
       libvirt: 'virDomainDefineXML',
-      call: async (c, a) => {
-        const { dom } = await (await c.connection()).domainDefineXml({ xml: a.xml });
-        return [domainPathOf(c.path, dom)];
-      },
+      call: answersPath(Kinds.domain, async (conn, a) => (await conn.domainDefineXml({ xml: a.xml })).dom),
     },
     DomainLookupByID: {
       in: 'id:i',
       out: 'domain:o',
       libvirt: 'virDomainLookupByID',
-      call: async (c, a) => {
-        const { dom } = await (await c.connection()).domainLookupById({ id: a.id });
-        return [domainPathOf(c.path, dom)];
-      },
+      call: answersPath(Kinds.domain, async (conn, a) => (await conn.domainLookupById({ id: a.id })).dom),
     },
     DomainLookupByName: {
       in: 'name:s',
       out: 'domain:o',
       libvirt: 'virDomainLookupByName',
-      call: async (c, a) => {
-        const { dom } = await (await c.connection()).domainLookupByName({ name: a.name });
-        return [domainPathOf(c.path, dom)];
-      },
+      call: answersPath(Kinds.domain, async (conn, a) => (await conn.domainLookupByName({ name: a.name })).dom),
     },
     DomainLookupByUUID: {
       in: 'uuid:s',
       out: 'domain:o',
       libvirt: 'virDomainLookupByUUIDString',
-      call: async (c, a) => {
-        const uuid = uuidArg(a.uuid, 'virDomainLookupByUUIDString');
-        const { dom } = await (await c.connection()).domainLookupByUuid({ uuid });
-        return [domainPathOf(c.path, dom)];
-      },
+      call: looksUpUuid(Kinds.domain),
     },
     DomainRestore: {
       in: 'from:s xml:s flags:u',
       libvirt: 'virDomainRestoreFlags',
       emptyIsNull: ['xml'],
-      call: async (c, a) => {
-        await (await c.connection()).domainRestoreFlags({ from: a.from, dxml: a.xml, flags: a.flags });
+      call: onConnection(async (conn, a) => {
+        await conn.domainRestoreFlags({ from: a.from, dxml: a.xml, flags: a.flags });
         return [];
-      },
+      }),
     },
     DomainSaveImageDefineXML: {
       in: 'file:s xml:s flags:u',
       libvirt: 'virDomainSaveImageDefineXML',
-      call: async (c, a) => {
-        await (await c.connection()).domainSaveImageDefineXml({ file: a.file, dxml: a.xml, flags: a.flags });
+      call: onConnection(async (conn, a) => {
+        await conn.domainSaveImageDefineXml({ file: a.file, dxml: a.xml, flags: a.flags });
         return [];
-      },
+      }),
     },
     DomainSaveImageGetXMLDesc: {
       in: 'file:s flags:u',
       out: 'xml:s',
       libvirt: 'virDomainSaveImageGetXMLDesc',
-      call: async (c, a) => [(await (await c.connection()).domainSaveImageGetXmlDesc({ file: a.file, flags: a.flags })).xml],
+      call: onConnection(async (conn, a) => [(await conn.domainSaveImageGetXmlDesc({ file: a.file, flags: a.flags })).xml]),
     },
     FindStoragePoolSources: {
       in: 'type:s srcSpec:s flags:u',
       out: 'storagePoolSources:s',
       libvirt: 'virConnectFindStoragePoolSources',
       emptyIsNull: ['srcSpec'],
-      call: async (c, a) => {
-        const conn = await c.connection();
-        return [(await conn.connectFindStoragePoolSources({ type: a.type, srcSpec: a.srcSpec, flags: a.flags })).xml];
-      },
+      call: onConnection(async (conn, a) => [
+        (await conn.connectFindStoragePoolSources({ type: a.type, srcSpec: a.srcSpec, flags: a.flags })).xml,
+      ]),
     },
     GetAllDomainStats: {
       in: 'stats:u flags:u',
       out: 'records:a(sa{sv})',
       libvirt: 'virConnectGetAllDomainStats',
-      call: async (c, a) => {
-        const conn = await c.connection();
+      call: onConnection(async (conn, a) => {
         const { retStats } = await conn.connectGetAllDomainStats({ doms: [], stats: a.stats, flags: a.flags });
         return [retStats.map((r) => [r.dom.name, typedParamsToDict(r.params)])];
-      },
+      }),
     },
     GetCapabilities: {
       out: 'capabilities:s',
       libvirt: 'virConnectGetCapabilities',
-      call: async (c) => [(await (await c.connection()).connectGetCapabilities()).capabilities],
+      call: onConnection(async (conn) => [(await conn.connectGetCapabilities()).capabilities]),
     },
     GetCPUModelNames: {
       in: 'arch:s flags:u',
       out: 'models:as',
       libvirt: 'virConnectGetCPUModelNames',
-      call: async (c, a) => {
-        const conn = await c.connection();
-        return [(await conn.connectGetCpuModelNames({ arch: a.arch, need_results: 1, flags: a.flags })).models];
-      },
+      call: onConnection(async (conn, a) => [
+        (await conn.connectGetCpuModelNames({ arch: a.arch, need_results: 1, flags: a.flags })).models,
+      ]),
     },
     GetDomainCapabilities: {
       in: 'emulatorbin:s arch:s machine:s virttype:s flags:u',
       out: 'domCapabilities:s',
       libvirt: 'virConnectGetDomainCapabilities',
       emptyIsNull: ['emulatorbin', 'arch', 'machine', 'virttype'],
-      call: async (c, a) => {
-        const conn = await c.connection();
-        const r = await conn.connectGetDomainCapabilities({
-          emulatorbin: a.emulatorbin,
-          arch: a.arch,
-          machine: a.machine,
-          virttype: a.virttype,
-          flags: a.flags,
-        });
-        return [r.capabilities];
-      },
+      call: onConnection(async (conn, a) => {
+        const { emulatorbin, arch, machine, virttype, flags } = a;
+        return [(await conn.connectGetDomainCapabilities({ emulatorbin, arch, machine, virttype, flags })).capabilities];
+      }),
     },
     GetSysinfo: {
       in: 'flags:u',
       out: 'sysinfo:s',
       libvirt: 'virConnectGetSysinfo',
-      call: async (c, a) => [(await (await c.connection()).connectGetSysinfo({ flags: a.flags })).sysinfo],
+      call: onConnection(async (conn, a) => [(await conn.connectGetSysinfo({ flags: a.flags })).sysinfo]),
     },
     InterfaceChangeBegin: {
       in: 'flags:u',
       libvirt: 'virInterfaceChangeBegin',
-      call: async (c, a) => {
-        await (await c.connection()).interfaceChangeBegin({ flags: a.flags });
+      call: onConnection(async (conn, a) => {
+        await conn.interfaceChangeBegin({ flags: a.flags });
         return [];
-      },
+      }),
     },
     InterfaceChangeCommit: {
       in: 'flags:u',
       libvirt: 'virInterfaceChangeCommit',
-      call: async (c, a) => {
-        await (await c.connection()).interfaceChangeCommit({ flags: a.flags });
+      call: onConnection(async (conn, a) => {
+        await conn.interfaceChangeCommit({ flags: a.flags });
         return [];
-      },
+      }),
     },
     InterfaceChangeRollback: {
       in: 'flags:u',
       libvirt: 'virInterfaceChangeRollback',
-      call: async (c, a) => {
-        await (await c.connection()).interfaceChangeRollback({ flags: a.flags });
+      call: onConnection(async (conn, a) => {
+        await conn.interfaceChangeRollback({ flags: a.flags });
         return [];
-      },
+      }),
     },
     InterfaceDefineXML: {
       in: 'xml:s flags:u',
       out: 'interface:o',
       libvirt: 'virInterfaceDefineXML',
-      call: async (c, a) => {
-        const { iface } = await (await c.connection()).interfaceDefineXml({ xml: a.xml, flags: a.flags });
-        return [interfacePath(c.path, iface)];
-      },
+      call: answersPath(Kinds.interface, async (conn, a) => (await conn.interfaceDefineXml({ xml: a.xml, flags: a.flags })).iface),
     },
     InterfaceLookupByMAC: {
       in: 'mac:s',
       out: 'interface:o',
       libvirt: 'virInterfaceLookupByMACString',
-      call: async (c, a) => {
-        const { iface } = await (await c.connection()).interfaceLookupByMacString({ mac: a.mac });
-        return [interfacePath(c.path, iface)];
-      },
+      call: answersPath(Kinds.interface, (conn, a) => Kinds.interface.lookup(conn, a.mac)),
     },
     InterfaceLookupByName: {
       in: 'name:s',
       out: 'interface:o',
       libvirt: 'virInterfaceLookupByName',
-      call: async (c, a) => {
-        const { iface } = await (await c.connection()).interfaceLookupByName({ name: a.name });
-        return [interfacePath(c.path, iface)];
-      },
+      call: answersPath(Kinds.interface, async (conn, a) => (await conn.interfaceLookupByName({ name: a.name })).iface),
     },
-    ListDomains: {
-      in: 'flags:u',
-      out: 'domains:ao',
-      libvirt: 'virConnectListAllDomains',
-      call: async (c, a) => {
-        const { domains } = await (await c.connection()).connectListAllDomains({ need_results: 1, flags: a.flags });
-        return [domains.map((d) => domainPathOf(c.path, d))];
-      },
-    },
+    ListDomains: { in: 'flags:u', out: 'domains:ao', libvirt: 'virConnectListAllDomains', call: listsPaths(Kinds.domain) },
     ListInterfaces: {
       in: 'flags:u',
       out: 'interfaces:ao',
       libvirt: 'virConnectListAllInterfaces',
-      call: async (c, a) => {
-        const { ifaces } = await (await c.connection()).connectListAllInterfaces({ need_results: 1, flags: a.flags });
-        return [ifaces.map((i) => interfacePath(c.path, i))];
-      },
+      call: listsPaths(Kinds.interface),
     },
-    ListNetworks: {
-      in: 'flags:u',
-      out: 'networks:ao',
-      libvirt: 'virConnectListAllNetworks',
-      call: async (c, a) => {
-        const { nets } = await (await c.connection()).connectListAllNetworks({ need_results: 1, flags: a.flags });
-        return [nets.map((n) => networkPath(c.path, n))];
-      },
-    },
+    ListNetworks: { in: 'flags:u', out: 'networks:ao', libvirt: 'virConnectListAllNetworks', call: listsPaths(Kinds.network) },
     ListNodeDevices: {
       in: 'flags:u',
       out: 'devs:ao',
       libvirt: 'virConnectListAllNodeDevices',
-      call: async (c, a) => {
-        const { devices } = await (await c.connection()).connectListAllNodeDevices({ need_results: 1, flags: a.flags });
-        return [devices.map((d) => nodeDevicePath(c.path, d))];
-      },
+      call: listsPaths(Kinds.nodeDevice),
     },
     ListNWFilters: {
       in: 'flags:u',
       out: 'nwfilters:ao',
       libvirt: 'virConnectListAllNWFilters',
-      call: async (c, a) => {
-        const { filters } = await (await c.connection()).connectListAllNwfilters({ need_results: 1, flags: a.flags });
-        return [filters.map((f) => nwfilterPath(c.path, f))];
-      },
+      call: listsPaths(Kinds.nwfilter),
     },
-    ListSecrets: {
-      in: 'flags:u',
-      out: 'secrets:ao',
-      libvirt: 'virConnectListAllSecrets',
-      call: async (c, a) => {
-        const { secrets } = await (await c.connection()).connectListAllSecrets({ need_results: 1, flags: a.flags });
-        return [secrets.map((s) => secretPath(c.path, s))];
-      },
-    },
+    ListSecrets: { in: 'flags:u', out: 'secrets:ao', libvirt: 'virConnectListAllSecrets', call: listsPaths(Kinds.secret) },
     ListStoragePools: {
       in: 'flags:u',
       out: 'storagePools:ao',
       libvirt: 'virConnectListAllStoragePools',
-      call: async (c, a) => {
-        const { pools } = await (await c.connection()).connectListAllStoragePools({ need_results: 1, flags: a.flags });
-        return [pools.map((p) => storagePoolPath(c.path, p))];
-      },
+      call: listsPaths(Kinds.storagePool),
     },
     NetworkCreateXML: {
       in: 'xml:s',
       out: 'network:o',
       libvirt: 'virNetworkCreateXML',
-      call: async (c, a) => {
-        const { net } = await (await c.connection()).networkCreateXml({ xml: a.xml });
-        return [networkPath(c.path, net)];
-      },
+      call: answersPath(Kinds.network, async (conn, a) => (await conn.networkCreateXml({ xml: a.xml })).net),
     },
     NetworkDefineXML: {
       in: 'xml:s',
       out: 'network:o',
       libvirt: 'virNetworkDefineXML',
-      call: async (c, a) => {
-        const { net } = await (await c.connection()).networkDefineXml({ xml: a.xml });
-        return [networkPath(c.path, net)];
-      },
+      call: answersPath(Kinds.network, async (conn, a) => (await conn.networkDefineXml({ xml: a.xml })).net),
     },
     NetworkLookupByName: {
       in: 'name:s',
       out: 'network:o',
       libvirt: 'virNetworkLookupByName',
-      call: async (c, a) => {
-        const { net } = await (await c.connection()).networkLookupByName({ name: a.name });
-        return [networkPath(c.path, net)];
-      },
+      call: answersPath(Kinds.network, async (conn, a) => (await conn.networkLookupByName({ name: a.name })).net),
     },
     NetworkLookupByUUID: {
       in: 'uuid:s',
       out: 'network:o',
       libvirt: 'virNetworkLookupByUUIDString',
-      call: async (c, a) => {
-        const uuid = uuidArg(a.uuid, 'virNetworkLookupByUUIDString');
-        const { net } = await (await c.connection()).networkLookupByUuid({ uuid });
-        return [networkPath(c.path, net)];
-      },
+      call: looksUpUuid(Kinds.network),
     },
     NodeDeviceCreateXML: {
       in: 'xml:s flags:u',
       out: 'dev:o',
       libvirt: 'virNodeDeviceCreateXML',
-      call: async (c, a) => {
-        const { dev } = await (await c.connection()).nodeDeviceCreateXml({ xml_desc: a.xml, flags: a.flags });
-        return [nodeDevicePath(c.path, dev)];
-      },
+      call: answersPath(Kinds.nodeDevice, async (conn, a) => (await conn.nodeDeviceCreateXml({ xml_desc: a.xml, flags: a.flags })).dev),
     },
     NodeDeviceLookupByName: {
       in: 'name:s',
       out: 'dev:o',
       libvirt: 'virNodeDeviceLookupByName',
-      call: async (c, a) => {
-        const { dev } = await (await c.connection()).nodeDeviceLookupByName({ name: a.name });
-        return [nodeDevicePath(c.path, dev)];
-      },
+      call: answersPath(Kinds.nodeDevice, (conn, a) => Kinds.nodeDevice.lookup(conn, a.name)),
     },
     NodeDeviceLookupSCSIHostByWWN: {
       in: 'wwnn:s wwpn:s flags:u',
       out: 'dev:o',
       libvirt: 'virNodeDeviceLookupSCSIHostByWWN',
-      call: async (c, a) => {
-        const conn = await c.connection();
-        const { dev } = await conn.nodeDeviceLookupScsiHostByWwn({ wwnn: a.wwnn, wwpn: a.wwpn, flags: a.flags });
-        return [nodeDevicePath(c.path, dev)];
-      },
+      call: answersPath(
+        Kinds.nodeDevice,
+        async (conn, a) => (await conn.nodeDeviceLookupScsiHostByWwn({ wwnn: a.wwnn, wwpn: a.wwpn, flags: a.flags })).dev,
+      ),
     },
     NWFilterDefineXML: {
       in: 'xml:s',
       out: 'nwfilter:o',
       libvirt: 'virNWFilterDefineXML',
-      call: async (c, a) => {
-        const { nwfilter } = await (await c.connection()).nwfilterDefineXml({ xml: a.xml });
-        return [nwfilterPath(c.path, nwfilter)];
-      },
+      call: answersPath(Kinds.nwfilter, async (conn, a) => (await conn.nwfilterDefineXml({ xml: a.xml })).nwfilter),
     },
     NWFilterLookupByName: {
       in: 'name:s',
       out: 'nwfilter:o',
       libvirt: 'virNWFilterLookupByName',
-      call: async (c, a) => {
-        const { nwfilter } = await (await c.connection()).nwfilterLookupByName({ name: a.name });
-        return [nwfilterPath(c.path, nwfilter)];
-      },
+      call: answersPath(Kinds.nwfilter, async (conn, a) => (await conn.nwfilterLookupByName({ name: a.name })).nwfilter),
     },
     NWFilterLookupByUUID: {
       in: 'uuid:s',
       out: 'nwfilter:o',
       libvirt: 'virNWFilterLookupByUUIDString',
-      call: async (c, a) => {
-        const uuid = uuidArg(a.uuid, 'virNWFilterLookupByUUIDString');
-        const { nwfilter } = await (await c.connection()).nwfilterLookupByUuid({ uuid });
-        return [nwfilterPath(c.path, nwfilter)];
-      },
+      call: looksUpUuid(Kinds.nwfilter),
     },
     NodeGetCPUMap: {
       in: 'flags:u',
       out: 'res:ab',
       libvirt: 'virNodeGetCPUMap',
-      call: async (c, a) => {
-        const r = await (await c.connection()).nodeGetCpuMap({ need_map: 1, need_online: 1, flags: a.flags });
-        const map = r.cpumap;
-        const out: boolean[] = [];
-        for (let cpu = 0; cpu < r.ret; cpu++) out.push(((map[cpu >> 3] ?? 0) & (1 << (cpu & 7))) !== 0);
-        return [out];
-      },
+      call: onConnection(async (conn, a) => {
+        const r = await conn.nodeGetCpuMap({ need_map: 1, need_online: 1, flags: a.flags });
+        return [cpumapToBools(r.cpumap, r.ret)];
+      }),
     },
     NodeGetCPUStats: {
       in: 'cpuNum:i flags:u',
       out: 'cpuStats:a{st}',
       libvirt: 'virNodeGetCPUStats',
-      call: async (c, a) => {
-        const conn = await c.connection();
-        // As virNodeGetCPUStats is used: ask for the count first, then for that many.
-        const { nparams } = await conn.nodeGetCpuStats({ cpuNum: a.cpuNum, nparams: 0, flags: a.flags });
-        const out = new Map<string, bigint>();
-        if (nparams > 0) {
-          const { params } = await conn.nodeGetCpuStats({ cpuNum: a.cpuNum, nparams, flags: a.flags });
-          for (const p of params) out.set(p.field, BigInt(p.value));
-        }
-        return [out];
-      },
+      call: onConnection(async (conn, a) => [
+        await statsDict((nparams) => conn.nodeGetCpuStats({ cpuNum: a.cpuNum, nparams, flags: a.flags })),
+      ]),
     },
     NodeGetFreeMemory: {
       out: 'freemem:t',
       libvirt: 'virNodeGetFreeMemory',
-      call: async (c) => {
-        const { freeMem } = await (await c.connection()).nodeGetFreeMemory();
+      call: onConnection(async (conn) => {
+        const { freeMem } = await conn.nodeGetFreeMemory();
         // virNodeGetFreeMemory returns 0 on error; the reference treats 0 as a failure too.
         if (BigInt(freeMem) === 0n) throw new OrgLibvirtError('An error occurred, but the cause is unknown');
         return [BigInt(freeMem)];
-      },
+      }),
     },
     NodeGetMemoryParameters: {
       in: 'flags:u',
       out: 'memoryParameters:a{sv}',
       libvirt: 'virNodeGetMemoryParameters',
-      call: async (c, a) => {
-        const conn = await c.connection();
+      call: onConnection(async (conn, a) => {
         // virNodeGetMemoryParameters adds VIR_TYPED_PARAM_STRING_OKAY for daemons that support it.
         const flags = (a.flags | VIR_TYPED_PARAM_STRING_OKAY) >>> 0;
         const { nparams } = await conn.nodeGetMemoryParameters({ nparams: 0, flags });
         if (nparams === 0) return [new Map()];
         const { params } = await conn.nodeGetMemoryParameters({ nparams, flags });
         return [typedParamsToDict(params)];
-      },
+      }),
     },
     NodeGetMemoryStats: {
       in: 'cellNum:i flags:u',
       out: 'stats:a{st}',
       libvirt: 'virNodeGetMemoryStats',
-      call: async (c, a) => {
-        const conn = await c.connection();
-        const { nparams } = await conn.nodeGetMemoryStats({ nparams: 0, cellNum: a.cellNum, flags: a.flags });
-        const out = new Map<string, bigint>();
-        if (nparams > 0) {
-          const { params } = await conn.nodeGetMemoryStats({ nparams, cellNum: a.cellNum, flags: a.flags });
-          for (const p of params) out.set(p.field, BigInt(p.value));
-        }
-        return [out];
-      },
+      call: onConnection(async (conn, a) => [
+        await statsDict((nparams) => conn.nodeGetMemoryStats({ nparams, cellNum: a.cellNum, flags: a.flags })),
+      ]),
     },
     NodeGetSecurityModel: {
       out: 'secModel:(ss)',
       libvirt: 'virNodeGetSecurityModel',
-      call: async (c) => {
-        const r = await (await c.connection()).nodeGetSecurityModel();
+      call: onConnection(async (conn) => {
+        const r = await conn.nodeGetSecurityModel();
         return [[charsToString(r.model), charsToString(r.doi)]];
-      },
+      }),
     },
     NodeSetMemoryParameters: {
       in: 'params:a{sv} flags:u',
       libvirt: 'virNodeSetMemoryParameters',
       call: async (c, a) => {
+        // Converted (and rejected) before the connection is asked for.
         const params = dictToTypedParams(a.params);
-        await (await c.connection()).nodeSetMemoryParameters({ params, flags: a.flags });
+        await (await c.connect.connection()).nodeSetMemoryParameters({ params, flags: a.flags });
         return [];
       },
     },
@@ -523,85 +439,58 @@ export const ConnectInterface = defineInterface<ConnectHandle>('org.libvirt.Conn
       in: 'xml:s flags:u',
       out: 'secret:o',
       libvirt: 'virSecretDefineXML',
-      call: async (c, a) => {
-        const { secret } = await (await c.connection()).secretDefineXml({ xml: a.xml, flags: a.flags });
-        return [secretPath(c.path, secret)];
-      },
+      call: answersPath(Kinds.secret, async (conn, a) => (await conn.secretDefineXml({ xml: a.xml, flags: a.flags })).secret),
     },
     SecretLookupByUUID: {
       in: 'uuid:s',
       out: 'secret:o',
       libvirt: 'virSecretLookupByUUIDString',
-      call: async (c, a) => {
-        const uuid = uuidArg(a.uuid, 'virSecretLookupByUUIDString');
-        const { secret } = await (await c.connection()).secretLookupByUuid({ uuid });
-        return [secretPath(c.path, secret)];
-      },
+      call: looksUpUuid(Kinds.secret),
     },
     SecretLookupByUsage: {
       in: 'usageType:i usageID:s',
       out: 'secret:o',
       libvirt: 'virSecretLookupByUsage',
-      call: async (c, a) => {
-        const conn = await c.connection();
-        const { secret } = await conn.secretLookupByUsage({ usageType: a.usageType, usageID: a.usageID });
-        return [secretPath(c.path, secret)];
-      },
+      call: answersPath(
+        Kinds.secret,
+        async (conn, a) => (await conn.secretLookupByUsage({ usageType: a.usageType, usageID: a.usageID })).secret,
+      ),
     },
     StoragePoolCreateXML: {
       in: 'xml:s flags:u',
       out: 'storagePool:o',
       libvirt: 'virStoragePoolCreateXML',
-      call: async (c, a) => {
-        const { pool } = await (await c.connection()).storagePoolCreateXml({ xml: a.xml, flags: a.flags });
-        return [storagePoolPath(c.path, pool)];
-      },
+      call: answersPath(Kinds.storagePool, async (conn, a) => (await conn.storagePoolCreateXml({ xml: a.xml, flags: a.flags })).pool),
     },
     StoragePoolDefineXML: {
       in: 'xml:s flags:u',
       out: 'storagePool:o',
       libvirt: 'virStoragePoolDefineXML',
-      call: async (c, a) => {
-        const { pool } = await (await c.connection()).storagePoolDefineXml({ xml: a.xml, flags: a.flags });
-        return [storagePoolPath(c.path, pool)];
-      },
+      call: answersPath(Kinds.storagePool, async (conn, a) => (await conn.storagePoolDefineXml({ xml: a.xml, flags: a.flags })).pool),
     },
     StoragePoolLookupByName: {
       in: 'name:s',
       out: 'storagePool:o',
       libvirt: 'virStoragePoolLookupByName',
-      call: async (c, a) => {
-        const { pool } = await (await c.connection()).storagePoolLookupByName({ name: a.name });
-        return [storagePoolPath(c.path, pool)];
-      },
+      call: answersPath(Kinds.storagePool, async (conn, a) => (await conn.storagePoolLookupByName({ name: a.name })).pool),
     },
     StoragePoolLookupByUUID: {
       in: 'uuid:s',
       out: 'storagePool:o',
       libvirt: 'virStoragePoolLookupByUUIDString',
-      call: async (c, a) => {
-        const uuid = uuidArg(a.uuid, 'virStoragePoolLookupByUUIDString');
-        const { pool } = await (await c.connection()).storagePoolLookupByUuid({ uuid });
-        return [storagePoolPath(c.path, pool)];
-      },
+      call: looksUpUuid(Kinds.storagePool),
     },
     StorageVolLookupByKey: {
       in: 'key:s',
       out: 'storageVol:o',
       libvirt: 'virStorageVolLookupByKey',
-      call: async (c, a) => {
-        const { vol } = await (await c.connection()).storageVolLookupByKey({ key: a.key });
-        return [storageVolPath(c.path, vol)];
-      },
+      call: answersPath(Kinds.storageVol, (conn, a) => Kinds.storageVol.lookup(conn, a.key)),
     },
     StorageVolLookupByPath: {
       in: 'path:s',
       out: 'storageVol:o',
       libvirt: 'virStorageVolLookupByPath',
-      call: async (c, a) => {
-        const { vol } = await (await c.connection()).storageVolLookupByPath({ path: a.path });
-        return [storageVolPath(c.path, vol)];
-      },
+      call: answersPath(Kinds.storageVol, async (conn, a) => (await conn.storageVolLookupByPath({ path: a.path })).vol),
     },
   },
   signals: {

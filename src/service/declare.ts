@@ -9,22 +9,19 @@ import type {
   InterfaceDeclaration,
   Message,
   MethodDeclaration,
+  MethodInvocation,
+  ObjectImplementation,
   PropertyAccess,
   PropertyDeclaration,
   SignalDeclaration,
 } from '../dbus/index.js';
 import { Variant } from '../dbus/index.js';
 import { toDBusError } from './errors.js';
+import type { ServiceObject } from './object-kinds.js';
+import type { ArgsOf, ResultOf, TypeOf } from './signature-types.js';
 
 /** Where a bound implementation keeps the object its handlers act on. */
 const TARGET = Symbol('target');
-
-/**
- * Values of a method's in arguments by name (already checked against their signatures by the
- * exporter, so typed loosely here); arguments listed in `emptyIsNull` arrive as null when ''.
- */
-// biome-ignore lint/suspicious/noExplicitAny: values are checked against the declared signature before a handler runs
-export type Args = { readonly [name: string]: any };
 
 /** What a handler knows about the call besides its arguments. */
 export interface Invocation {
@@ -43,31 +40,39 @@ export const DocStringAnnotation = 'org.gtk.GDBus.DocString';
 /** The annotation telling clients whether PropertiesChanged is emitted. */
 export const EmitsChangedAnnotation = 'org.freedesktop.DBus.Property.EmitsChangedSignal';
 
-/** A method: `in`/`out` are space-separated `name:type`, one complete D-Bus type each. */
-export interface MethodSpec<O> {
-  in?: string;
-  out?: string;
+/** The names listed in an `emptyIsNull` (never when absent). */
+type NamesOf<E> = E extends readonly (infer N)[] ? N : never;
+
+/**
+ * A method: `in`/`out` are space-separated `name:type`, one complete D-Bus type each. The handler's
+ * arguments and result are typed from them (signature-types.ts): `in: 'xml:s flags:u'` gives
+ * `args: { xml: string; flags: number }`, `out: 'domain:o'` requires a `[string]`. `In`, `Out` and
+ * `Null` are the literal strings of one declaration.
+ */
+export interface MethodSpec<O, In, Out, Null> {
+  in?: In;
+  out?: Out;
   /** The libvirt function(s) it maps to, comma-separated when several. */
   libvirt: string;
-  /** In arguments (of type s) for which an empty string means NULL. */
-  emptyIsNull?: readonly string[];
+  /** In arguments (of type s) for which an empty string means NULL (they arrive as null). */
+  emptyIsNull?: Null;
   /** Extra sentence(s) for the doc string (after the generated "See …" and NULL notes). */
   note?: string;
   /** Runs the method; returns one value per out argument. */
-  call: (obj: O, args: Args, inv: Invocation) => Promise<unknown[]>;
+  call: (obj: O, args: ArgsOf<In, NamesOf<Null>>, inv: Invocation) => Promise<ResultOf<Out>>;
 }
 
-/** A property of a single complete type. */
-export interface PropertySpec<O> {
-  type: string;
+/** A property of a single complete type; the getter returns, the setter receives, that type. */
+export interface PropertySpec<O, T extends string> {
+  type: T;
   access: PropertyAccess;
   /** The libvirt function(s): getter, then setter, comma-separated. */
   libvirt: string;
   /** Value of the EmitsChangedSignal annotation on this property ('const' for names, UUIDs). */
   emitsChanged?: 'true' | 'false' | 'const' | 'invalidates';
   note?: string;
-  get?: (obj: O) => Promise<unknown>;
-  set?: (obj: O, value: unknown) => Promise<void>;
+  get?: (obj: O) => Promise<TypeOf<T, 'out'>>;
+  set?: (obj: O, value: TypeOf<T, 'in'>) => Promise<void>;
 }
 
 /** A signal: `args` is space-separated `name:type`. */
@@ -78,32 +83,62 @@ export interface SignalSpec {
   note?: string;
 }
 
-/** Everything about one interface. */
-export interface InterfaceSpec<O> {
+/**
+ * Methods typed from their own declarations: `I`, `U` and `E` hold each method's `in`, `out` and
+ * `emptyIsNull` literally (TypeScript infers them from the object written; unknown where left out).
+ */
+export type MethodsSpec<O, I, U, E> = { [K in keyof I & keyof U & keyof E]: MethodSpec<O, I[K], U[K], E[K]> };
+
+/** Properties typed from their own `type`. */
+export type PropertiesSpec<O, P> = { [K in keyof P]: PropertySpec<O, P[K] & string> };
+
+/** Everything about one interface, its members typed from their own declarations (see defineInterface). */
+export interface TypedInterfaceSpec<O, I, U, E, P> {
   /** Interface-level EmitsChangedSignal annotation (the reference says 'false' on most). */
   emitsChanged?: 'true' | 'false' | 'const' | 'invalidates';
-  methods?: Record<string, MethodSpec<O>>;
-  properties?: Record<string, PropertySpec<O>>;
+  methods?: MethodsSpec<O, I, U, E>;
+  properties?: PropertiesSpec<O, P>;
+  signals?: Record<string, SignalSpec>;
+}
+
+/** A method as kept once declared (its handler was checked against its signatures then). */
+export interface DeclaredMethod<O> {
+  in?: string;
+  out?: string;
+  libvirt: string;
+  emptyIsNull?: readonly string[];
+  note?: string;
+  call: (obj: O, args: { readonly [name: string]: unknown }, inv: Invocation) => Promise<readonly unknown[]>;
+}
+
+/** A property as kept once declared. */
+export interface DeclaredProperty<O> {
+  type: string;
+  access: PropertyAccess;
+  libvirt: string;
+  emitsChanged?: 'true' | 'false' | 'const' | 'invalidates';
+  note?: string;
+  get?: (obj: O) => Promise<unknown>;
+  set?: (obj: O, value: unknown) => Promise<void>;
+}
+
+/** Everything about one interface, as kept once declared (every member checked by then). */
+export interface InterfaceSpec<O> {
+  emitsChanged?: 'true' | 'false' | 'const' | 'invalidates';
+  methods?: Record<string, DeclaredMethod<O>>;
+  properties?: Record<string, DeclaredProperty<O>>;
   signals?: Record<string, SignalSpec>;
 }
 
 /**
- * The exporter's view of one object implementing one interface (structurally the
- * ObjectImplementation of src/dbus/export.ts): method handlers taking the decoded body and the
- * invocation, property accessors, and GetAll in one go. Errors reach the caller as DBusError
- * (libvirt failures as org.libvirt.Error).
+ * The exporter's ObjectImplementation as defineInterface makes it: every method and property
+ * present, handlers needing only part of the invocation, GetAll answered in one go. Errors reach
+ * the caller as DBusError (libvirt failures as org.libvirt.Error).
  */
-export interface InterfaceImplementation {
-  methods: Record<string, (body: unknown[], invocation: InvocationLike) => Promise<unknown[]>>;
+export interface InterfaceImplementation extends ObjectImplementation {
+  methods: Record<string, (body: unknown[], invocation: Pick<MethodInvocation, 'message' | 'sender' | 'path'>) => Promise<unknown[]>>;
   properties: Record<string, { get?: () => Promise<unknown>; set?: (value: unknown) => Promise<void> }>;
   getAllProperties(): Promise<Map<string, unknown>>;
-}
-
-/** The parts of the exporter's MethodInvocation a handler uses. */
-export interface InvocationLike {
-  readonly message: Message;
-  readonly sender: string | undefined;
-  readonly path: string;
 }
 
 /** The result of defineInterface: the declaration plus a way to bind it to an object. */
@@ -115,6 +150,18 @@ export interface DefinedInterface<O> {
   implementationFor(obj: O): InterfaceImplementation;
   /** Signature and body for emitting a declared signal (throws on an unknown name or wrong arity). */
   signal(name: string, values: unknown[]): { signature: string; body: unknown[] };
+}
+
+/**
+ * A table of methods declared apart from their interface (the Domain methods are in several
+ * files), each typed from its own declaration as in defineInterface.
+ */
+export function defineMethods<
+  const I extends Record<string, unknown>,
+  const U extends Record<string, unknown>,
+  const E extends Record<string, unknown>,
+>(methods: MethodsSpec<ServiceObject, I, U, E>): Record<string, DeclaredMethod<ServiceObject>> {
+  return methods as unknown as Record<string, DeclaredMethod<ServiceObject>>;
 }
 
 /** Parses 'flags:u xml:s' into argument declarations; throws on a malformed spec. */
@@ -173,8 +220,36 @@ function annotate(doc: string, extra?: Annotations): Annotations {
   return { ...out, ...extra };
 }
 
-/** Builds the InterfaceDeclaration and dispatch for one interface; throws on an inconsistent spec. */
-export function defineInterface<O>(name: string, spec: InterfaceSpec<O>): DefinedInterface<O> {
+/**
+ * Builds the InterfaceDeclaration and dispatch for one interface whose handlers act on a
+ * ServiceObject; throws on an inconsistent spec. The type parameters are inferred, not written:
+ * `I`, `U`, `E` (each method's `in`, `out`, `emptyIsNull`) and `P` (each property's `type`) type
+ * the handlers.
+ */
+export function defineInterface<
+  const I extends Record<string, unknown>,
+  const U extends Record<string, unknown>,
+  const E extends Record<string, unknown>,
+  const P extends Record<string, string>,
+>(name: string, spec: TypedInterfaceSpec<ServiceObject, I, U, E, P>): DefinedInterface<ServiceObject> {
+  return buildInterface(name, spec as unknown as InterfaceSpec<ServiceObject>);
+}
+
+/** defineInterface for handlers acting on another type of object: `interfacesOn<T>()(name, spec)`. */
+export function interfacesOn<O>() {
+  return <
+    const I extends Record<string, unknown>,
+    const U extends Record<string, unknown>,
+    const E extends Record<string, unknown>,
+    const P extends Record<string, string>,
+  >(
+    name: string,
+    spec: TypedInterfaceSpec<O, I, U, E, P>,
+  ): DefinedInterface<O> => buildInterface(name, spec as unknown as InterfaceSpec<O>);
+}
+
+/** The declaration and dispatch of a spec whose handlers were checked by the caller's signature. */
+function buildInterface<O>(name: string, spec: InterfaceSpec<O>): DefinedInterface<O> {
   const methods: MethodDeclaration[] = [];
   const properties: PropertyDeclaration[] = [];
   const signals: SignalDeclaration[] = [];
@@ -233,7 +308,7 @@ export function defineInterface<O>(name: string, spec: InterfaceSpec<O>): Define
   for (const [mname, m] of Object.entries(spec.methods ?? {})) {
     const ins = inArgs.get(mname) ?? [];
     methodsProto[mname] = async function (this: Bound, body, invocation) {
-      const args: Record<string, unknown> = {};
+      const args: { [name: string]: unknown } = {};
       ins.forEach((a, i) => {
         const v = body[i];
         args[a.name as string] = m.emptyIsNull?.includes(a.name as string) && v === '' ? null : v;
@@ -245,7 +320,7 @@ export function defineInterface<O>(name: string, spec: InterfaceSpec<O>): Define
         message: invocation.message,
       };
       try {
-        return await m.call(this[TARGET], args, inv);
+        return (await m.call(this[TARGET], args, inv)) as unknown[];
       } catch (err) {
         throw toDBusError(err);
       }

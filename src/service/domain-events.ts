@@ -14,7 +14,7 @@ import {
   VirDomainEventID,
 } from '../libvirt/index.js';
 import type { SignalSink } from './connect-object.js';
-import { domainPathOf } from './domain-object.js';
+import { Kinds } from './object-kinds.js';
 import { DomainInterface } from './domain.js';
 import { typedParamsToDict } from './typed-params.js';
 
@@ -71,7 +71,7 @@ type Body<K extends Kind> = RemoteEventMessages[`VIR_DOMAIN_EVENT_ID_${K}`];
 /** A signal of org.libvirt.Domain, its signature taken from the one declaration. */
 function domainSignal(connectPath: string, dom: RemoteNonnullDomain, member: string, values: unknown[]): SignalEmission {
   const { signature, body } = DomainInterface.signal(member, values);
-  return { path: domainPathOf(connectPath, dom), interface: DOMAIN_IFACE, member, signature, body };
+  return { path: Kinds.domain.pathOf(connectPath, dom), interface: DOMAIN_IFACE, member, signature, body };
 }
 
 const address = (a: RemoteDomainEventGraphicsAddress) => [a.family, a.node ?? '', a.service ?? ''];
@@ -83,7 +83,7 @@ const converters: { [K in Kind]: (connectPath: string, b: Body<K>) => SignalEmis
     interface: CONNECT_IFACE,
     member: 'DomainEvent',
     signature: DOMAIN_EVENT_SIGNATURE,
-    body: [domainPathOf(c, msg.dom), msg.event, msg.detail],
+    body: [Kinds.domain.pathOf(c, msg.dom), msg.event, msg.detail],
   }),
   REBOOT: (c, { msg }) => domainSignal(c, msg.dom, 'Reboot', []),
   RTC_CHANGE: (c, { msg }) => domainSignal(c, msg.dom, 'RTCChange', [BigInt(msg.offset)]),

@@ -2,17 +2,16 @@
 // Each one looks the domain up by the UUID in its path and makes the one libvirt call named in
 // `libvirt`, converting arguments and results the way the reference (libvirt-dbus 1.4.1) does.
 
-import type { MethodSpec } from './declare.js';
+import { defineMethods } from './declare.js';
 import { asInt64, asUint64, cString, onDomain } from './domain-call.js';
-import type { DomainObject } from './domain-object.js';
 import { OrgLibvirtError } from './errors.js';
 import { typedParamsToDict } from './typed-params.js';
 
 /** Methods of org.libvirt.Domain about the domain's life cycle, description and guest. */
-export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
+export const lifecycleMethods = defineMethods({
   AbortJob: {
     libvirt: 'virDomainAbortJob',
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       await conn.domainAbortJob({ dom });
       return [];
     }),
@@ -20,7 +19,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   AttachDevice: {
     in: 'xml:s flags:u',
     libvirt: 'virDomainAttachDeviceFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainAttachDeviceFlags({ dom, xml: a.xml, flags: a.flags });
       return [];
     }),
@@ -28,7 +27,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   CoreDump: {
     in: 'to:s dumpformat:u flags:u',
     libvirt: 'virDomainCoreDumpWithFormat',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainCoreDumpWithFormat({ dom, to: a.to, dumpformat: a.dumpformat, flags: a.flags });
       return [];
     }),
@@ -36,7 +35,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   Create: {
     in: 'flags:u',
     libvirt: 'virDomainCreateWithFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainCreateWithFlags({ dom, flags: a.flags });
       return [];
     }),
@@ -45,15 +44,15 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'files:ah flags:u',
     libvirt: 'virDomainCreateWithFiles',
     // Like the reference, the descriptors that came with the call travel on to libvirt.
-    call: onDomain(async ({ conn, dom }, a) => {
-      await conn.withFds(a.files as number[], () => conn.domainCreateWithFiles({ dom, flags: a.flags }));
+    call: onDomain(async ({ conn, ref: dom }, a) => {
+      await conn.withFds(a.files, () => conn.domainCreateWithFiles({ dom, flags: a.flags }));
       return [];
     }),
   },
   Destroy: {
     in: 'flags:u',
     libvirt: 'virDomainDestroyFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainDestroyFlags({ dom, flags: a.flags });
       return [];
     }),
@@ -61,7 +60,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   DetachDevice: {
     in: 'xml:s flags:u',
     libvirt: 'virDomainDetachDeviceFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainDetachDeviceFlags({ dom, xml: a.xml, flags: a.flags });
       return [];
     }),
@@ -70,7 +69,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'mountpoints:as flags:u',
     out: 'frozenFilesystems:u',
     libvirt: 'virDomainFSFreeze',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainFsfreeze({ dom, mountpoints: a.mountpoints, flags: a.flags });
       return [r.filesystems];
     }),
@@ -79,7 +78,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'mountpoints:as flags:u',
     out: 'thawedFilesystems:u',
     libvirt: 'virDomainFSThaw',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainFsthaw({ dom, mountpoints: a.mountpoints, flags: a.flags });
       return [r.filesystems];
     }),
@@ -88,7 +87,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'mountpoint:s minimum:t flags:u',
     libvirt: 'virDomainFSTrim',
     emptyIsNull: ['mountpoint'],
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainFstrim({ dom, mountPoint: a.mountpoint, minimum: a.minimum, flags: a.flags });
       return [];
     }),
@@ -97,7 +96,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'controlInfo:(uut)',
     libvirt: 'virDomainGetControlInfo',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetControlInfo({ dom, flags: a.flags });
       return [[r.state, r.details, r.stateTime]];
     }),
@@ -107,7 +106,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     out: 'diskErrors:a(si)',
     libvirt: 'virDomainGetDiskErrors',
     // The reference asks for the count first and passes flags 0 to both calls.
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       const first = await conn.domainGetDiskErrors({ dom, maxerrors: 0, flags: 0 });
       if (first.nerrors === 0) return [[]];
       const r = await conn.domainGetDiskErrors({ dom, maxerrors: first.nerrors, flags: 0 });
@@ -118,7 +117,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'fsInfo:a(sssas)',
     libvirt: 'virDomainGetFSInfo',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetFsinfo({ dom, flags: a.flags });
       return [r.info.map((fs) => [fs.mountpoint, fs.name, fs.fstype, [...fs.dev_aliases]])];
     }),
@@ -127,7 +126,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'hostname:s',
     libvirt: 'virDomainGetHostname',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetHostname({ dom, flags: a.flags });
       return [r.hostname];
     }),
@@ -135,7 +134,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   GetJobInfo: {
     out: 'jobInfo:(ittttttttttt)',
     libvirt: 'virDomainGetJobInfo',
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       const r = await conn.domainGetJobInfo({ dom });
       return [
         [
@@ -159,7 +158,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'stats:(ia{sv})',
     libvirt: 'virDomainGetJobStats',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetJobStats({ dom, flags: a.flags });
       return [[r.type, typedParamsToDict(r.params)]];
     }),
@@ -169,7 +168,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     out: 'metadata:s',
     libvirt: 'virDomainGetMetadata',
     emptyIsNull: ['uri'],
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetMetadata({ dom, type: a.type, uri: a.uri, flags: a.flags });
       return [r.metadata];
     }),
@@ -177,7 +176,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   GetSecurityLabelList: {
     out: 'securityLabels:a(sb)',
     libvirt: 'virDomainGetSecurityLabelList',
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       const r = await conn.domainGetSecurityLabelList({ dom });
       // The daemon reports a failure as ret -1 without an error, which libvirt's client turns
       // into its generic message.
@@ -189,7 +188,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'state:(ii)',
     libvirt: 'virDomainGetState',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetState({ dom, flags: a.flags });
       return [[r.state, r.reason]];
     }),
@@ -198,7 +197,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'stats:u flags:u',
     out: 'records:a{sv}',
     libvirt: 'virDomainListGetStats',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.connectGetAllDomainStats({ doms: [dom], stats: a.stats, flags: a.flags });
       const record = r.retStats[0];
       if (r.retStats.length !== 1 || !record) throw new OrgLibvirtError('unknown error');
@@ -209,7 +208,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'time:(tu)',
     libvirt: 'virDomainGetTime',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetTime({ dom, flags: a.flags });
       return [[asUint64(r.seconds), r.nseconds]];
     }),
@@ -218,7 +217,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'xml:s',
     libvirt: 'virDomainGetXMLDesc',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetXmlDesc({ dom, flags: a.flags });
       return [r.xml];
     }),
@@ -227,7 +226,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'managedSaveImage:b',
     libvirt: 'virDomainHasManagedSaveImage',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainHasManagedSaveImage({ dom, flags: a.flags });
       return [r.result !== 0];
     }),
@@ -235,7 +234,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   InjectNMI: {
     in: 'flags:u',
     libvirt: 'virDomainInjectNMI',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainInjectNmi({ dom, flags: a.flags });
       return [];
     }),
@@ -244,7 +243,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'source:u flags:u',
     out: 'ifaces:a(ssa(isu))',
     libvirt: 'virDomainInterfaceAddresses',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainInterfaceAddresses({ dom, source: a.source, flags: a.flags });
       return [
         r.ifaces.map((i) => [i.name, i.hwaddr ?? '', i.addrs.map((ad) => [ad.type, ad.addr, ad.prefix])]),
@@ -254,7 +253,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   ManagedSave: {
     in: 'flags:u',
     libvirt: 'virDomainManagedSave',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainManagedSave({ dom, flags: a.flags });
       return [];
     }),
@@ -262,7 +261,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   ManagedSaveRemove: {
     in: 'flags:u',
     libvirt: 'virDomainManagedSaveRemove',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainManagedSaveRemove({ dom, flags: a.flags });
       return [];
     }),
@@ -272,7 +271,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     out: 'fd:h',
     libvirt: 'virDomainOpenGraphicsFD',
     // The descriptor comes with the daemon's reply and goes on with ours.
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const { fds } = await conn.withFds([], () => conn.domainOpenGraphicsFd({ dom, idx: a.idx, flags: a.flags }));
       if (fds.length !== 1) throw new OrgLibvirtError(`libvirt sent ${fds.length} descriptors instead of 1`);
       return [fds[0]];
@@ -281,7 +280,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   PMWakeup: {
     in: 'flags:u',
     libvirt: 'virDomainPMWakeup',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainPmWakeup({ dom, flags: a.flags });
       return [];
     }),
@@ -289,7 +288,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   Reboot: {
     in: 'flags:u',
     libvirt: 'virDomainReboot',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainReboot({ dom, flags: a.flags });
       return [];
     }),
@@ -297,7 +296,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   Rename: {
     in: 'name:s flags:u',
     libvirt: 'virDomainRename',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainRename({ dom, new_name: a.name, flags: a.flags });
       return [];
     }),
@@ -305,14 +304,14 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   Reset: {
     in: 'flags:u',
     libvirt: 'virDomainReset',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainReset({ dom, flags: a.flags });
       return [];
     }),
   },
   Resume: {
     libvirt: 'virDomainResume',
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       await conn.domainResume({ dom });
       return [];
     }),
@@ -321,7 +320,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'to:s xml:s flags:u',
     libvirt: 'virDomainSaveFlags',
     emptyIsNull: ['xml'],
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSaveFlags({ dom, to: a.to, dxml: a.xml, flags: a.flags });
       return [];
     }),
@@ -329,7 +328,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   SendKey: {
     in: 'codeset:u holdtime:u keycodes:au flags:u',
     libvirt: 'virDomainSendKey',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSendKey({ dom, codeset: a.codeset, holdtime: a.holdtime, keycodes: a.keycodes, flags: a.flags });
       return [];
     }),
@@ -337,7 +336,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   SendProcessSignal: {
     in: 'pidValue:x sigNum:u flags:u',
     libvirt: 'virDomainSendProcessSignal',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSendProcessSignal({ dom, pid_value: BigInt(a.pidValue), signum: a.sigNum, flags: a.flags });
       return [];
     }),
@@ -346,7 +345,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'type:i metadata:s key:s uri:s flags:u',
     libvirt: 'virDomainSetMetadata',
     emptyIsNull: ['key', 'uri'],
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetMetadata({
         dom,
         type: a.type,
@@ -361,7 +360,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   SetUserPassword: {
     in: 'user:s password:s flags:u',
     libvirt: 'virDomainSetUserPassword',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetUserPassword({ dom, user: a.user, password: a.password, flags: a.flags });
       return [];
     }),
@@ -369,7 +368,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   SetTime: {
     in: 'seconds:t nseconds:u flags:u',
     libvirt: 'virDomainSetTime',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetTime({ dom, seconds: asInt64(a.seconds), nseconds: a.nseconds, flags: a.flags });
       return [];
     }),
@@ -377,14 +376,14 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   Shutdown: {
     in: 'flags:u',
     libvirt: 'virDomainShutdownFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainShutdownFlags({ dom, flags: a.flags });
       return [];
     }),
   },
   Suspend: {
     libvirt: 'virDomainSuspend',
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       await conn.domainSuspend({ dom });
       return [];
     }),
@@ -392,7 +391,7 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   Undefine: {
     in: 'flags:u',
     libvirt: 'virDomainUndefineFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainUndefineFlags({ dom, flags: a.flags });
       return [];
     }),
@@ -400,9 +399,9 @@ export const lifecycleMethods: Record<string, MethodSpec<DomainObject>> = {
   UpdateDevice: {
     in: 'xml:s flags:u',
     libvirt: 'virDomainUpdateDeviceFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainUpdateDeviceFlags({ dom, xml: a.xml, flags: a.flags });
       return [];
     }),
   },
-};
+});

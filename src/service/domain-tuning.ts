@@ -3,10 +3,9 @@
 // migration settings. Conversions follow the reference (libvirt-dbus 1.4.1).
 
 import { type LibvirtConnection, type RemoteNonnullDomain, VirDomainMigrateFlags } from '../libvirt/index.js';
-import type { MethodSpec } from './declare.js';
+import { defineMethods } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
-import { onDomain, withParams } from './domain-call.js';
-import { boolsToCpumap, cpuMapLength, cpumapToBools, type DomainObject, hostCpuCount } from './domain-object.js';
+import { boolsToCpumap, cpuMapLength, cpumapToBools, hostCpuCount, onDomain, withParams } from './domain-call.js';
 import {
   type RemoteTypedParam,
   typedParamsToDict,
@@ -110,11 +109,11 @@ async function migrateToUri3(
 }
 
 /** Methods of org.libvirt.Domain about tunables, vCPUs, memory and migration settings. */
-export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
+export const tuningMethods = defineMethods({
   AddIOThread: {
     in: 'iothreadId:u flags:u',
     libvirt: 'virDomainAddIOThread',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainAddIothread({ dom, iothread_id: a.iothreadId, flags: a.flags });
       return [];
     }),
@@ -122,7 +121,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   DelIOThread: {
     in: 'iothreadId:u flags:u',
     libvirt: 'virDomainDelIOThread',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainDelIothread({ dom, iothread_id: a.iothreadId, flags: a.flags });
       return [];
     }),
@@ -132,7 +131,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     out: 'BlkioParameters:a{sv}',
     libvirt: 'virDomainGetBlkioParameters',
     // The reference answers an empty dictionary when asking for the count fails.
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const flags = (a.flags | VIR_TYPED_PARAM_STRING_OKAY) >>> 0;
       let count: number;
       try {
@@ -149,7 +148,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'cpumap:ab',
     libvirt: 'virDomainGetEmulatorPinInfo',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const cpus = await hostCpuCount(conn);
       const r = await conn.domainGetEmulatorPinInfo({ dom, maplen: cpuMapLength(cpus), flags: a.flags });
       // No pinning (ret 0) leaves the caller's zeroed map untouched.
@@ -161,7 +160,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'vcpus:a{sv}',
     libvirt: 'virDomainGetGuestVcpus',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetGuestVcpus({ dom, flags: a.flags });
       return [typedParamsToDict(r.params)];
     }),
@@ -170,7 +169,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'device:s flags:u',
     out: 'interfaceParameters:a{sv}',
     libvirt: 'virDomainGetInterfaceParameters',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const params = await twoStep(
         (nparams, flags) => conn.domainGetInterfaceParameters({ dom, device: a.device, nparams, flags }),
         a.flags,
@@ -182,7 +181,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'ioThreadInfo:a(uab)',
     libvirt: 'virDomainGetIOThreadInfo',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetIothreadInfo({ dom, flags: a.flags });
       const cpus = await hostCpuCount(conn);
       return [r.info.map((t) => [t.iothread_id, cpumapToBools(Buffer.from(t.cpumap), cpus)])];
@@ -192,7 +191,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'memoryParameters:a{sv}',
     libvirt: 'virDomainGetMemoryParameters',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const params = await twoStep((nparams, flags) => conn.domainGetMemoryParameters({ dom, nparams, flags }), a.flags);
       return [typedParamsToDict(params)];
     }),
@@ -201,7 +200,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'numaParameters:a{sv}',
     libvirt: 'virDomainGetNumaParameters',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const params = await twoStep((nparams, flags) => conn.domainGetNumaParameters({ dom, nparams, flags }), a.flags);
       return [typedParamsToDict(params)];
     }),
@@ -210,7 +209,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'perfEvents:a{sv}',
     libvirt: 'virDomainGetPerfEvents',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetPerfEvents({ dom, flags: a.flags });
       return [typedParamsToDict(r.params)];
     }),
@@ -221,7 +220,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     libvirt: 'virDomainGetSchedulerParametersFlags',
     // The reference takes the count from virDomainGetSchedulerType and passes flags 0 (to which
     // libvirt's client adds VIR_TYPED_PARAM_STRING_OKAY), whatever the caller's flags.
-    call: onDomain(async ({ conn, dom }) => {
+    call: onDomain(async ({ conn, ref: dom }) => {
       const t = await conn.domainGetSchedulerType({ dom });
       if (t.nparams === 0) return [new Map()];
       const r = await conn.domainGetSchedulerParametersFlags({
@@ -236,13 +235,13 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'vcpuPinInfo:aab',
     libvirt: 'virDomainGetVcpuPinInfo',
-    call: onDomain(async ({ conn, dom }, a) => [await vcpuPinInfo(conn, dom, a.flags)]),
+    call: onDomain(async ({ conn, ref: dom }, a) => [await vcpuPinInfo(conn, dom, a.flags)]),
   },
   GetVcpus: {
     in: 'flags:u',
     out: 'vcpus:u',
     libvirt: 'virDomainGetVcpusFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainGetVcpusFlags({ dom, flags: a.flags });
       return [r.num];
     }),
@@ -251,7 +250,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'stats:a{it}',
     libvirt: 'virDomainMemoryStats',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainMemoryStats({ dom, maxStats: VIR_DOMAIN_MEMORY_STAT_NR, flags: a.flags });
       return [new Map(r.stats.map((s) => [s.tag, BigInt(s.val)]))];
     }),
@@ -260,7 +259,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'cacheSize:t',
     libvirt: 'virDomainMigrateGetCompressionCache',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainMigrateGetCompressionCache({ dom, flags: a.flags });
       return [BigInt(r.cacheSize)];
     }),
@@ -269,7 +268,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
     in: 'flags:u',
     out: 'bandwidth:t',
     libvirt: 'virDomainMigrateGetMaxSpeed',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainMigrateGetMaxSpeed({ dom, flags: a.flags });
       return [BigInt(r.bandwidth)];
     }),
@@ -277,14 +276,14 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   MigrateToURI3: {
     in: 'dconuri:s params:a{sv} flags:u',
     libvirt: 'virDomainMigrateToURI3',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await migrateToUri3(conn, dom, a.dconuri, params, a.flags);
     }),
   },
   MigrateSetCompressionCache: {
     in: 'cacheSize:t flags:u',
     libvirt: 'virDomainMigrateSetCompressionCache',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainMigrateSetCompressionCache({ dom, cacheSize: BigInt(a.cacheSize), flags: a.flags });
       return [];
     }),
@@ -292,7 +291,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   MigrateSetMaxDowntime: {
     in: 'downtime:t flags:u',
     libvirt: 'virDomainMigrateSetMaxDowntime',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainMigrateSetMaxDowntime({ dom, downtime: BigInt(a.downtime), flags: a.flags });
       return [];
     }),
@@ -300,7 +299,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   MigrateSetMaxSpeed: {
     in: 'bandwidth:t flags:u',
     libvirt: 'virDomainMigrateSetMaxSpeed',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainMigrateSetMaxSpeed({ dom, bandwidth: BigInt(a.bandwidth), flags: a.flags });
       return [];
     }),
@@ -308,7 +307,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   MigrateStartPostCopy: {
     in: 'flags:u',
     libvirt: 'virDomainMigrateStartPostCopy',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainMigrateStartPostCopy({ dom, flags: a.flags });
       return [];
     }),
@@ -316,7 +315,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   PinEmulator: {
     in: 'cpumap:ab flags:u',
     libvirt: 'virDomainPinEmulator',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainPinEmulator({ dom, cpumap: boolsToCpumap(a.cpumap), flags: a.flags });
       return [];
     }),
@@ -324,7 +323,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   PinIOThread: {
     in: 'iothreadId:u cpumap:ab flags:u',
     libvirt: 'virDomainPinIOThread',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainPinIothread({
         dom,
         iothreads_id: a.iothreadId,
@@ -337,7 +336,7 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   PinVcpu: {
     in: 'vcpu:u cpumap:ab flags:u',
     libvirt: 'virDomainPinVcpuFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainPinVcpuFlags({ dom, vcpu: a.vcpu, cpumap: boolsToCpumap(a.cpumap), flags: a.flags });
       return [];
     }),
@@ -345,14 +344,14 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   SetBlockIOParameters: {
     in: 'params:a{sv} flags:u',
     libvirt: 'virDomainSetBlkioParameters',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await conn.domainSetBlkioParameters({ dom, params, flags: a.flags });
     }),
   },
   SetGuestVcpus: {
     in: 'vcpumap:ab state:i flags:u',
     libvirt: 'virDomainSetGuestVcpus',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetGuestVcpus({ dom, cpumap: guestVcpumapOf(a.vcpumap), state: a.state, flags: a.flags });
       return [];
     }),
@@ -360,14 +359,14 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   SetInterfaceParameters: {
     in: 'device:s params:a{sv} flags:u',
     libvirt: 'virDomainSetInterfaceParameters',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await conn.domainSetInterfaceParameters({ dom, device: a.device, params, flags: a.flags });
     }),
   },
   SetMemory: {
     in: 'memory:t flags:u',
     libvirt: 'virDomainSetMemoryFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetMemoryFlags({ dom, memory: BigInt(a.memory), flags: a.flags });
       return [];
     }),
@@ -375,14 +374,14 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   SetMemoryParameters: {
     in: 'params:a{sv} flags:u',
     libvirt: 'virDomainSetMemoryParameters',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await conn.domainSetMemoryParameters({ dom, params, flags: a.flags });
     }),
   },
   SetMemoryStatsPeriod: {
     in: 'period:i flags:u',
     libvirt: 'virDomainSetMemoryStatsPeriod',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetMemoryStatsPeriod({ dom, period: a.period, flags: a.flags });
       return [];
     }),
@@ -390,30 +389,30 @@ export const tuningMethods: Record<string, MethodSpec<DomainObject>> = {
   SetNumaParameters: {
     in: 'params:a{sv} flags:u',
     libvirt: 'virDomainSetNumaParameters',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await conn.domainSetNumaParameters({ dom, params, flags: a.flags });
     }),
   },
   SetPerfEvents: {
     in: 'params:a{sv} flags:u',
     libvirt: 'virDomainSetPerfEvents',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await conn.domainSetPerfEvents({ dom, params, flags: a.flags });
     }),
   },
   SetSchedulerParameters: {
     in: 'params:a{sv} flags:u',
     libvirt: 'virDomainSetSchedulerParametersFlags',
-    call: withParams(async ({ conn, dom }, params, a) => {
+    call: withParams(async ({ conn, ref: dom }, params, a) => {
       await conn.domainSetSchedulerParametersFlags({ dom, params, flags: a.flags });
     }),
   },
   SetVcpus: {
     in: 'vcpus:u flags:u',
     libvirt: 'virDomainSetVcpusFlags',
-    call: onDomain(async ({ conn, dom }, a) => {
+    call: onDomain(async ({ conn, ref: dom }, a) => {
       await conn.domainSetVcpusFlags({ dom, nvcpus: a.vcpus, flags: a.flags });
       return [];
     }),
   },
-};
+});

@@ -2,10 +2,11 @@
 // in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts and domain-snapshot.ts; this file
 // puts them in the reference's order and adds the properties and signals.
 
-import { defineInterface, type MethodSpec } from './declare.js';
+import { type DeclaredMethod, defineInterface } from './declare.js';
 import { blockMethods } from './domain-block.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
-import { type DomainObject, lookupDomain } from './domain-object.js';
+import { read, write } from './object-calls.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { domainSnapshotMethods } from './domain-snapshot.js';
 import { tuningMethods } from './domain-tuning.js';
 import { uuidToString } from './paths.js';
@@ -108,14 +109,14 @@ export const DOMAIN_METHOD_ORDER = [
 ] as const;
 
 /** All method tables in the reference's order; throws if a table and the order disagree. */
-function orderedMethods(): Record<string, MethodSpec<DomainObject>> {
-  const all: Record<string, MethodSpec<DomainObject>> = {
+function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
+  const all: Record<string, DeclaredMethod<ServiceObject>> = {
     ...lifecycleMethods,
     ...tuningMethods,
     ...blockMethods,
     ...domainSnapshotMethods,
   };
-  const out: Record<string, MethodSpec<DomainObject>> = {};
+  const out: Record<string, DeclaredMethod<ServiceObject>> = {};
   for (const name of DOMAIN_METHOD_ORDER) {
     const m = all[name];
     if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
@@ -127,7 +128,7 @@ function orderedMethods(): Record<string, MethodSpec<DomainObject>> {
 }
 
 /** org.libvirt.Domain. */
-export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain', {
+export const DomainInterface = defineInterface(Kinds.domain.interface, {
   emitsChanged: 'false',
   methods: orderedMethods(),
   properties: {
@@ -135,83 +136,63 @@ export const DomainInterface = defineInterface<DomainObject>('org.libvirt.Domain
       type: 'b',
       access: 'read',
       libvirt: 'virDomainIsActive',
-      get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
-        return (await conn.domainIsActive({ dom })).active !== 0;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainIsActive({ dom })).active !== 0),
     },
     Autostart: {
       type: 'b',
       access: 'readwrite',
       libvirt: 'virDomainGetAutostart,virDomainSetAutostart',
-      get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
-        return (await conn.domainGetAutostart({ dom })).autostart !== 0;
-      },
-      set: async (obj, value) => {
-        const { conn, dom } = await lookupDomain(obj);
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainGetAutostart({ dom })).autostart !== 0),
+      set: write(Kinds.domain, async ({ conn, ref: dom }, value) => {
         await conn.domainSetAutostart({ dom, autostart: value ? 1 : 0 });
-      },
+      }),
     },
     Id: {
       type: 'u',
       access: 'read',
       libvirt: 'virDomainGetID',
       // An inactive domain has id -1, which the reference turns into 0.
-      get: async (obj) => {
-        const { dom } = await lookupDomain(obj);
-        return Math.max(dom.id, 0);
-      },
+      get: read(Kinds.domain, async ({ ref: dom }) => Math.max(dom.id, 0)),
     },
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetName',
-      get: async (obj) => (await lookupDomain(obj)).dom.name,
+      get: read(Kinds.domain, async ({ ref }) => ref.name),
     },
     OSType: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetOSType',
-      get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
-        return (await conn.domainGetOsType({ dom })).type;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainGetOsType({ dom })).type),
     },
     Persistent: {
       type: 'b',
       access: 'read',
       libvirt: 'virDomainIsPersistent',
-      get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
-        return (await conn.domainIsPersistent({ dom })).persistent !== 0;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainIsPersistent({ dom })).persistent !== 0),
     },
     SchedulerType: {
       type: '(si)',
       access: 'read',
       libvirt: 'virDomainGetSchedulerType',
-      get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => {
         const r = await conn.domainGetSchedulerType({ dom });
-        return [r.type, r.nparams];
-      },
+        return [r.type, r.nparams] as const;
+      }),
     },
     Updated: {
       type: 'b',
       access: 'read',
       libvirt: 'virDomainIsUpdated',
-      get: async (obj) => {
-        const { conn, dom } = await lookupDomain(obj);
-        return (await conn.domainIsUpdated({ dom })).updated !== 0;
-      },
+      get: read(Kinds.domain, async ({ conn, ref: dom }) => (await conn.domainIsUpdated({ dom })).updated !== 0),
     },
     UUID: {
       type: 's',
       access: 'read',
       libvirt: 'virDomainGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupDomain(obj)).dom.uuid),
+      get: read(Kinds.domain, async ({ ref }) => uuidToString(ref.uuid)),
     },
   },
   signals: {

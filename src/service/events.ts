@@ -6,7 +6,7 @@
 import type { RemoteEventMessages } from '../libvirt/index.js';
 import { ConnectInterface } from './connect.js';
 import type { EventBinding, EventContext } from './connect-object.js';
-import { networkPath, nodeDevicePath, secretPath, storagePoolPath } from './lookup.js';
+import { Kinds } from './object-kinds.js';
 import { StoragePoolInterface } from './storage-pool.js';
 
 /** A binding of one event id (for every object) to what its message becomes; family, number and message type come from the generated tables. */
@@ -17,18 +17,18 @@ function bind<K extends keyof RemoteEventMessages>(event: K, onEvent: (m: Remote
 /** The lifecycle events behind Connect's non-domain signals, and the pool refresh event. */
 export const connectEventBindings: readonly EventBinding[] = [
   bind('VIR_NETWORK_EVENT_ID_LIFECYCLE', (m, ctx) => {
-    ctx.emit(ctx.path, ConnectInterface, 'NetworkEvent', [networkPath(ctx.path, m.net), m.event]);
+    ctx.emit(ctx.path, ConnectInterface, 'NetworkEvent', [Kinds.network.pathOf(ctx.path, m.net), m.event]);
   }),
   bind('VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE', (m, ctx) => {
-    ctx.emit(ctx.path, ConnectInterface, 'NodeDeviceEvent', [nodeDevicePath(ctx.path, m.dev), m.event, m.detail]);
+    ctx.emit(ctx.path, ConnectInterface, 'NodeDeviceEvent', [Kinds.nodeDevice.pathOf(ctx.path, m.dev), m.event, m.detail]);
   }),
   bind('VIR_SECRET_EVENT_ID_LIFECYCLE', (m, ctx) => {
-    ctx.emit(ctx.path, ConnectInterface, 'SecretEvent', [secretPath(ctx.path, m.secret), m.event, m.detail]);
+    ctx.emit(ctx.path, ConnectInterface, 'SecretEvent', [Kinds.secret.pathOf(ctx.path, m.secret), m.event, m.detail]);
   }),
   bind('VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE', (m, ctx) => {
-    ctx.emit(ctx.path, ConnectInterface, 'StoragePoolEvent', [storagePoolPath(ctx.path, m.pool), m.event, m.detail]);
+    ctx.emit(ctx.path, ConnectInterface, 'StoragePoolEvent', [Kinds.storagePool.pathOf(ctx.path, m.pool), m.event, m.detail]);
   }),
   bind('VIR_STORAGE_POOL_EVENT_ID_REFRESH', (m, ctx) => {
-    ctx.emit(storagePoolPath(ctx.path, m.pool), StoragePoolInterface, 'Refresh', []);
+    ctx.emit(Kinds.storagePool.pathOf(ctx.path, m.pool), StoragePoolInterface, 'Refresh', []);
   }),
 ];

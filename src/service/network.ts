@@ -1,75 +1,64 @@
 // org.libvirt.Network: one virtual network, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupNetwork, type ServiceObject } from './lookup.js';
+import { on, read, write } from './object-calls.js';
+import { Kinds } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.Network. */
-export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Network', {
+export const NetworkInterface = defineInterface(Kinds.network.interface, {
   emitsChanged: 'false',
   properties: {
     Active: {
       type: 'b',
       access: 'read',
       libvirt: 'virNetworkIsActive',
-      get: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
-        return (await conn.networkIsActive({ net: ref })).active !== 0;
-      },
+      get: read(Kinds.network, async ({ conn, ref }) => (await conn.networkIsActive({ net: ref })).active !== 0),
     },
     Autostart: {
       type: 'b',
       access: 'readwrite',
       libvirt: 'virNetworkGetAutostart,virNetworkSetAutostart',
-      get: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
-        return (await conn.networkGetAutostart({ net: ref })).autostart !== 0;
-      },
-      set: async (obj, value) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      get: read(Kinds.network, async ({ conn, ref }) => (await conn.networkGetAutostart({ net: ref })).autostart !== 0),
+      set: write(Kinds.network, async ({ conn, ref }, value) => {
         await conn.networkSetAutostart({ net: ref, autostart: value ? 1 : 0 });
-      },
+      }),
     },
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virNetworkGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupNetwork(obj)).ref.name,
+      get: read(Kinds.network, async ({ ref }) => ref.name),
     },
     Persistent: {
       type: 'b',
       access: 'read',
       libvirt: 'virNetworkIsPersistent',
-      get: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
-        return (await conn.networkIsPersistent({ net: ref })).persistent !== 0;
-      },
+      get: read(Kinds.network, async ({ conn, ref }) => (await conn.networkIsPersistent({ net: ref })).persistent !== 0),
     },
     UUID: {
       type: 's',
       access: 'read',
       libvirt: 'virNetworkGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupNetwork(obj)).ref.uuid),
+      get: read(Kinds.network, async ({ ref }) => uuidToString(ref.uuid)),
     },
   },
   methods: {
     Create: {
       libvirt: 'virNetworkCreate',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      call: on(Kinds.network, async ({ conn, ref }) => {
         await conn.networkCreate({ net: ref });
         return [];
-      },
+      }),
     },
     Destroy: {
       libvirt: 'virNetworkDestroy',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      call: on(Kinds.network, async ({ conn, ref }) => {
         await conn.networkDestroy({ net: ref });
         return [];
-      },
+      }),
     },
     GetDHCPLeases: {
       in: 'mac:s flags:u',
@@ -77,8 +66,7 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
       libvirt: 'virNetworkGetDHCPLeases',
       emptyIsNull: ['mac'],
       note: 'Empty string will be returned in output for NULL variables.',
-      call: async (obj, args) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      call: on(Kinds.network, async ({ conn, ref }, args) => {
         const { leases } = await conn.networkGetDhcpLeases({ net: ref, mac: args.mac, need_results: 1, flags: args.flags });
         return [
           leases.map((l) => [
@@ -91,32 +79,29 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
             l.prefix,
             l.hostname ?? '',
             l.clientid ?? '',
-          ]),
+          ] as const),
         ];
-      },
+      }),
     },
     GetXMLDesc: {
       in: 'flags:u',
       out: 'xml:s',
       libvirt: 'virNetworkGetXMLDesc',
-      call: async (obj, args) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      call: on(Kinds.network, async ({ conn, ref }, args) => {
         return [(await conn.networkGetXmlDesc({ net: ref, flags: args.flags })).xml];
-      },
+      }),
     },
     Undefine: {
       libvirt: 'virNetworkUndefine',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      call: on(Kinds.network, async ({ conn, ref }) => {
         await conn.networkUndefine({ net: ref });
         return [];
-      },
+      }),
     },
     Update: {
       in: 'command:u section:u parentIndex:i xml:s flags:u',
       libvirt: 'virNetworkUpdate',
-      call: async (obj, args) => {
-        const { conn, ref } = await lookupNetwork(obj);
+      call: on(Kinds.network, async ({ conn, ref }, args) => {
         await conn.networkUpdate({
           net: ref,
           command: args.command,
@@ -126,7 +111,7 @@ export const NetworkInterface = defineInterface<ServiceObject>('org.libvirt.Netw
           flags: args.flags,
         });
         return [];
-      },
+      }),
     },
   },
 });

@@ -2,84 +2,78 @@
 
 import { defineInterface } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
-import { lookupNodeDevice, type ServiceObject } from './lookup.js';
+import { on, read } from './object-calls.js';
+import { Kinds } from './object-kinds.js';
 
 /** org.libvirt.NodeDevice. */
-export const NodeDeviceInterface = defineInterface<ServiceObject>('org.libvirt.NodeDevice', {
+export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {
   properties: {
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virNodeDeviceGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupNodeDevice(obj)).ref.name,
+      get: read(Kinds.nodeDevice, async ({ ref }) => ref.name),
     },
     Parent: {
       type: 's',
       access: 'read',
       libvirt: 'virNodeDeviceGetParent',
       emitsChanged: 'const',
-      get: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      get: read(Kinds.nodeDevice, async ({ conn, ref }) => {
         const { parentName } = await conn.nodeDeviceGetParent({ name: ref.name });
         // A device without a parent makes virNodeDeviceGetParent return NULL with no error set.
         if (parentName === null || parentName === undefined) throw new OrgLibvirtError('An error occurred, but the cause is unknown');
         return parentName;
-      },
+      }),
     },
   },
   methods: {
     Destroy: {
       libvirt: 'virNodeDeviceDestroy',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      call: on(Kinds.nodeDevice, async ({ conn, ref }) => {
         await conn.nodeDeviceDestroy({ name: ref.name });
         return [];
-      },
+      }),
     },
     Detach: {
       in: 'driverName:s flags:u',
       libvirt: 'virNodeDeviceDetachFlags',
-      call: async (obj, args) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      call: on(Kinds.nodeDevice, async ({ conn, ref }, args) => {
         await conn.nodeDeviceDetachFlags({ name: ref.name, driverName: args.driverName, flags: args.flags });
         return [];
-      },
+      }),
     },
     GetXMLDesc: {
       in: 'flags:u',
       out: 'xml:s',
       libvirt: 'virNodeDeviceGetXMLDesc',
-      call: async (obj, args) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      call: on(Kinds.nodeDevice, async ({ conn, ref }, args) => {
         return [(await conn.nodeDeviceGetXmlDesc({ name: ref.name, flags: args.flags })).xml];
-      },
+      }),
     },
     ListCaps: {
       out: 'names:as',
       libvirt: 'virNodeDeviceListCaps',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      call: on(Kinds.nodeDevice, async ({ conn, ref }) => {
         const { num } = await conn.nodeDeviceNumOfCaps({ name: ref.name });
         const { names } = await conn.nodeDeviceListCaps({ name: ref.name, maxnames: num });
         return [names];
-      },
+      }),
     },
     ReAttach: {
       libvirt: 'virNodeDeviceReAttach',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      call: on(Kinds.nodeDevice, async ({ conn, ref }) => {
         await conn.nodeDeviceReAttach({ name: ref.name });
         return [];
-      },
+      }),
     },
     Reset: {
       libvirt: 'virNodeDeviceReset',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNodeDevice(obj);
+      call: on(Kinds.nodeDevice, async ({ conn, ref }) => {
         await conn.nodeDeviceReset({ name: ref.name });
         return [];
-      },
+      }),
     },
   },
 });

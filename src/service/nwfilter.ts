@@ -1,25 +1,26 @@
 // org.libvirt.NWFilter: one network filter, named by UUID below its Connect object.
 
 import { defineInterface } from './declare.js';
-import { lookupNwfilter, type ServiceObject } from './lookup.js';
+import { on, read } from './object-calls.js';
+import { Kinds } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** org.libvirt.NWFilter. */
-export const NWFilterInterface = defineInterface<ServiceObject>('org.libvirt.NWFilter', {
+export const NWFilterInterface = defineInterface(Kinds.nwfilter.interface, {
   properties: {
     Name: {
       type: 's',
       access: 'read',
       libvirt: 'virNWFilterGetName',
       emitsChanged: 'const',
-      get: async (obj) => (await lookupNwfilter(obj)).ref.name,
+      get: read(Kinds.nwfilter, async ({ ref }) => ref.name),
     },
     UUID: {
       type: 's',
       access: 'read',
       libvirt: 'virNWFilterGetUUIDString',
       emitsChanged: 'const',
-      get: async (obj) => uuidToString((await lookupNwfilter(obj)).ref.uuid),
+      get: read(Kinds.nwfilter, async ({ ref }) => uuidToString(ref.uuid)),
     },
   },
   methods: {
@@ -27,18 +28,16 @@ export const NWFilterInterface = defineInterface<ServiceObject>('org.libvirt.NWF
       in: 'flags:u',
       out: 'xml:s',
       libvirt: 'virNWFilterGetXMLDesc',
-      call: async (obj, args) => {
-        const { conn, ref } = await lookupNwfilter(obj);
+      call: on(Kinds.nwfilter, async ({ conn, ref }, args) => {
         return [(await conn.nwfilterGetXmlDesc({ nwfilter: ref, flags: args.flags })).xml];
-      },
+      }),
     },
     Undefine: {
       libvirt: 'virNWFilterUndefine',
-      call: async (obj) => {
-        const { conn, ref } = await lookupNwfilter(obj);
+      call: on(Kinds.nwfilter, async ({ conn, ref }) => {
         await conn.nwfilterUndefine({ nwfilter: ref });
         return [];
-      },
+      }),
     },
   },
 });

@@ -1,40 +1,22 @@
-// Object paths of org.libvirt, exactly as the reference forms them:
-//   /org/libvirt/<Connect name>                         the hypervisor connection
-//   <connect>/domain/_<uuid, '-' → '_'>                 domains (networks, pools, secrets, nwfilters alike)
-//   <connect>/nodedev/<encoded name>                    node devices
-//   <connect>/interface/<encoded MAC>                   host interfaces
-//   <connect>/storagevol/<encoded key>                  storage volumes
-//   <connect>/domainsnapshot/_<domain uuid>_<encoded snapshot name>
-// "Encoded" keeps [A-Za-z0-9] and writes every other byte of the UTF-8 form as '_' + two
-// lowercase hex digits.
+// The encodings of org.libvirt object path elements, exactly as the reference forms them
+// (which kind uses which, and the path segments, are in object-kinds.ts):
+//   a UUID      '_' + the UUID with '-' replaced by '_'
+//   a string    [A-Za-z0-9] kept, every other byte of the UTF-8 form as '_' + two lowercase hex digits
+// and how libvirt parses a UUID string, whose errors the reference passes on.
+
+import { OrgLibvirtError } from './errors.js';
 
 /** Where all Connect objects live. */
 export const ROOT_PATH = '/org/libvirt';
-
-/** The kinds of objects below a Connect object and the path segment of each subtree. */
-export const SubtreeSegments = {
-  domain: 'domain',
-  domainSnapshot: 'domainsnapshot',
-  interface: 'interface',
-  network: 'network',
-  nodeDevice: 'nodedev',
-  nwfilter: 'nwfilter',
-  secret: 'secret',
-  storagePool: 'storagepool',
-  storageVol: 'storagevol',
-} as const;
-
-/** A kind of object below a Connect object. */
-export type ObjectKind = keyof typeof SubtreeSegments;
 
 /** Path of the Connect object named `name` (e.g. 'QEMU'). */
 export function connectPath(name: string): string {
   return `${ROOT_PATH}/${name}`;
 }
 
-/** Path of the subtree holding objects of `kind` below `connect`. */
-export function subtreePath(connect: string, kind: ObjectKind): string {
-  return `${connect}/${SubtreeSegments[kind]}`;
+/** The last element of an object path. */
+export function lastElement(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 function isAlnum(c: number): boolean {
@@ -86,40 +68,9 @@ export function encodeUuid(uuid: string): string {
   return `_${uuid.replaceAll('-', '_')}`;
 }
 
-const UUID_ELEMENT = /^_[0-9a-fA-F]{8}_[0-9a-fA-F]{4}_[0-9a-fA-F]{4}_[0-9a-fA-F]{4}_[0-9a-fA-F]{12}$/;
-
-/** The UUID in a path element made by encodeUuid, or undefined if it is not one. */
-export function decodeUuid(element: string): string | undefined {
-  if (!UUID_ELEMENT.test(element)) return undefined;
-  return element.slice(1).replaceAll('_', '-').toLowerCase();
-}
-
-/** Path element of a domain snapshot: `_<domain uuid>_<encoded name>`. */
-export function encodeSnapshot(domainUuid: string, snapshotName: string): string {
-  return `${encodeUuid(domainUuid)}_${encodeString(snapshotName)}`;
-}
-
-/** Domain UUID and snapshot name of a snapshot path element, or undefined. */
-export function decodeSnapshot(element: string): { domainUuid: string; name: string } | undefined {
-  // '_' + 36 characters of UUID, then '_' and the encoded name.
-  const domainUuid = decodeUuid(element.slice(0, 37));
-  if (domainUuid === undefined || element[37] !== '_') return undefined;
-  return { domainUuid, name: decodeString(element.slice(38)) };
-}
-
-/** Path of an object of `kind`, keyed by UUID (domain, network, nwfilter, secret, storagePool). */
-export function uuidObjectPath(connect: string, kind: ObjectKind, uuid: string): string {
-  return `${subtreePath(connect, kind)}/${encodeUuid(uuid)}`;
-}
-
-/** Path of an object of `kind`, keyed by a string (nodeDevice name, interface MAC, storageVol key). */
-export function stringObjectPath(connect: string, kind: ObjectKind, key: string): string {
-  return `${subtreePath(connect, kind)}/${encodeString(key)}`;
-}
-
-/** Path of a domain snapshot. */
-export function snapshotPath(connect: string, domainUuid: string, snapshotName: string): string {
-  return `${subtreePath(connect, 'domainSnapshot')}/${encodeSnapshot(domainUuid, snapshotName)}`;
+/** The UUID text of a path element made by encodeUuid, as the reference decodes it (unchecked). */
+export function uuidTextOf(element: string): string {
+  return element.slice(1).replaceAll('_', '-');
 }
 
 /** Formats 16 raw UUID bytes as libvirt's UUID string (lowercase, with dashes). */
@@ -128,9 +79,37 @@ export function uuidToString(bytes: Uint8Array): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** Parses a UUID string (with or without dashes) into 16 bytes, or undefined if malformed. */
-export function uuidFromString(uuid: string): Uint8Array | undefined {
-  const hex = uuid.replaceAll('-', '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return undefined;
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+/**
+ * Parses a UUID the way virUUIDParse does: leading blanks, then 32 hex digits that may be
+ * separated by '-' or ' ', then only blanks. Returns undefined when malformed.
+ */
+export function parseUuidLikeLibvirt(text: string): Uint8Array | undefined {
+  let i = 0;
+  while (text[i] === ' ') i++;
+  const out = new Uint8Array(16);
+  for (let n = 0; n < 16; n++) {
+    while (text[i] === '-' || text[i] === ' ') i++;
+    const pair = text.slice(i, i + 2);
+    if (!/^[0-9a-fA-F]{2}$/.test(pair)) return undefined;
+    out[n] = Number.parseInt(pair, 16);
+    i += 2;
+  }
+  while (i < text.length) {
+    if (text[i] !== ' ') return undefined;
+    i++;
+  }
+  return out;
+}
+
+/**
+ * UUID bytes of a UUID string as virXLookupByUUIDString (`fn`) parses it; an invalid one fails
+ * with the message libvirt gives (`uuidstr in virNetworkLookupByUUIDString must be a valid UUID`,
+ * but plain `Invalid UUID` from virDomainLookupByUUIDString — seen in test/service/diff-objects).
+ */
+export function uuidArg(uuid: string, fn: string): Uint8Array {
+  const bytes = parseUuidLikeLibvirt(uuid);
+  if (!bytes) {
+    throw new OrgLibvirtError(fn === 'virDomainLookupByUUIDString' ? 'Invalid UUID' : `uuidstr in ${fn} must be a valid UUID`);
+  }
+  return bytes;
 }

@@ -8,8 +8,8 @@ import { ConnectInterface } from './connect.js';
 import { ConnectObject, type OpenHook, type SignalSink } from './connect-object.js';
 import { registerDomainEvents } from './domain-events.js';
 import { connectEventBindings } from './events.js';
-import { subtreePath } from './paths.js';
-import { objectKinds } from './subtrees.js';
+import { interfaceOf } from './interfaces.js';
+import { objectKinds } from './object-kinds.js';
 
 /** The well-known name of the service. */
 export const BUS_NAME = 'org.libvirt';
@@ -103,23 +103,24 @@ export class LibvirtDBusService {
     for (const connect of this.connects.values()) {
       regs.push(conn.registerObject(connect.path, ConnectInterface.declaration, ConnectInterface.implementationFor(connect)));
       for (const kind of objectKinds) {
-        const root = subtreePath(connect.path, kind.kind);
+        const root = kind.subtreePath(connect.path);
+        const iface = interfaceOf(kind);
         regs.push(
           conn.registerSubtree(
             root,
             {
               enumerate: async () => {
                 try {
-                  return await kind.enumerate(connect);
+                  return await kind.elements(await connect.connection());
                 } catch {
                   return []; // as the reference: no children when libvirt cannot be asked
                 }
               },
               // Like the reference, the subtree root itself also reports the interface.
-              introspect: () => [kind.iface.declaration],
+              introspect: () => [iface.declaration],
               dispatch: (child, ifaceName) =>
-                ifaceName === kind.iface.name
-                  ? kind.iface.implementationFor({ connect, path: child === null ? root : `${root}/${child}` })
+                ifaceName === iface.name
+                  ? iface.implementationFor({ connect, path: child === null ? root : `${root}/${child}` })
                   : undefined,
             },
             { dispatchToUnenumeratedNodes: true },

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DBusError, type Message, MessageType, Variant } from '../../src/dbus/index.js';
 import { LibvirtError } from '../../src/libvirt/index.js';
-import { defineInterface, libvirtDocLink, parseArgSpec } from '../../src/service/declare.js';
+import { defineInterface, interfacesOn, libvirtDocLink, parseArgSpec } from '../../src/service/declare.js';
 
 const message: Message = { type: MessageType.MethodCall, flags: 0, serial: 1, signature: '', body: [], path: '/x', fds: [5] };
 const invocation = { message, sender: ':1.1', path: '/x' };
 
-const Demo = defineInterface<{ name: string }>('org.example.Demo', {
+const Demo = interfacesOn<{ name: string }>()('org.example.Demo', {
   emitsChanged: 'false',
   properties: {
     Name: { type: 's', access: 'read', libvirt: 'virNetworkGetName', emitsChanged: 'const', get: async (o) => o.name },
@@ -109,13 +109,13 @@ test('inconsistent specs are refused when declared', () => {
 });
 
 test('GetAll leaves out the properties whose getter fails, as the reference', async () => {
-  const Two = defineInterface<null>('org.example.Two', {
+  const Two = interfacesOn<null>()('org.example.Two', {
     properties: {
       A: {
         type: 's',
         access: 'read',
         libvirt: 'virNetworkGetName',
-        get: () => new Promise((_, reject) => setTimeout(() => reject(new LibvirtError({ code: 1, domain: 0, message: 'first' })), 30)),
+        get: () => new Promise<string>((_, reject) => setTimeout(() => reject(new LibvirtError({ code: 1, domain: 0, message: 'first' })), 30)),
       },
       B: { type: 's', access: 'read', libvirt: 'virNetworkGetName', get: async () => 'kept' },
       C: {

@@ -6,14 +6,10 @@ import { DBusError } from '../../src/dbus/errors.js';
 import { Variant } from '../../src/dbus/variant.js';
 import { DomainInterface, DOMAIN_METHOD_ORDER } from '../../src/service/domain.js';
 import { DomainEventId, domainEventKind, signalForEvent } from '../../src/service/domain-events.js';
-import {
-  boolsToCpumap,
-  cpuMapLength,
-  cpumapToBools,
-  parseUuidLikeLibvirt,
-} from '../../src/service/domain-object.js';
+import { boolsToCpumap, cpuMapLength, cpumapToBools } from '../../src/service/domain-call.js';
 import { DomainSnapshotInterface } from '../../src/service/domain-snapshot.js';
 import { guestVcpumapOf } from '../../src/service/domain-tuning.js';
+import { parseUuidLikeLibvirt } from '../../src/service/paths.js';
 import { dictToTypedParams, type RemoteTypedParam, typedParamsToDict } from '../../src/service/typed-params.js';
 import { IFACE } from './iface.js';
 
