@@ -1,17 +1,16 @@
 // org.libvirt.Domain methods about disks and memory contents: block jobs, resizing, peeking.
 
+import { REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX, REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX } from '../libvirt/index.js';
 import { defineMethods } from './declare.js';
 import { onDomain, withParams } from './domain-call.js';
 import { OrgLibvirtError } from './errors.js';
 import { typedParamsToDict, VIR_TYPED_PARAM_STRING_OKAY } from './typed-params.js';
 
-/** REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX and REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX of remote_protocol.x. */
-export const PEEK_BUFFER_MAX = 4194304;
-
 /** The size check libvirt's remote client makes before a peek (VIR_ERR_RPC). */
 function checkPeekSize(what: 'block' | 'memory', size: bigint): number {
-  if (size > BigInt(PEEK_BUFFER_MAX)) {
-    throw new OrgLibvirtError(`${what} peek request too large for remote protocol, ${size} > ${PEEK_BUFFER_MAX}`);
+  const max = what === 'block' ? REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX : REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX;
+  if (size > BigInt(max)) {
+    throw new OrgLibvirtError(`${what} peek request too large for remote protocol, ${size} > ${max}`);
   }
   return Number(size);
 }

@@ -2,7 +2,7 @@
 // memory, NUMA, scheduler, perf, interface), vCPUs and pinning, I/O threads, memory and
 // migration settings. Conversions follow the reference (libvirt-dbus 1.4.1).
 
-import { type LibvirtConnection, type RemoteNonnullDomain, VirDomainMigrateFlags } from '../libvirt/index.js';
+import { type LibvirtConnection, type RemoteNonnullDomain, VirDomainMemoryStatTags, VirDomainMigrateFlags } from '../libvirt/index.js';
 import { defineMethods } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools, hostCpuCount, onDomain, withParams } from './domain-call.js';
@@ -12,8 +12,8 @@ import {
   VIR_TYPED_PARAM_STRING_OKAY,
 } from './typed-params.js';
 
-/** VIR_DOMAIN_MEMORY_STAT_NR of the libvirt the reference is built against. */
-export const VIR_DOMAIN_MEMORY_STAT_NR = 13;
+/** How many memory statistics to ask for: every tag libvirt knows (VIR_DOMAIN_MEMORY_STAT_NR). */
+const { VIR_DOMAIN_MEMORY_STAT_NR } = VirDomainMemoryStatTags;
 
 /**
  * libvirt's two-step getter: ask how many parameters there are (nparams 0), then fetch them.
@@ -63,6 +63,7 @@ export function guestVcpumapOf(bools: readonly boolean[]): string {
 
 // virDomainMigrateFlags and virDrvFeature values libvirt's client checks before migrating.
 const { VIR_MIGRATE_PEER2PEER, VIR_MIGRATE_NON_SHARED_DISK, VIR_MIGRATE_NON_SHARED_INC, VIR_MIGRATE_OFFLINE } = VirDomainMigrateFlags;
+// From libvirt's private libvirt_internal.h (not part of the protocol definition we vendor).
 const VIR_DRV_FEATURE_MIGRATION_P2P = 4;
 const VIR_DRV_FEATURE_MIGRATION_DIRECT = 5;
 const VIR_DRV_FEATURE_MIGRATION_OFFLINE = 11;

@@ -30,28 +30,6 @@ export { VIR_TYPED_PARAM_FIELD_LENGTH };
 
 export type { RemoteTypedParam, RemoteTypedParamValue };
 
-/** The D-Bus signature a typed parameter of this type becomes, or undefined for an unknown type. */
-export function signatureOfType(type: number): string | undefined {
-  switch (type) {
-    case INT:
-      return 'i';
-    case UINT:
-      return 'u';
-    case LLONG:
-      return 'x';
-    case ULLONG:
-      return 't';
-    case DOUBLE:
-      return 'd';
-    case BOOLEAN:
-      return 'b';
-    case STRING:
-      return 's';
-    default:
-      return undefined;
-  }
-}
-
 /** One typed parameter as a Variant (undefined for a type libvirt does not define). */
 export function typedParamToVariant(value: RemoteTypedParamValue): Variant | undefined {
   switch (value.type) {
