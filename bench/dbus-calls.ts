@@ -76,8 +76,7 @@ async function main(): Promise<void> {
       Message: new (m: Record<string, unknown>) => unknown;
     };
     const next = dbusNext.sessionBus({ busAddress: bus.address });
-    const nextCall: Caller = () =>
-      next.call(new dbusNext.Message({ destination: NAME, path: PATH, interface: IFACE, member: 'Ping' }));
+    const nextCall: Caller = () => next.call(new dbusNext.Message({ destination: NAME, path: PATH, interface: IFACE, member: 'Ping' }));
 
     const rows: Array<[string, [number, number], [number, number]]> = [];
     for (const inFlight of [1, 64]) {

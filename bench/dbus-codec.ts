@@ -94,13 +94,7 @@ function methodCall(): Case {
     native: {
       ...header,
       signature: sig,
-      body: [
-        uri,
-        params.map(([k, s, v]) => [k, [s, typeof v === 'bigint' ? Number(v) : v]]),
-        3,
-        ['a', 'bb', 'ccc'],
-        -5,
-      ],
+      body: [uri, params.map(([k, s, v]) => [k, [s, typeof v === 'bigint' ? Number(v) : v]]), 3, ['a', 'bb', 'ccc'], -5],
     },
   };
 }

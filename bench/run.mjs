@@ -13,7 +13,9 @@ const filters = process.argv.slice(2);
 const LONG = ['service-restart-soak.js'];
 let status = 0;
 // Helper modules (service-procs.js) are not benchmarks of their own.
-for (const f of readdirSync(dir).filter((f) => f.endsWith('.js') && !f.endsWith('-procs.js')).sort()) {
+for (const f of readdirSync(dir)
+  .filter((f) => f.endsWith('.js') && !f.endsWith('-procs.js'))
+  .sort()) {
   if (filters.length && !filters.some((x) => f.includes(x))) continue;
   // The restart soak takes ten minutes: only when asked for by name (`npm run bench -- restart-soak`).
   if (LONG.includes(f) && !filters.some((x) => f.includes(x))) continue;

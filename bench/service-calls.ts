@@ -21,7 +21,6 @@ import { LibvirtConnection } from '../src/libvirt/index.js';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
 import { CONNECT, DEST, processCpuMicros, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
 
-
 type Call = (c: DBusConnection) => Promise<unknown[]>;
 
 interface Case {
@@ -35,11 +34,13 @@ function cases(domainPath: string): Case[] {
   return [
     {
       name: 'ListDomains(0)',
-      call: (c) => c.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0] }),
+      call: (c) =>
+        c.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0] }),
     },
     {
       name: 'GetXMLDesc(0)',
-      call: (c) => c.call({ destination: DEST, path: domainPath, interface: 'org.libvirt.Domain', member: 'GetXMLDesc', signature: 'u', body: [0] }),
+      call: (c) =>
+        c.call({ destination: DEST, path: domainPath, interface: 'org.libvirt.Domain', member: 'GetXMLDesc', signature: 'u', body: [0] }),
     },
     {
       name: 'GetAll(Domain)',
@@ -69,10 +70,24 @@ function cases(domainPath: string): Case[] {
       name: 'Cockpit refresh',
       oneAtATime: true,
       call: async (c) => {
-        const [paths] = await c.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0] });
+        const [paths] = await c.call({
+          destination: DEST,
+          path: CONNECT,
+          interface: 'org.libvirt.Connect',
+          member: 'ListDomains',
+          signature: 'u',
+          body: [0],
+        });
         return Promise.all(
           (paths as string[]).map((path) =>
-            c.call({ destination: DEST, path, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: ['org.libvirt.Domain'] }),
+            c.call({
+              destination: DEST,
+              path,
+              interface: 'org.freedesktop.DBus.Properties',
+              member: 'GetAll',
+              signature: 's',
+              body: ['org.libvirt.Domain'],
+            }),
           ),
         );
       },
@@ -202,7 +217,10 @@ function parseArgs(argv: string[]): Options {
     else if (name === '--node-flag') o.nodeFlags.push(value());
     else if (name === '--domains') o.domains = value().split(',').map(Number);
     else if (Number(a) > 0) o.seconds = Number(a);
-    else throw new Error(`usage: service-calls.js [seconds-per-cell] [--profile DIR] [--only TEXT] [--in-flight 1,8,64] [--node-flag F] [--domains 100,1000] (got ${a})`);
+    else
+      throw new Error(
+        `usage: service-calls.js [seconds-per-cell] [--profile DIR] [--only TEXT] [--in-flight 1,8,64] [--node-flag F] [--domains 100,1000] (got ${a})`,
+      );
   }
   if (o.inFlight.some((n) => !(n >= 1))) throw new Error('--in-flight wants positive numbers');
   if (o.domains.some((n) => !(n >= 1))) throw new Error('--domains wants positive numbers');
@@ -239,7 +257,9 @@ async function main(): Promise<void> {
 
     console.log(`org.libvirt calls on ${CONNECT} (private libvirtd's qemu:///system, inactive QEMU domains), ${seconds} s per cell`);
     console.log('ours: bin/libvirt-dbus; reference: /usr/sbin/libvirt-dbus; same client (our DBusConnection); same answers checked');
-    console.log('ratio: ours/reference calls per second (higher is better); CPU ratio: ours/reference service CPU per call (lower is better)');
+    console.log(
+      'ratio: ours/reference calls per second (higher is better); CPU ratio: ours/reference service CPU per call (lower is better)',
+    );
     console.log(`RSS at start: ours ${rssAtStart[0]?.toFixed(1)} MiB, reference ${rssAtStart[1]?.toFixed(1)} MiB`);
     let defined = 0;
     for (const count of domains) {

@@ -29,12 +29,16 @@ export async function startOurs(lvd: PrivateLibvirtd, nodeArgs: string[] = []): 
   const bus = await startBus();
   const bin = join(REPO, 'bin', 'libvirt-dbus');
   // The node flags the command itself runs with (its `#!/usr/bin/env -S node FLAGS` line).
-  const own = /^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync(bin, 'utf8').split('\n')[0] ?? '')?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
-  const child = spawn(
-    process.execPath,
-    [...own, ...nodeArgs, bin, '--session', '--connect', `QEMU=${lvd.qemuUri}`],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address } },
-  );
+  const own =
+    /^#!\/usr\/bin\/env -S node(.*)$/
+      .exec(readFileSync(bin, 'utf8').split('\n')[0] ?? '')?.[1]
+      ?.trim()
+      .split(/\s+/)
+      .filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...own, ...nodeArgs, bin, '--session', '--connect', `QEMU=${lvd.qemuUri}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address },
+  });
   return attach('ours', bus, child);
 }
 
@@ -110,8 +114,26 @@ export function mixedCall(c: DBusConnection, domain: string, i: number, timeout?
   const k = i % 10;
   const dom = (member: string, signature = 'u', body: unknown[] = [0]) =>
     c.call({ destination: DEST, path: domain, interface: 'org.libvirt.Domain', member, signature, body, timeout });
-  if (k < 3) return c.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0], timeout });
-  if (k < 5) return c.call({ destination: DEST, path: domain, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: ['org.libvirt.Domain'], timeout });
+  if (k < 3)
+    return c.call({
+      destination: DEST,
+      path: CONNECT,
+      interface: 'org.libvirt.Connect',
+      member: 'ListDomains',
+      signature: 'u',
+      body: [0],
+      timeout,
+    });
+  if (k < 5)
+    return c.call({
+      destination: DEST,
+      path: domain,
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'GetAll',
+      signature: 's',
+      body: ['org.libvirt.Domain'],
+      timeout,
+    });
   if (k < 7) return dom('GetXMLDesc');
   const fail = (p: Promise<unknown>) =>
     p.then(
@@ -122,7 +144,17 @@ export function mixedCall(c: DBusConnection, domain: string, i: number, timeout?
     );
   if (k === 7) {
     const missing = `${CONNECT}/domain/_00000000_0000_0000_0000_000000000000`;
-    return fail(c.call({ destination: DEST, path: missing, interface: 'org.libvirt.Domain', member: 'GetXMLDesc', signature: 'u', body: [0], timeout }));
+    return fail(
+      c.call({
+        destination: DEST,
+        path: missing,
+        interface: 'org.libvirt.Domain',
+        member: 'GetXMLDesc',
+        signature: 'u',
+        body: [0],
+        timeout,
+      }),
+    );
   }
   if (k === 8) return fail(dom('GetXMLDesc', 's', ['not a number']));
   return fail(dom('Resume')); // a defined, inactive domain: libvirt refuses

@@ -33,7 +33,14 @@ async function main(): Promise<void> {
     admin.close();
     ours = await startOurs(lvd);
     const client = ours.client;
-    const [paths] = (await client.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0] })) as [string[]];
+    const [paths] = (await client.call({
+      destination: DEST,
+      path: CONNECT,
+      interface: 'org.libvirt.Connect',
+      member: 'ListDomains',
+      signature: 'u',
+      body: [0],
+    })) as [string[]];
     const domain = [...paths].sort()[0] as string;
 
     const signals: Array<{ at: number; name: string }> = [];
@@ -55,7 +62,8 @@ async function main(): Promise<void> {
         } catch (err) {
           const name = (err as { errorName?: string }).errorName ?? (err as Error).message;
           errorNames.set(name, (errorNames.get(name) ?? 0) + 1);
-          if (name === 'org.freedesktop.DBus.Error.NoReply' || name === 'org.freedesktop.DBus.Error.Timeout' || /timed out/i.test(name)) counts.unanswered++;
+          if (name === 'org.freedesktop.DBus.Error.NoReply' || name === 'org.freedesktop.DBus.Error.Timeout' || /timed out/i.test(name))
+            counts.unanswered++;
           else if (name === 'expected an error') counts.wrong++;
           else counts.failed++;
         }
@@ -63,7 +71,9 @@ async function main(): Promise<void> {
     };
     const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
 
-    console.log(`our service, ${IN_FLIGHT} calls in flight (30% failing) for ${minutes} min; libvirtd SIGKILLed and restarted every ${every} s`);
+    console.log(
+      `our service, ${IN_FLIGHT} calls in flight (30% failing) for ${minutes} min; libvirtd SIGKILLed and restarted every ${every} s`,
+    );
     console.log(`${'restart'.padEnd(9)}${'down ms'.padStart(9)}${'signal after ms'.padStart(17)}${'RSS MiB'.padStart(9)}`);
     const rss: number[] = [];
     let restart = 0;
@@ -105,13 +115,19 @@ async function main(): Promise<void> {
     }
     await load;
     const total = counts.ok + counts.failed + counts.unanswered + counts.wrong;
-    console.log(`calls: ${total} (${counts.ok} succeeded, ${counts.failed} failed with an error reply, ${counts.unanswered} unanswered, ${counts.wrong} wrongly succeeded)`);
-    console.log(`errors of the calls that succeed while libvirtd is up (so: while it was down): ${[...errorNames].map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    console.log(
+      `calls: ${total} (${counts.ok} succeeded, ${counts.failed} failed with an error reply, ${counts.unanswered} unanswered, ${counts.wrong} wrongly succeeded)`,
+    );
+    console.log(
+      `errors of the calls that succeed while libvirtd is up (so: while it was down): ${[...errorNames].map(([n, c]) => `${n} ${c}`).join(', ')}`,
+    );
     if (rss.length >= 2) {
       const first = rss[0] as number;
       const last = rss[rss.length - 1] as number;
       const change = ((last - first) / first) * 100;
-      console.log(`RSS after the first restart ${first.toFixed(1)} MiB, after the last ${last.toFixed(1)} MiB (${change >= 0 ? '+' : ''}${change.toFixed(1)}%)`);
+      console.log(
+        `RSS after the first restart ${first.toFixed(1)} MiB, after the last ${last.toFixed(1)} MiB (${change >= 0 ? '+' : ''}${change.toFixed(1)}%)`,
+      );
       if (Math.abs(change) > 5) failed = true;
     }
     if (counts.unanswered > 0 || counts.wrong > 0) failed = true;

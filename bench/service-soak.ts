@@ -28,19 +28,31 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < 4; i++) {
       const file = join(lvd.dir, `soak-${i}.xml`);
-      writeFileSync(file, `<domain type='qemu'><name>soak-${i}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>\n`);
+      writeFileSync(
+        file,
+        `<domain type='qemu'><name>soak-${i}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>\n`,
+      );
       await lvd.virsh(lvd.qemuUri, 'define', file);
     }
     const ours = await startOurs(lvd, process.argv.slice(4));
     started.push(ours);
     const ref = await startReference(lvd);
     started.push(ref);
-    const [paths] = (await ours.client.call({ destination: DEST, path: CONNECT, interface: 'org.libvirt.Connect', member: 'ListDomains', signature: 'u', body: [0] })) as [string[]];
+    const [paths] = (await ours.client.call({
+      destination: DEST,
+      path: CONNECT,
+      interface: 'org.libvirt.Connect',
+      member: 'ListDomains',
+      signature: 'u',
+      body: [0],
+    })) as [string[]];
     const domain = [...paths].sort()[0] as string;
     console.log(`VmRSS (MiB) of each service after each round of ${perRound} mixed calls (${IN_FLIGHT} in flight; 30% failing)`);
     console.log(`${'round'.padEnd(8)}${'ours'.padStart(10)}${'reference'.padStart(12)}`);
     const line = (label: string) =>
-      console.log(`${label.padEnd(8)}${(rssKiB(ours.pid) / 1024).toFixed(1).padStart(10)}${(rssKiB(ref.pid) / 1024).toFixed(1).padStart(12)}`);
+      console.log(
+        `${label.padEnd(8)}${(rssKiB(ours.pid) / 1024).toFixed(1).padStart(10)}${(rssKiB(ref.pid) / 1024).toFixed(1).padStart(12)}`,
+      );
     line('start');
     const after: number[][] = [];
     for (let r = 1; r <= rounds; r++) {

@@ -10,7 +10,9 @@ test('libvirt-dbus/dbus exports the D-Bus library', () => {
   for (const value of [DBusConnection, DBusServer, Variant, DBusError, parseIntrospectionXml]) {
     assert.equal(typeof value, 'function');
   }
-  const node = dbus.parseIntrospectionXml('<node><interface name="a.B"><method name="C"><arg type="s" direction="in"/></method></interface></node>');
+  const node = dbus.parseIntrospectionXml(
+    '<node><interface name="a.B"><method name="C"><arg type="s" direction="in"/></method></interface></node>',
+  );
   assert.equal(node.interfaces[0]?.methods[0]?.in[0]?.signature, 's');
   assert.equal(new dbus.DBusError('org.example.Error', 'x').errorName, 'org.example.Error');
 });

@@ -40,11 +40,22 @@ const home = userInfo().homedir;
 /** What the suite must not change: the host's libvirt objects, /dev/kvm, the user's home. */
 function hostState() {
   const state = {};
-  const lists = [['list', '--all', '--name'], ['net-list', '--all', '--name'], ['pool-list', '--all', '--name'], ['secret-list'], ['nwfilter-list']];
+  const lists = [
+    ['list', '--all', '--name'],
+    ['net-list', '--all', '--name'],
+    ['pool-list', '--all', '--name'],
+    ['secret-list'],
+    ['nwfilter-list'],
+  ];
   for (const args of lists) {
     const r = spawnSync('virsh', ['-q', '-c', 'qemu:///system', ...args], { encoding: 'utf8', timeout: 60_000 });
     const out = r.status === 0 ? r.stdout : `(virsh failed: ${(r.stderr || String(r.error ?? '')).trim()})`;
-    state[`virsh ${args.join(' ')}`] = out.split('\n').map((l) => l.trim()).filter(Boolean).sort().join('\n');
+    state[`virsh ${args.join(' ')}`] = out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .sort()
+      .join('\n');
   }
   if (existsSync('/dev/kvm')) {
     const st = statSync('/dev/kvm');
@@ -53,7 +64,10 @@ function hostState() {
   state[home] = existsSync(home) ? readdirSync(home).sort().join(' ') : 'absent';
   const keyrings = join(home, '.dbus-keyrings');
   state[keyrings] = existsSync(keyrings)
-    ? readdirSync(keyrings).sort().map((f) => `${f} ${statSync(join(keyrings, f)).mtimeMs}`).join('\n')
+    ? readdirSync(keyrings)
+        .sort()
+        .map((f) => `${f} ${statSync(join(keyrings, f)).mtimeMs}`)
+        .join('\n')
     : 'absent';
   return state;
 }
@@ -68,11 +82,27 @@ const env = { ...process.env, HOME: namespaces ? home : testHome };
 for (const v of ['XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) delete env[v];
 const nodeArgs = ['--test', '--test-concurrency=2', ...chosen];
 const r = namespaces
-  ? spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', testHome, home, process.execPath, ...nodeArgs], {
-      stdio: 'inherit',
-      cwd: root,
-      env,
-    })
+  ? spawnSync(
+      'unshare',
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        testHome,
+        home,
+        process.execPath,
+        ...nodeArgs,
+      ],
+      {
+        stdio: 'inherit',
+        cwd: root,
+        env,
+      },
+    )
   : spawnSync(process.execPath, nodeArgs, { stdio: 'inherit', cwd: root, env });
 rmSync(testHome, { recursive: true, force: true });
 

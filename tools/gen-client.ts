@@ -7,7 +7,13 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE_MEMBERS } from '../src/client/proxy.js';
-import { type InterfaceDeclaration, type MethodDeclaration, parseIntrospectionXml, parseSingleType, type TypeNode } from '../src/dbus/index.js';
+import {
+  type InterfaceDeclaration,
+  type MethodDeclaration,
+  parseIntrospectionXml,
+  parseSingleType,
+  type TypeNode,
+} from '../src/dbus/index.js';
 
 const DOC = 'org.gtk.GDBus.DocString';
 
@@ -43,7 +49,27 @@ const OBJECT_ARGS: Record<string, string> = {
 };
 
 /** Words that cannot name a parameter in strict-mode code. */
-const RESERVED = new Set(['interface', 'package', 'private', 'protected', 'public', 'static', 'implements', 'let', 'yield', 'default', 'function', 'class', 'new', 'delete', 'in', 'var', 'with', 'enum', 'type']);
+const RESERVED = new Set([
+  'interface',
+  'package',
+  'private',
+  'protected',
+  'public',
+  'static',
+  'implements',
+  'let',
+  'yield',
+  'default',
+  'function',
+  'class',
+  'new',
+  'delete',
+  'in',
+  'var',
+  'with',
+  'enum',
+  'type',
+]);
 
 /** TypeScript class name of an interface's proxy: org.libvirt.Domain → DomainProxy. */
 function className(iface: string): string {

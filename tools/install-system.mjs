@@ -44,7 +44,11 @@ if (uninstall) {
   const dirs = [...new Set(files.filter((f) => f.startsWith(paths.libdir)).map((f) => dirname(f)))].sort((a, b) => b.length - a.length);
   for (let d of dirs) {
     while (d.startsWith(paths.libdir)) {
-      try { rmdirSync(at(d)); } catch { break; }
+      try {
+        rmdirSync(at(d));
+      } catch {
+        break;
+      }
       d = dirname(d);
     }
   }
@@ -56,7 +60,10 @@ if (uninstall) {
 if (!existsSync(join(root, 'dist/src/cli.js'))) {
   say('==> building first (npm run build)');
   const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) { console.error('build failed: run `npm ci && npm run build` and try again'); process.exit(1); }
+  if (r.status !== 0) {
+    console.error('build failed: run `npm ci && npm run build` and try again');
+    process.exit(1);
+  }
 }
 
 const installed = [];
@@ -115,14 +122,46 @@ if (!destdir) {
 
 function ensureUser() {
   if (spawnSync('getent', ['passwd', 'libvirtdbus']).status === 0) return;
-  if (process.getuid?.() !== 0) { say('not root: create the system user libvirtdbus yourself'); return; }
+  if (process.getuid?.() !== 0) {
+    say('not root: create the system user libvirtdbus yourself');
+    return;
+  }
   // The sysusers.d file just installed says who the user is; systemd-sysusers creates it from that.
   const sysusers = spawnSync('systemd-sysusers', [join(paths.sysusersDir, 'libvirt-dbus.conf')], { stdio: 'inherit' });
   if (sysusers.status !== 0) {
-    const r = spawnSync('adduser', ['--quiet', '--system', '--group', '--disabled-login', '--home', '/nonexistent',
-      '--no-create-home', '--gecos', 'libvirt-dbus user', 'libvirtdbus'], { stdio: 'inherit' });
-    if (r.status !== 0) spawnSync('useradd', ['--system', '--user-group', '--home-dir', '/nonexistent', '--no-create-home',
-      '--shell', '/usr/sbin/nologin', '--comment', 'libvirt-dbus user', 'libvirtdbus'], { stdio: 'inherit' });
+    const r = spawnSync(
+      'adduser',
+      [
+        '--quiet',
+        '--system',
+        '--group',
+        '--disabled-login',
+        '--home',
+        '/nonexistent',
+        '--no-create-home',
+        '--gecos',
+        'libvirt-dbus user',
+        'libvirtdbus',
+      ],
+      { stdio: 'inherit' },
+    );
+    if (r.status !== 0)
+      spawnSync(
+        'useradd',
+        [
+          '--system',
+          '--user-group',
+          '--home-dir',
+          '/nonexistent',
+          '--no-create-home',
+          '--shell',
+          '/usr/sbin/nologin',
+          '--comment',
+          'libvirt-dbus user',
+          'libvirtdbus',
+        ],
+        { stdio: 'inherit' },
+      );
   }
   say('created the system user libvirtdbus');
 }
@@ -130,7 +169,9 @@ function ensureUser() {
 function reloadBus() {
   // A running system bus picks up the new policy and activation file.
   if (destdir || !existsSync('/run/dbus/system_bus_socket')) return;
-  spawnSync('dbus-send', ['--system', '--type=method_call', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus',
-    'org.freedesktop.DBus.ReloadConfig'], { stdio: 'ignore' });
+  spawnSync(
+    'dbus-send',
+    ['--system', '--type=method_call', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.ReloadConfig'],
+    { stdio: 'ignore' },
+  );
 }
-

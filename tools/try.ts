@@ -72,7 +72,9 @@ async function main(): Promise<void> {
     console.log('  gdbus introspect --session --dest org.libvirt --object-path /org/libvirt/Test');
     console.log('  busctl --user tree org.libvirt');
     if (first) {
-      console.log(`  gdbus call --session --dest org.libvirt --object-path ${first} --method org.freedesktop.DBus.Properties.GetAll org.libvirt.Domain`);
+      console.log(
+        `  gdbus call --session --dest org.libvirt --object-path ${first} --method org.freedesktop.DBus.Properties.GetAll org.libvirt.Domain`,
+      );
     }
     console.log('\nPress Ctrl-C to stop.');
   } catch (e) {

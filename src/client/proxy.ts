@@ -16,7 +16,18 @@ export type Unsubscribe = () => void;
 export type ProxyClass<P extends ObjectProxy> = new (connection: DBusConnection, objectPath: string, destination?: string) => P;
 
 /** Names every proxy has from ObjectProxy, which no generated member may take. */
-export const BASE_MEMBERS: readonly string[] = ['interfaceName', 'connection', 'objectPath', 'destination', 'callMethod', 'getProperty', 'setProperty', 'getAllProperties', 'subscribe', 'proxy'];
+export const BASE_MEMBERS: readonly string[] = [
+  'interfaceName',
+  'connection',
+  'objectPath',
+  'destination',
+  'callMethod',
+  'getProperty',
+  'setProperty',
+  'getAllProperties',
+  'subscribe',
+  'proxy',
+];
 
 /** One object of the service seen through one of its interfaces. */
 export abstract class ObjectProxy {

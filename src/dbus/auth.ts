@@ -363,8 +363,11 @@ export async function authenticateServer(transport: Transport, options: ServerAu
   const credentials = transport.peerCredentials();
   const ownUid = process.getuid?.() ?? 0;
   const requireSameUser = options.requireSameUser ?? true;
-  let mechanisms: AuthMechanism[] =
-    options.mechanisms ?? ['EXTERNAL', 'DBUS_COOKIE_SHA1', ...(options.allowAnonymous ? (['ANONYMOUS'] as const) : [])];
+  let mechanisms: AuthMechanism[] = options.mechanisms ?? [
+    'EXTERNAL',
+    'DBUS_COOKIE_SHA1',
+    ...(options.allowAnonymous ? (['ANONYMOUS'] as const) : []),
+  ];
   // Without SO_PEERCRED an EXTERNAL claim cannot be checked, so it is not offered at all.
   if (!credentials) mechanisms = mechanisms.filter((m) => m !== 'EXTERNAL');
   if (!options.allowAnonymous) mechanisms = mechanisms.filter((m) => m !== 'ANONYMOUS');

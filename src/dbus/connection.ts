@@ -9,13 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { UnixFdSocket } from '../unix/index.js';
 import { parseAddress, sessionBusAddress, systemBusAddress } from './address.js';
-import {
-  type AuthMechanism,
-  type AuthResult,
-  authenticateClient,
-  authenticateServer,
-  type ServerAuthOptions,
-} from './auth.js';
+import { type AuthMechanism, type AuthResult, authenticateClient, authenticateServer, type ServerAuthOptions } from './auth.js';
 import {
   DBusCancelledError,
   DBusClosedError,
@@ -320,9 +314,7 @@ export class DBusConnection extends EventEmitter {
       const text = typeof msg.body[0] === 'string' ? (msg.body[0] as string) : (msg.errorName ?? '');
       call.reject(new DBusError(msg.errorName ?? StandardErrors.Failed, text, msg.body));
     } else if (call.replySignature !== undefined && call.replySignature !== msg.signature) {
-      call.reject(
-        new DBusInvalidArgsError(`reply has signature "${msg.signature}", expected "${call.replySignature}"`),
-      );
+      call.reject(new DBusInvalidArgsError(`reply has signature "${msg.signature}", expected "${call.replySignature}"`));
     } else call.resolve(msg.body);
   }
 
@@ -352,19 +344,13 @@ export class DBusConnection extends EventEmitter {
     }
     const { buffer: bytes, fds } = encodeMessageWithFds(msg);
     if (fds.length > 0 && !this.unixFd) {
-      throw new DBusError(
-        StandardErrors.NotSupported,
-        'file descriptors cannot be sent: fd passing was not negotiated on this connection',
-      );
+      throw new DBusError(StandardErrors.NotSupported, 'file descriptors cannot be sent: fd passing was not negotiated on this connection');
     }
     // Checked before writing, so one large message always gets through.
     if (this.transport.writableLength > this.writeQueueCap) {
       // The peer stopped reading while replies and signals kept coming: give up on it rather than
       // grow without end (dbus-daemon's max_outgoing_bytes plays the same part).
-      this.closeWith(
-        false,
-        new DBusError(StandardErrors.LimitsExceeded, `peer does not read: over ${this.writeQueueCap} bytes queued`),
-      );
+      this.closeWith(false, new DBusError(StandardErrors.LimitsExceeded, `peer does not read: over ${this.writeQueueCap} bytes queued`));
       return false;
     }
     this.transport.write(bytes, fds.length > 0 ? fds : undefined);
@@ -459,10 +445,13 @@ export class DBusConnection extends EventEmitter {
       const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS;
       // Beyond setTimeout's range (about 24.8 days) a call waits forever, like Infinity.
       if (timeout <= 0x7fffffff) {
-        call.timer = setTimeout(() => {
-          this.finishCall(serial, call);
-          reject(new DBusTimeoutError(`no reply to ${options.interface ?? ''}.${options.member} within ${timeout} ms`));
-        }, Math.max(0, timeout));
+        call.timer = setTimeout(
+          () => {
+            this.finishCall(serial, call);
+            reject(new DBusTimeoutError(`no reply to ${options.interface ?? ''}.${options.member} within ${timeout} ms`));
+          },
+          Math.max(0, timeout),
+        );
       }
       if (signal) {
         call.signal = signal;
@@ -483,14 +472,7 @@ export class DBusConnection extends EventEmitter {
   }
 
   /** Emits a signal; destination null broadcasts. Returns false when over the write bound. */
-  emitSignal(
-    destination: string | null,
-    path: string,
-    iface: string,
-    member: string,
-    signature = '',
-    body: unknown[] = [],
-  ): boolean {
+  emitSignal(destination: string | null, path: string, iface: string, member: string, signature = '', body: unknown[] = []): boolean {
     return this.sendMessage({
       type: MessageType.Signal,
       flags: MessageFlags.NoReplyExpected,

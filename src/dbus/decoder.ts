@@ -280,12 +280,7 @@ export function readBody(r: Reader, types: readonly TypeNode[]): unknown[] {
 }
 
 /** Unmarshals a body of `signature` from all of `buf`; alignment as if it started at `options.offset`. */
-export function decodeBody(
-  signature: string,
-  buf: Buffer,
-  endianness: Endianness = 'l',
-  options: BodyOptions = {},
-): unknown[] {
+export function decodeBody(signature: string, buf: Buffer, endianness: Endianness = 'l', options: BodyOptions = {}): unknown[] {
   const types = reader.types(signature);
   const r = takeReader(buf, endianness !== 'B');
   r.pos = 0;

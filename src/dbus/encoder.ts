@@ -423,9 +423,7 @@ function writeDict(w: Writer, t: TypeNode, v: unknown, depth: number): void {
 export function writeBody(w: Writer, types: readonly TypeNode[], values: readonly unknown[], signature: string): void {
   if (!Array.isArray(values)) throw new DBusInvalidArgsError('Body values must be an array');
   if (values.length !== types.length) {
-    throw new DBusInvalidArgsError(
-      `Signature '${signature}' has ${types.length} complete types but ${values.length} values were given`,
-    );
+    throw new DBusInvalidArgsError(`Signature '${signature}' has ${types.length} complete types but ${values.length} values were given`);
   }
   let i = 0;
   try {
@@ -437,12 +435,7 @@ export function writeBody(w: Writer, types: readonly TypeNode[], values: readonl
 }
 
 /** Marshals body values for `signature`; alignment as if the body started at `options.offset` of a message. */
-export function encodeBody(
-  signature: string,
-  values: readonly unknown[],
-  endianness: Endianness = 'l',
-  options: BodyOptions = {},
-): Buffer {
+export function encodeBody(signature: string, values: readonly unknown[], endianness: Endianness = 'l', options: BodyOptions = {}): Buffer {
   const types = parseSignature(signature);
   const w = takeWriter(endianness !== 'B', options.offset ?? 0, options.fds);
   try {

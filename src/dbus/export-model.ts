@@ -85,7 +85,6 @@ export interface SubtreeContext {
   message: Message | undefined;
 }
 
-
 /**
  * A dynamic subtree of objects (GDBusSubtreeVTable): the direct children of the registered path
  * are computed on demand. `childName` is null for the subtree's root path itself.
@@ -96,11 +95,7 @@ export interface SubtreeHandler {
   /** Interfaces of a node; null or undefined: no object there. */
   introspect(childName: string | null, ctx: SubtreeContext): MaybePromise<InterfaceDeclaration[] | null | undefined>;
   /** Implementation of one interface of a node; undefined: not available. */
-  dispatch(
-    childName: string | null,
-    interfaceName: string,
-    ctx: SubtreeContext,
-  ): MaybePromise<ObjectImplementation | undefined>;
+  dispatch(childName: string | null, interfaceName: string, ctx: SubtreeContext): MaybePromise<ObjectImplementation | undefined>;
 }
 
 /** Options of a subtree. */

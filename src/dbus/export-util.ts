@@ -5,11 +5,7 @@ export type MaybePromise<T> = T | PromiseLike<T>;
 
 /** True for a promise or any thenable. */
 export function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
 /** Runs `fn` on a value that may be a promise; stays synchronous when it is not. */

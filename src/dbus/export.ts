@@ -288,9 +288,7 @@ export class ObjectExporter {
     const decl = view.subtreeInterfaces?.find((d) => d.name === name);
     if (!decl || !view.subtree) return undefined;
     const iface = compileDeclared(decl);
-    return then(view.subtree.handler.dispatch(view.child, name, view.ctx!), (impl) =>
-      impl ? { iface, impl } : undefined,
-    );
+    return then(view.subtree.handler.dispatch(view.child, name, view.ctx!), (impl) => (impl ? { iface, impl } : undefined));
   }
 
   /** All interfaces of the node: regular ones, then the subtree's that regular ones do not shadow. */

@@ -394,4 +394,3 @@ function decodeMessageWith(r: Reader, buf: Buffer, total: number, fds: number[] 
   msg.endianness = r.le ? 'l' : 'B';
   return msg;
 }
-

@@ -5,12 +5,7 @@ import type { Subtree, SubtreeContext } from './export-model.js';
 import { type MaybePromise, then } from './export-util.js';
 import type { InterfaceDeclaration, NodeDeclaration } from './interface.js';
 import { generateIntrospectionXml } from './introspection.js';
-import {
-  IntrospectableInterface,
-  ObjectManagerInterface,
-  PeerInterface,
-  PropertiesInterface,
-} from './standard-interfaces.js';
+import { IntrospectableInterface, ObjectManagerInterface, PeerInterface, PropertiesInterface } from './standard-interfaces.js';
 
 const STANDARD_OBJECT_INTERFACES = [PropertiesInterface, IntrospectableInterface, PeerInterface];
 

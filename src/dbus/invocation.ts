@@ -19,7 +19,6 @@ export interface ExportHost {
   readonly checksValues?: boolean;
 }
 
-
 /** Sends an ERROR reply to `call` unless the caller expects no reply; a failing send is dropped (e.g. connection closed). */
 export function sendErrorReply(host: ExportHost, call: Message, name: string, text: string): void {
   if (call.flags & MessageFlags.NoReplyExpected) return;

@@ -73,13 +73,7 @@ const BASIC: Record<string, BasicInfo> = {
   g: { kind: Kind.Signature, alignment: 1 },
 };
 
-function node(
-  kind: Kind,
-  code: string,
-  signature: string,
-  alignment: 1 | 2 | 4 | 8,
-  children: TypeNode[],
-): TypeNode {
+function node(kind: Kind, code: string, signature: string, alignment: 1 | 2 | 4 | 8, children: TypeNode[]): TypeNode {
   const basic = kind <= Kind.Signature;
   const isDict = kind === Kind.Array && children[0]!.kind === Kind.DictEntry;
   const isByteArray = kind === Kind.Array && children[0]!.kind === Kind.Byte;

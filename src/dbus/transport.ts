@@ -237,10 +237,7 @@ async function connectEntry(entry: AddressEntry, wantFds = true): Promise<Transp
 }
 
 /** Opens the first entry of an address list that can be connected; the entry comes back for its guid. */
-export async function connectAddress(
-  address: string,
-  wantFds = true,
-): Promise<{ transport: Transport; entry: AddressEntry }> {
+export async function connectAddress(address: string, wantFds = true): Promise<{ transport: Transport; entry: AddressEntry }> {
   const failures: string[] = [];
   for (const entry of parseAddress(address)) {
     try {
@@ -249,10 +246,7 @@ export async function connectAddress(
       failures.push(`${formatAddressEntry(entry)}: ${(err as Error).message}`);
     }
   }
-  throw new DBusError(
-    'org.freedesktop.DBus.Error.NoServer',
-    `could not connect to ${address} (${failures.join('; ')})`,
-  );
+  throw new DBusError('org.freedesktop.DBus.Error.NoServer', `could not connect to ${address} (${failures.join('; ')})`);
 }
 
 /** A listening socket with the address clients use to reach it. */

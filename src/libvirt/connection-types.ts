@@ -33,9 +33,7 @@ export interface ClosedEvent {
 }
 
 /** An event sent by the daemon (a VIR_NET_MESSAGE of REMOTE_PROGRAM or QEMU_PROGRAM), decoded. */
-export type ConnectionEvent =
-  | (RemoteEvent & { program: typeof REMOTE_PROGRAM })
-  | (QemuEvent & { program: typeof QEMU_PROGRAM });
+export type ConnectionEvent = (RemoteEvent & { program: typeof REMOTE_PROGRAM }) | (QemuEvent & { program: typeof QEMU_PROGRAM });
 
 /** An event delivered to a callback registered with register*Event: a RemoteEvent with its callbackID. */
 export type RemoteCallbackEvent = RemoteEvent & { family: EventFamily; callbackID: number };

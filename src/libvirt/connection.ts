@@ -5,13 +5,7 @@
 // generated event table.
 
 import { EventEmitter } from 'node:events';
-import {
-  type CloseReason,
-  LibvirtConnectError,
-  LibvirtConnectionClosedError,
-  LibvirtError,
-  LibvirtProtocolError,
-} from './errors.js';
+import { type CloseReason, LibvirtConnectError, LibvirtConnectionClosedError, LibvirtError, LibvirtProtocolError } from './errors.js';
 import {
   DEFAULT_KEEPALIVE_COUNT,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
@@ -121,7 +115,12 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
     this.options = options;
     this.qemu = bindProgram(this.call.bind(this), QemuProcedures);
     this.lxc = bindProgram(this.call.bind(this), LxcProcedures);
-    this.router = new EventRouter(tableEventCalls((info, args) => this.callProcedure(info, args), () => this.state === 'open'));
+    this.router = new EventRouter(
+      tableEventCalls(
+        (info, args) => this.callProcedure(info, args),
+        () => this.state === 'open',
+      ),
+    );
     this.plan = resolveUri(uri, { ...options.resolve, readonly: options.readonly ?? options.resolve?.readonly });
     this.emitter.setMaxListeners(0);
   }
@@ -515,8 +514,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   }
 
   private dispatchEvent(p: Packet): void {
-    const table =
-      p.program === REMOTE_PROGRAM ? remoteEventDecoders : p.program === QEMU_PROGRAM ? qemuEventDecoders : undefined;
+    const table = p.program === REMOTE_PROGRAM ? remoteEventDecoders : p.program === QEMU_PROGRAM ? qemuEventDecoders : undefined;
     const entry = table?.get(p.procedure);
     // libvirt ignores events of programs and procedures it does not know.
     if (!entry) return;
@@ -553,27 +551,47 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   }
 
   /** Registers a domain event callback (REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY) for one domain or all (null). */
-  registerDomainEvent(eventID: number, dom: RemoteNonnullDomain | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
+  registerDomainEvent(
+    eventID: number,
+    dom: RemoteNonnullDomain | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
     return this.router.register('domain', eventID, dom, listener as (ev: unknown) => void);
   }
 
   /** Registers a network event callback (REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY). */
-  registerNetworkEvent(eventID: number, net: RemoteNonnullNetwork | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
+  registerNetworkEvent(
+    eventID: number,
+    net: RemoteNonnullNetwork | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
     return this.router.register('network', eventID, net, listener as (ev: unknown) => void);
   }
 
   /** Registers a storage pool event callback (REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY). */
-  registerStoragePoolEvent(eventID: number, pool: RemoteNonnullStoragePool | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
+  registerStoragePoolEvent(
+    eventID: number,
+    pool: RemoteNonnullStoragePool | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
     return this.router.register('storagePool', eventID, pool, listener as (ev: unknown) => void);
   }
 
   /** Registers a node device event callback (REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY). */
-  registerNodeDeviceEvent(eventID: number, dev: RemoteNonnullNodeDevice | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
+  registerNodeDeviceEvent(
+    eventID: number,
+    dev: RemoteNonnullNodeDevice | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
     return this.router.register('nodeDevice', eventID, dev, listener as (ev: unknown) => void);
   }
 
   /** Registers a secret event callback (REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY). */
-  registerSecretEvent(eventID: number, secret: RemoteNonnullSecret | null, listener: (ev: RemoteCallbackEvent) => void): Promise<EventRegistration> {
+  registerSecretEvent(
+    eventID: number,
+    secret: RemoteNonnullSecret | null,
+    listener: (ev: RemoteCallbackEvent) => void,
+  ): Promise<EventRegistration> {
     return this.router.register('secret', eventID, secret, listener as (ev: unknown) => void);
   }
 

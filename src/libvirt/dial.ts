@@ -195,4 +195,3 @@ function connectSocket(target: Exclude<ConnectTarget, { argv: string[] }>, timeo
     });
   });
 }
-

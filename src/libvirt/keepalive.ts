@@ -2,12 +2,7 @@
 // procedure 1 and no payload) and the other answers PONG (procedure 2). Like libvirt's
 // virKeepAlive, we ping only when nothing has arrived for `interval` ms, and declare the peer
 // dead after `count` pings in a row went unanswered (no packet at all received meanwhile).
-import {
-  KEEPALIVE_PROC_PING,
-  KEEPALIVE_PROC_PONG,
-  KEEPALIVE_PROGRAM,
-  KEEPALIVE_PROTOCOL_VERSION,
-} from './keepalive-protocol.gen.js';
+import { KEEPALIVE_PROC_PING, KEEPALIVE_PROC_PONG, KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION } from './keepalive-protocol.gen.js';
 
 export { KEEPALIVE_PROC_PING, KEEPALIVE_PROC_PONG, KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION };
 

@@ -96,10 +96,7 @@ export function encodePacket(h: PacketHeader, payload?: Uint8Array, fdCount?: nu
 /** Throws LibvirtMessageSizeError unless `total` (length word included) is a valid packet length. */
 export function checkLength(total: number): void {
   if (total > VIR_NET_MESSAGE_MAX + VIR_NET_MESSAGE_LEN_MAX) {
-    throw new LibvirtMessageSizeError(
-      `packet of ${total} bytes exceeds VIR_NET_MESSAGE_MAX (${VIR_NET_MESSAGE_MAX})`,
-      total,
-    );
+    throw new LibvirtMessageSizeError(`packet of ${total} bytes exceeds VIR_NET_MESSAGE_MAX (${VIR_NET_MESSAGE_MAX})`, total);
   }
   if (total < PAYLOAD_OFFSET) {
     throw new LibvirtMessageSizeError(`packet length ${total} is shorter than a header`, total);

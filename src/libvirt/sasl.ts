@@ -135,8 +135,10 @@ class Scram implements SaslClientMechanism {
     const nonce = attrs.get('r');
     const salt = attrs.get('s');
     const iterations = Number(attrs.get('i'));
-    if (!nonce?.startsWith(this.nonce) || nonce.length === this.nonce.length) throw new SaslError('SCRAM server nonce does not extend ours');
-    if (!salt || !Number.isInteger(iterations) || iterations < 1) throw new SaslError('SCRAM server-first message lacks salt or iteration count');
+    if (!nonce?.startsWith(this.nonce) || nonce.length === this.nonce.length)
+      throw new SaslError('SCRAM server nonce does not extend ours');
+    if (!salt || !Number.isInteger(iterations) || iterations < 1)
+      throw new SaslError('SCRAM server-first message lacks salt or iteration count');
     const salted = pbkdf2Sync(this.creds.password.normalize('NFKC'), Buffer.from(salt, 'base64'), iterations, this.keyLength, this.hash);
     const clientKey = this.hmac(salted, 'Client Key');
     const storedKey = createHash(this.hash).update(clientKey).digest();

@@ -64,9 +64,7 @@ export function parseUri(text: string): LibvirtUri {
   if (plus >= 0) {
     const t = scheme.slice(plus + 1).toLowerCase();
     if (!(TRANSPORTS as readonly string[]).includes(t)) {
-      throw new LibvirtUriError(
-        `transport in URL not recognised (should be tls|unix|ssh|ext|tcp|libssh2|libssh): '${t}'`,
-      );
+      throw new LibvirtUriError(`transport in URL not recognised (should be tls|unix|ssh|ext|tcp|libssh2|libssh): '${t}'`);
     }
     transport = t as Transport;
   }
@@ -290,10 +288,7 @@ export function sshArgv(uri: LibvirtUri, name: string, ctx: ResolveContext = {})
 }
 
 /** libvirt's client certificate locations: pkipath=, else ~/.pki/libvirt for non-root when present, else /etc/pki. */
-export function tlsPaths(
-  pkipath: string | undefined,
-  ctx: ResolveContext = {},
-): { caFile: string; certFile: string; keyFile: string } {
+export function tlsPaths(pkipath: string | undefined, ctx: ResolveContext = {}): { caFile: string; certFile: string; keyFile: string } {
   if (pkipath) {
     return {
       caFile: join(pkipath, 'cacert.pem'),

@@ -314,7 +314,8 @@ export class XdrReader {
   readArrayLength(max: number): number {
     const n = this.readUint();
     if (n > max) throw new XdrError('LIMIT', `array of ${n} elements exceeds its maximum of ${max}`);
-    if (n * 4 > this.end - this.offset) throw new XdrError('SHORT_INPUT', `array of ${n} elements cannot fit in ${this.end - this.offset} bytes`);
+    if (n * 4 > this.end - this.offset)
+      throw new XdrError('SHORT_INPUT', `array of ${n} elements cannot fit in ${this.end - this.offset} bytes`);
     return n;
   }
 

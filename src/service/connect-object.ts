@@ -103,9 +103,7 @@ export class ConnectObject implements ConnectHandle, ServiceObject {
   }
 
   private async openNow(): Promise<LibvirtConnection> {
-    const conn = this.options.open
-      ? await this.options.open(this.uri)
-      : await new LibvirtConnection(this.uri).open();
+    const conn = this.options.open ? await this.options.open(this.uri) : await new LibvirtConnection(this.uri).open();
     if (this.closed) {
       await conn.close().catch(() => {});
       throw new Error(`${this.path} is shut down`);

@@ -137,9 +137,7 @@ export const ConnectInterface = defineInterface('org.libvirt.Connect', {
       libvirt: 'virDomainCreateXMLWithFiles',
       // The descriptors that came with the call travel on to libvirt.
       call: answersPath(Kinds.domain, async (conn, a) => {
-        const { result } = await conn.withFds(a.files, () =>
-          conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags }),
-        );
+        const { result } = await conn.withFds(a.files, () => conn.domainCreateXmlWithFiles({ xml_desc: a.xml, flags: a.flags }));
         return result.dom;
       }),
     },

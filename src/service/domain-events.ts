@@ -45,9 +45,9 @@ const REGISTERED = [
 ] as const;
 
 /** virDomainEventID values (libvirt-domain.h, through the generator) the reference registers, in its order. */
-export const DomainEventId = Object.fromEntries(
-  REGISTERED.map((k) => [k, VirDomainEventID[`VIR_DOMAIN_EVENT_ID_${k}`]]),
-) as { readonly [K in (typeof REGISTERED)[number]]: (typeof VirDomainEventID)[`VIR_DOMAIN_EVENT_ID_${K}`] };
+export const DomainEventId = Object.fromEntries(REGISTERED.map((k) => [k, VirDomainEventID[`VIR_DOMAIN_EVENT_ID_${k}`]])) as {
+  readonly [K in (typeof REGISTERED)[number]]: (typeof VirDomainEventID)[`VIR_DOMAIN_EVENT_ID_${K}`];
+};
 
 /** One signal to emit. */
 export interface SignalEmission {
@@ -96,8 +96,7 @@ const converters: { [K in Kind]: (connectPath: string, b: Body<K>) => SignalEmis
       msg.authScheme,
       msg.subject.map((s) => [s.type, s.name]),
     ]),
-  IO_ERROR_REASON: (c, { msg }) =>
-    domainSignal(c, msg.dom, 'IOError', [msg.srcPath, msg.devAlias ?? '', msg.action, msg.reason]),
+  IO_ERROR_REASON: (c, { msg }) => domainSignal(c, msg.dom, 'IOError', [msg.srcPath, msg.devAlias ?? '', msg.action, msg.reason]),
   CONTROL_ERROR: (c, { msg }) => domainSignal(c, msg.dom, 'ControlError', []),
   BLOCK_JOB: (c, { msg }) => domainSignal(c, msg.dom, 'BlockJob', [msg.path, msg.type, msg.status]),
   // What the daemon sends for the BLOCK_JOB_2 callback we register: the disk's target, not its path.

@@ -245,9 +245,7 @@ export const lifecycleMethods = defineMethods({
     libvirt: 'virDomainInterfaceAddresses',
     call: onDomain(async ({ conn, ref: dom }, a) => {
       const r = await conn.domainInterfaceAddresses({ dom, source: a.source, flags: a.flags });
-      return [
-        r.ifaces.map((i) => [i.name, i.hwaddr ?? '', i.addrs.map((ad) => [ad.type, ad.addr, ad.prefix])]),
-      ];
+      return [r.ifaces.map((i) => [i.name, i.hwaddr ?? '', i.addrs.map((ad) => [ad.type, ad.addr, ad.prefix])])];
     }),
   },
   ManagedSave: {

@@ -10,7 +10,10 @@ import { Kinds } from './object-kinds.js';
 import { StoragePoolInterface } from './storage-pool.js';
 
 /** A binding of one event id (for every object) to what its message becomes; family, number and message type come from the generated tables. */
-function bind<K extends keyof RemoteEventMessages>(event: K, onEvent: (m: RemoteEventMessages[K], ctx: EventContext) => void): EventBinding {
+function bind<K extends keyof RemoteEventMessages>(
+  event: K,
+  onEvent: (m: RemoteEventMessages[K], ctx: EventContext) => void,
+): EventBinding {
   return { event, register: (conn, ctx) => conn.registerEvent(event, null, (ev) => onEvent(ev.msg, ctx)) };
 }
 

@@ -69,17 +69,10 @@ export const NetworkInterface = defineInterface(Kinds.network.interface, {
       call: on(Kinds.network, async ({ conn, ref }, args) => {
         const { leases } = await conn.networkGetDhcpLeases({ net: ref, mac: args.mac, need_results: 1, flags: args.flags });
         return [
-          leases.map((l) => [
-            l.iface,
-            l.expirytime,
-            l.type,
-            l.mac ?? '',
-            l.iaid ?? '',
-            l.ipaddr,
-            l.prefix,
-            l.hostname ?? '',
-            l.clientid ?? '',
-          ] as const),
+          leases.map(
+            (l) =>
+              [l.iface, l.expirytime, l.type, l.mac ?? '', l.iaid ?? '', l.ipaddr, l.prefix, l.hostname ?? '', l.clientid ?? ''] as const,
+          ),
         ];
       }),
     },

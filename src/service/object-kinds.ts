@@ -20,16 +20,7 @@ import type {
   RemoteNonnullStorageVol,
 } from '../libvirt/index.js';
 import { OrgLibvirtError } from './errors.js';
-import {
-  decodeString,
-  encodeString,
-  encodeUuid,
-  lastElement,
-  parseUuidLikeLibvirt,
-  uuidArg,
-  uuidTextOf,
-  uuidToString,
-} from './paths.js';
+import { decodeString, encodeString, encodeUuid, lastElement, parseUuidLikeLibvirt, uuidArg, uuidTextOf, uuidToString } from './paths.js';
 
 /** The part of a Connect object that objects below it need. */
 export interface ConnectHandle {
@@ -194,10 +185,7 @@ function lookupInDomain<R>(
 }
 
 /** The objects inside every domain (a domain that vanished meanwhile, or a driver without them, adds none). */
-async function listInDomains<R>(
-  conn: LibvirtConnection,
-  listOf: (dom: RemoteNonnullDomain) => Promise<R[]>,
-): Promise<R[]> {
+async function listInDomains<R>(conn: LibvirtConnection, listOf: (dom: RemoteNonnullDomain) => Promise<R[]>): Promise<R[]> {
   const { domains } = await conn.connectListAllDomains({ need_results: 1, flags: 0 });
   const out: R[] = [];
   for (const dom of domains) {

@@ -55,11 +55,7 @@ type ParseStruct<S extends string, D extends Direction, Acc extends unknown[]> =
     : never;
 
 /** The JavaScript type of one complete D-Bus type (unknown for a signature not known literally). */
-export type TypeOf<S extends string, D extends Direction> = string extends S
-  ? unknown
-  : ParseOne<S, D> extends [infer T, '']
-    ? T
-    : never;
+export type TypeOf<S extends string, D extends Direction> = string extends S ? unknown : ParseOne<S, D> extends [infer T, ''] ? T : never;
 
 /** The `name:type` parts of a space-separated argument list. */
 type Parts<S extends string> = S extends `${infer H} ${infer T}` ? [H, ...Parts<T>] : S extends '' ? [] : [S];
@@ -71,15 +67,16 @@ type SpecOf<S> = S extends string ? S : '';
  * The arguments a handler receives for the in-argument list `S`, by name; those named in
  * `NullIfEmpty` are `string | null` (an empty string arrives as null).
  */
-export type ArgsOf<S, NullIfEmpty = never> = string extends SpecOf<S>
-  ? { readonly [name: string]: unknown }
-  : {
-      readonly [P in Parts<SpecOf<S>>[number] as P extends `${infer N}:${string}` ? N : never]: P extends `${infer N}:${infer T}`
-        ? N extends NullIfEmpty
-          ? TypeOf<T, 'in'> | null
-          : TypeOf<T, 'in'>
-        : never;
-    };
+export type ArgsOf<S, NullIfEmpty = never> =
+  string extends SpecOf<S>
+    ? { readonly [name: string]: unknown }
+    : {
+        readonly [P in Parts<SpecOf<S>>[number] as P extends `${infer N}:${string}` ? N : never]: P extends `${infer N}:${infer T}`
+          ? N extends NullIfEmpty
+            ? TypeOf<T, 'in'> | null
+            : TypeOf<T, 'in'>
+          : never;
+      };
 
 type Values<L> = L extends [infer H, ...infer R] ? [H extends `${string}:${infer T}` ? TypeOf<T, 'out'> : never, ...Values<R>] : [];
 

@@ -152,4 +152,3 @@ export const StoragePoolInterface = defineInterface(Kinds.storagePool.interface,
     Refresh: { libvirt: 'virConnectStoragePoolEventGenericCallback' },
   },
 });
-

@@ -301,8 +301,7 @@ export class UnixFdSocket extends EventEmitter<UnixFdSocketEvents> {
   private updatePoll(): void {
     if (this._destroyed) return;
     const { UV_READABLE, UV_WRITABLE } = this.native;
-    const want =
-      (this.reading && !this.readEnded ? UV_READABLE : 0) | (this.head < this.queue.length ? UV_WRITABLE : 0);
+    const want = (this.reading && !this.readEnded ? UV_READABLE : 0) | (this.head < this.queue.length ? UV_WRITABLE : 0);
     if (want === this.watching) return;
     this.watching = want;
     const r = want === 0 ? this.poller.stop() : this.poller.start(want);

@@ -32,10 +32,7 @@ export interface NativePoller {
 }
 
 // Relative to dist/src/unix/ (compiled) and to src/unix/ (run from source).
-const candidates = [
-  '../../../src/unix/native/build/Release/unix_fd.node',
-  './native/build/Release/unix_fd.node',
-];
+const candidates = ['../../../src/unix/native/build/Release/unix_fd.node', './native/build/Release/unix_fd.node'];
 
 let addon: NativeUnix | undefined;
 let loadError: UnixSupportError | undefined;

@@ -24,11 +24,14 @@ describe('address parsing', () => {
     assert.equal(entries[0]?.params.get('path'), '/tmp/a b');
     assert.equal(entries[0]?.params.get('guid'), '0123');
     assert.equal(entries[1]?.transport, 'tcp');
-    assert.deepEqual([...(entries[1]?.params ?? [])], [
-      ['host', 'localhost'],
-      ['port', '1234'],
-      ['family', 'ipv4'],
-    ]);
+    assert.deepEqual(
+      [...(entries[1]?.params ?? [])],
+      [
+        ['host', 'localhost'],
+        ['port', '1234'],
+        ['family', 'ipv4'],
+      ],
+    );
   });
 
   it('accepts an entry without parameters', () => {

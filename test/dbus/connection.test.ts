@@ -156,10 +156,7 @@ describe('DBusConnection on a private bus', () => {
   });
 
   it('checks the reply signature and the argument values before sending', async () => {
-    await assert.rejects(
-      conn.call({ ...py1, member: 'Echo', signature: 's', body: ['x'], replySignature: 'i' }),
-      DBusInvalidArgsError,
-    );
+    await assert.rejects(conn.call({ ...py1, member: 'Echo', signature: 's', body: ['x'], replySignature: 'i' }), DBusInvalidArgsError);
     await assert.rejects(conn.call({ ...py1, member: 'Add', signature: 'ii', body: ['x', 2] }), DBusInvalidArgsError);
     // The connection is fine afterwards.
     assert.deepEqual(await conn.call({ ...py1, member: 'Add', signature: 'ii', body: [1, 2] }), [3]);
@@ -428,7 +425,10 @@ describe('DBusConnection robustness and flow control', () => {
     assert.equal(vanished, true);
     assert.ok(error instanceof DBusProtocolError);
     await new Promise<void>((r) => (raw.destroyed ? r() : raw.once('close', () => r())));
-    assert.deepEqual(await good.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(3)] }), [3]);
+    assert.deepEqual(
+      await good.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(3)] }),
+      [3],
+    );
     good.close();
   });
 
@@ -451,7 +451,18 @@ describe('DBusConnection robustness and flow control', () => {
       const { raw, closed } = await rawAuthenticated(capped);
       raw.pause(); // never read
       for (let serial = 1; serial <= 200; serial++) {
-        raw.write(encodeMessage({ type: MessageType.MethodCall, flags: 0, serial, path: '/big', interface: 'org.example.Big', member: 'Get', signature: '', body: [] }));
+        raw.write(
+          encodeMessage({
+            type: MessageType.MethodCall,
+            flags: 0,
+            serial,
+            path: '/big',
+            interface: 'org.example.Big',
+            member: 'Get',
+            signature: '',
+            body: [],
+          }),
+        );
       }
       const [vanished, error] = await closed;
       assert.equal(vanished, false);
@@ -476,7 +487,10 @@ describe('DBusConnection robustness and flow control', () => {
     // Issued in one turn: only the first went out; 39 × 256 KiB wait in their promises, not in a buffer.
     assert.ok(maxQueued <= limit + big.length + 1024, `queued ${maxQueued}`);
     const results = await Promise.all(calls);
-    assert.deepEqual(results, Array.from({ length: 40 }, () => [big.length]));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 40 }, () => [big.length]),
+    );
     c.close();
   });
 
@@ -517,7 +531,10 @@ describe('DBusConnection robustness and flow control', () => {
     const c = await DBusConnection.fromStream(socket, { mechanisms: ['DBUS_COOKIE_SHA1'] });
     assert.equal(c.uniqueName, undefined);
     assert.equal(c.guid, server.guid);
-    assert.deepEqual(await c.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(9)] }), [9]);
+    assert.deepEqual(
+      await c.call({ path: '/p', interface: 'org.example.P', member: 'Len', signature: 'ay', body: [Buffer.alloc(9)] }),
+      [9],
+    );
     await c.flush();
     c.close();
   });
@@ -538,7 +555,7 @@ describe('DBusConnection.fromStream as the server side', () => {
     await new Promise<void>((r) => srv.listen(path, r));
     try {
       const client = await DBusConnection.connect(`unix:path=${path}`);
-      const sconn = await (await serverSide);
+      const sconn = await await serverSide;
       assert.equal(client.guid, 'a'.repeat(32));
       assert.equal(sconn.peerUid, process.getuid?.());
       const got = new Promise<Message>((r) => client.signalSubscribe({ member: 'Hi' }, r));

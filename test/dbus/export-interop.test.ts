@@ -32,7 +32,14 @@ const Calc: InterfaceDeclaration = {
     },
     { name: 'Slow', in: [{ name: 'x', signature: 's' }], out: [{ name: 'y', signature: 's' }] },
     { name: 'Fail', in: [{ name: 'how', signature: 's' }], out: [] },
-    { name: 'Describe', in: [], out: [{ name: 'info', signature: 'a{sv}' }, { name: 'tags', signature: 'as' }] },
+    {
+      name: 'Describe',
+      in: [],
+      out: [
+        { name: 'info', signature: 'a{sv}' },
+        { name: 'tags', signature: 'as' },
+      ],
+    },
   ],
   signals: [{ name: 'Added', args: [{ name: 'sum', signature: 'i' }] }],
   properties: [
@@ -125,8 +132,7 @@ async function run(cmd: string, args: string[]): Promise<{ stdout: string; stder
   }
 }
 
-const gdbus = (sub: string, dest: string, ...args: string[]) =>
-  run('gdbus', [sub, '--address', bus.address, '--dest', dest, ...args]);
+const gdbus = (sub: string, dest: string, ...args: string[]) => run('gdbus', [sub, '--address', bus.address, '--dest', dest, ...args]);
 const busctl = (...args: string[]) => run('busctl', [`--address=${bus.address}`, ...args]);
 
 // ----- gdbus -----
@@ -293,7 +299,15 @@ test('busctl call with a wrong signature gets InvalidArgs from the exporter', as
 test('busctl tree shows registered objects, intermediate nodes and subtree nodes', async () => {
   const r = await busctl('tree', NAME);
   assert.equal(r.code, 0, r.stderr);
-  for (const p of ['/org', '/org/example', '/org/example/calc', '/org/example/items', '/org/example/items/item0', '/org/example/items/item2', '/org/example/libvirt/domain']) {
+  for (const p of [
+    '/org',
+    '/org/example',
+    '/org/example/calc',
+    '/org/example/items',
+    '/org/example/items/item0',
+    '/org/example/items/item2',
+    '/org/example/libvirt/domain',
+  ]) {
     assert.match(r.stdout, new RegExp(`─${p.replaceAll('/', '\\/')}$`, 'm'), `${p} in tree`);
   }
 });

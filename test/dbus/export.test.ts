@@ -43,14 +43,7 @@ class MemoryPeer implements ExportHost {
   }
 
   /** Sends a call; resolves with its reply (or undefined if none came within a few ticks when none is expected). */
-  async call(
-    path: string,
-    iface: string | undefined,
-    member: string,
-    signature = '',
-    body: unknown[] = [],
-    flags = 0,
-  ): Promise<Message> {
+  async call(path: string, iface: string | undefined, member: string, signature = '', body: unknown[] = [], flags = 0): Promise<Message> {
     const serial = ++this.serial;
     const call: Message = { type: MessageType.MethodCall, flags, serial, path, member, signature, body, sender: CALLER };
     if (iface !== undefined) call.interface = iface;
@@ -96,7 +89,14 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const Calc: InterfaceDeclaration = {
   name: 'org.example.Calc',
   methods: [
-    { name: 'Add', in: [{ name: 'a', signature: 'i' }, { name: 'b', signature: 'i' }], out: [{ name: 'sum', signature: 'i' }] },
+    {
+      name: 'Add',
+      in: [
+        { name: 'a', signature: 'i' },
+        { name: 'b', signature: 'i' },
+      ],
+      out: [{ name: 'sum', signature: 'i' }],
+    },
     { name: 'Slow', in: [{ name: 'x', signature: 's' }], out: [{ name: 'y', signature: 's' }] },
     { name: 'Fail', in: [{ name: 'how', signature: 's' }], out: [] },
     { name: 'Bad', in: [], out: [{ name: 'n', signature: 'u' }] },
@@ -105,7 +105,15 @@ const Calc: InterfaceDeclaration = {
     { name: 'Later', in: [], out: [{ name: 'n', signature: 'a{sv}' }] },
     { name: 'Unimplemented', in: [], out: [] },
   ],
-  signals: [{ name: 'Added', args: [{ name: 'sum', signature: 'i' }, { name: 'who', signature: 's' }] }],
+  signals: [
+    {
+      name: 'Added',
+      args: [
+        { name: 'sum', signature: 'i' },
+        { name: 'who', signature: 's' },
+      ],
+    },
+  ],
   properties: [
     { name: 'Name', signature: 's', access: 'read' },
     { name: 'Level', signature: 'u', access: 'readwrite' },
@@ -277,7 +285,10 @@ test("errorNames: 'specific' answers UnknownObject, UnknownInterface, UnknownPro
   const P = 'org.freedesktop.DBus.Properties';
   assert.equal((await peer.err('/org/example/nothing', 'org.example.Calc', 'Add', 'ii', [1, 2])).errorName, StandardErrors.UnknownObject);
   assert.equal((await peer.err('/org/example/calc', 'org.example.Nope', 'Add')).errorName, StandardErrors.UnknownInterface);
-  assert.equal((await peer.err('/org/example/calc', P, 'Get', 'ss', ['org.example.Calc', 'Nope'])).errorName, StandardErrors.UnknownProperty);
+  assert.equal(
+    (await peer.err('/org/example/calc', P, 'Get', 'ss', ['org.example.Calc', 'Nope'])).errorName,
+    StandardErrors.UnknownProperty,
+  );
   assert.equal((await peer.err('/org/example/calc', P, 'GetAll', 's', ['org.example.Nope'])).errorName, StandardErrors.UnknownInterface);
   assert.equal(
     (await peer.err('/org/example/calc', P, 'Set', 'ssv', ['org.example.Calc', 'Name', new Variant('s', 'x')])).errorName,
@@ -292,7 +303,19 @@ test('NO_REPLY_EXPECTED: the handler runs, no reply or error is sent', async () 
   const before = peer.sent.length;
   const call = (iface: string, member: string, sig = '', body: unknown[] = []) =>
     peer.exporter.handleMethodCall(
-      decodeMessage(encodeMessage({ type: MessageType.MethodCall, flags: noReply, serial: 77, path: '/org/example/calc', interface: iface, member, signature: sig, body, sender: CALLER })),
+      decodeMessage(
+        encodeMessage({
+          type: MessageType.MethodCall,
+          flags: noReply,
+          serial: 77,
+          path: '/org/example/calc',
+          interface: iface,
+          member,
+          signature: sig,
+          body,
+          sender: CALLER,
+        }),
+      ),
     );
   call('org.example.Calc', 'Void');
   call('org.example.Calc', 'Fail', 's', ['custom']);
@@ -321,17 +344,33 @@ test('registering the same path and interface twice throws ObjectPathInUse; unre
 
 test('bad registrations throw typed errors', () => {
   const exporter = new ObjectExporter({ send() {} });
-  assert.throws(() => exporter.registerObject('not/a/path', Calc, {}), (e: unknown) => e instanceof DBusError && e.errorName === StandardErrors.InvalidArgs);
+  assert.throws(
+    () => exporter.registerObject('not/a/path', Calc, {}),
+    (e: unknown) => e instanceof DBusError && e.errorName === StandardErrors.InvalidArgs,
+  );
   assert.throws(() => exporter.registerObject('/a', { ...Calc, name: 'org.freedesktop.DBus.Properties' }, {}), DBusError);
   assert.throws(() => exporter.registerObject('/a', { name: 'x', methods: [], signals: [], properties: [] }, {}), DBusError);
-  const badSig: InterfaceDeclaration = { name: 'a.b', methods: [{ name: 'M', in: [{ signature: 'a' }], out: [] }], signals: [], properties: [] };
+  const badSig: InterfaceDeclaration = {
+    name: 'a.b',
+    methods: [{ name: 'M', in: [{ signature: 'a' }], out: [] }],
+    signals: [],
+    properties: [],
+  };
   assert.throws(() => exporter.registerObject('/a', badSig, {}), DBusError);
-  assert.throws(() => exporter.registerSubtree('/a/', { enumerate: () => [], introspect: () => null, dispatch: () => undefined }), DBusError);
+  assert.throws(
+    () => exporter.registerSubtree('/a/', { enumerate: () => [], introspect: () => null, dispatch: () => undefined }),
+    DBusError,
+  );
 });
 
 test('a call without interface finds the method on any interface of the object', async () => {
   const { peer, exporter } = setup();
-  const Other: InterfaceDeclaration = { name: 'org.example.Other', methods: [{ name: 'Hello', in: [], out: [{ signature: 's' }] }], signals: [], properties: [] };
+  const Other: InterfaceDeclaration = {
+    name: 'org.example.Other',
+    methods: [{ name: 'Hello', in: [], out: [{ signature: 's' }] }],
+    signals: [],
+    properties: [],
+  };
   exporter.registerObject('/org/example/calc', Other, { methods: { Hello: (_a, inv) => [`hello from ${inv.interfaceName}`] } });
   assert.deepEqual(await peer.ok('/org/example/calc', undefined, 'Add', 'ii', [1, 2]), [3]);
   assert.deepEqual(await peer.ok('/org/example/calc', undefined, 'Hello'), ['hello from org.example.Other']);
@@ -346,9 +385,13 @@ const PROPS = 'org.freedesktop.DBus.Properties';
 
 test('Properties.Get reads through per-property accessors and getProperty, typed as declared', async () => {
   const { peer } = setup();
-  assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Name']), [new Variant('s', 'calc at /org/example/calc')]);
+  assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Name']), [
+    new Variant('s', 'calc at /org/example/calc'),
+  ]);
   assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Big']), [new Variant('t', 2n ** 60n)]);
-  assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Any']), [new Variant('v', new Variant('s', 'hi'))]);
+  assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Any']), [
+    new Variant('v', new Variant('s', 'hi')),
+  ]);
 });
 
 test('Properties.GetAll returns every readable property in declaration order', async () => {
@@ -365,7 +408,9 @@ test('Properties.Set checks access and the value type, then calls the setter', a
   assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Level']), [new Variant('u', 9)]);
   await peer.ok('/org/example/calc', PROPS, 'Set', 'ssv', ['org.example.Calc', 'Secret', new Variant('s', 'pw')]);
   await peer.ok('/org/example/calc', PROPS, 'Set', 'ssv', ['org.example.Calc', 'Any', new Variant('v', new Variant('i', -1))]);
-  assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Any']), [new Variant('v', new Variant('i', -1))]);
+  assert.deepEqual(await peer.ok('/org/example/calc', PROPS, 'Get', 'ss', ['org.example.Calc', 'Any']), [
+    new Variant('v', new Variant('i', -1)),
+  ]);
   assert.deepEqual(log, ['set Level=9', 'set Secret=pw', 'set Any=-1']);
 
   let r = await peer.err('/org/example/calc', PROPS, 'Set', 'ssv', ['org.example.Calc', 'Level', new Variant('s', 'nine')]);
@@ -408,7 +453,11 @@ test('getter errors and getters returning the wrong type', async () => {
     properties: {
       Good: { get: () => 'good' },
       Wrong: { get: () => 'not a number' },
-      Throws: { get: () => { throw new DBusError('org.example.Error.Getter', 'getter failed'); } },
+      Throws: {
+        get: () => {
+          throw new DBusError('org.example.Error.Getter', 'getter failed');
+        },
+      },
       Async: { get: async () => ['a', 'b'] },
     },
   });
@@ -441,7 +490,13 @@ test('getAllProperties answers GetAll in one go', async () => {
     },
   });
   const [all] = await peer.ok('/bulk', PROPS, 'GetAll', 's', ['org.example.Bulk']);
-  assert.deepEqual(all, new Map<string, Variant>([['A', new Variant('u', 1)], ['B', new Variant('s', 'two')]]));
+  assert.deepEqual(
+    all,
+    new Map<string, Variant>([
+      ['A', new Variant('u', 1)],
+      ['B', new Variant('s', 'two')],
+    ]),
+  );
   assert.equal(calls, 1);
   // A readable property it leaves out (say, its getter failed) is left out of the answer.
   peer.exporter.registerObject('/partial', I, { getAllProperties: () => new Map([['B', 'only']]) });
@@ -479,16 +534,25 @@ test('Introspect of an object lists the standard interfaces, its own (from the d
     ['org.freedesktop.DBus.Properties', 'org.freedesktop.DBus.Introspectable', 'org.freedesktop.DBus.Peer', 'org.example.Calc'],
   );
   assert.deepEqual(JSON.parse(JSON.stringify(node.interfaces[3])), JSON.parse(JSON.stringify(Calc)));
-  assert.deepEqual(node.nodes.map((n) => n.name), ['sub', 'other']);
+  assert.deepEqual(
+    node.nodes.map((n) => n.name),
+    ['sub', 'other'],
+  );
 });
 
 test('intermediate paths are introspectable and list their children; unknown paths give an empty node', async () => {
   const { peer } = setup();
   let { node } = await introspect(peer, '/');
   assert.deepEqual(node.interfaces, []);
-  assert.deepEqual(node.nodes.map((n) => n.name), ['org']);
+  assert.deepEqual(
+    node.nodes.map((n) => n.name),
+    ['org'],
+  );
   ({ node } = await introspect(peer, '/org/example'));
-  assert.deepEqual(node.nodes.map((n) => n.name), ['calc']);
+  assert.deepEqual(
+    node.nodes.map((n) => n.name),
+    ['calc'],
+  );
   ({ node } = await introspect(peer, '/elsewhere'));
   assert.deepEqual(node, { interfaces: [], nodes: [] });
 });
@@ -542,12 +606,17 @@ for (const asynchronous of [false, true]) {
     assert.deepEqual(log, ['enumerate', 'introspect item2', 'dispatch item2 org.example.Item']);
     assert.deepEqual(await peer.ok('/org/example/items/item1', undefined, 'Describe'), ['item at /org/example/items/item1']);
     assert.deepEqual(await peer.ok('/org/example/items/item1', PROPS, 'Get', 'ss', ['org.example.Item', 'Index']), [new Variant('u', 1)]);
-    assert.deepEqual(await peer.ok('/org/example/items/item0', PROPS, 'GetAll', 's', ['org.example.Item']), [new Map([['Index', new Variant('u', 0)]])]);
+    assert.deepEqual(await peer.ok('/org/example/items/item0', PROPS, 'GetAll', 's', ['org.example.Item']), [
+      new Map([['Index', new Variant('u', 0)]]),
+    ]);
     const { node } = await introspect(peer, '/org/example/items/item0');
     assert.deepEqual(node.interfaces.map((i) => i.name).slice(3), ['org.example.Item']);
     const root = await introspect(peer, '/org/example/items');
     assert.deepEqual(root.node.interfaces, []);
-    assert.deepEqual(root.node.nodes.map((n) => n.name), ['item0', 'item1', 'item2']);
+    assert.deepEqual(
+      root.node.nodes.map((n) => n.name),
+      ['item0', 'item1', 'item2'],
+    );
     // Not enumerated: does not exist (without the flag), even though introspect would answer.
     let r = await peer.err('/org/example/items/hidden', 'org.example.Item', 'Describe');
     assert.deepEqual(r.body, ['Object does not exist at path “/org/example/items/hidden”']);
@@ -646,16 +715,25 @@ test('GetManagedObjects lists regular objects and subtree nodes below the manage
 test('InterfacesAdded and InterfacesRemoved are emitted in order on register/unregister below a manager', async () => {
   const peer = new MemoryPeer();
   peer.exporter.addObjectManager('/om');
-  const slow: ObjectImplementation = { properties: { Index: { get: async () => { await tick(); return 5; } } } };
+  const slow: ObjectImplementation = {
+    properties: {
+      Index: {
+        get: async () => {
+          await tick();
+          return 5;
+        },
+      },
+    },
+  };
   const reg = peer.exporter.registerObject('/om/a', Item, slow);
   reg.unregister();
   peer.exporter.registerObject('/outside', Item, slow);
   await peer.waitFor(() => peer.signals().length >= 2);
   const signals = peer.signals();
-  assert.deepEqual(signals.map((s) => `${s.path} ${s.interface}.${s.member} ${s.signature}`), [
-    '/om org.freedesktop.DBus.ObjectManager.InterfacesAdded oa{sa{sv}}',
-    '/om org.freedesktop.DBus.ObjectManager.InterfacesRemoved oas',
-  ]);
+  assert.deepEqual(
+    signals.map((s) => `${s.path} ${s.interface}.${s.member} ${s.signature}`),
+    ['/om org.freedesktop.DBus.ObjectManager.InterfacesAdded oa{sa{sv}}', '/om org.freedesktop.DBus.ObjectManager.InterfacesRemoved oas'],
+  );
   assert.deepEqual(signals[0]!.body, ['/om/a', new Map([['org.example.Item', new Map([['Index', new Variant('u', 5)]])]])]);
   assert.deepEqual(signals[1]!.body, ['/om/a', ['org.example.Item']]);
   peer.exporter.notifyInterfacesRemoved('/om/subnode', ['org.example.Item']);
@@ -675,7 +753,14 @@ test('emitPropertiesChanged sends the standard signal with values typed by the d
   assert.equal(s!.interface, 'org.freedesktop.DBus.Properties');
   assert.equal(s!.member, 'PropertiesChanged');
   assert.equal(s!.signature, 'sa{sv}as');
-  assert.deepEqual(s!.body, ['org.example.Calc', new Map<string, Variant>([['Level', new Variant('u', 4)], ['Big', new Variant('t', 1n)]]), ['Name']]);
+  assert.deepEqual(s!.body, [
+    'org.example.Calc',
+    new Map<string, Variant>([
+      ['Level', new Variant('u', 4)],
+      ['Big', new Variant('t', 1n)],
+    ]),
+    ['Name'],
+  ]);
   assert.throws(() => exporter.emitPropertiesChanged('/org/example/calc', Calc, { Nope: 1 }), DBusError);
   assert.throws(() => exporter.emitPropertiesChanged('/org/example/calc', Calc, { Level: 'x' }), DBusError);
   assert.throws(() => exporter.emitPropertiesChanged('/org/example/other', 'org.example.Calc', {}), DBusError);
@@ -694,8 +779,13 @@ test('declared signals are checked against the declaration', () => {
 
 test('many calls in a row on a regular object are answered in order', async () => {
   const { peer } = setup();
-  const replies = await Promise.all(Array.from({ length: 500 }, (_, i) => peer.ok('/org/example/calc', 'org.example.Calc', 'Add', 'ii', [i, 1])));
-  assert.deepEqual(replies.map((r) => r[0]), Array.from({ length: 500 }, (_, i) => i + 1));
+  const replies = await Promise.all(
+    Array.from({ length: 500 }, (_, i) => peer.ok('/org/example/calc', 'org.example.Calc', 'Add', 'ii', [i, 1])),
+  );
+  assert.deepEqual(
+    replies.map((r) => r[0]),
+    Array.from({ length: 500 }, (_, i) => i + 1),
+  );
 });
 
 test('a connection that cannot send (closed) does not break the exporter or leave rejections', async () => {
@@ -725,9 +815,29 @@ test('a connection that cannot send (closed) does not break the exporter or leav
         },
       },
     });
-    exporter.handleMethodCall({ type: MessageType.MethodCall, flags: 0, serial: 1, path: '/c', interface: 'org.example.Calc', member: 'Slow', signature: 's', body: ['x'], sender: CALLER });
+    exporter.handleMethodCall({
+      type: MessageType.MethodCall,
+      flags: 0,
+      serial: 1,
+      path: '/c',
+      interface: 'org.example.Calc',
+      member: 'Slow',
+      signature: 's',
+      body: ['x'],
+      sender: CALLER,
+    });
     await slowDone;
-    exporter.handleMethodCall({ type: MessageType.MethodCall, flags: 0, serial: 2, path: '/nothing', interface: 'a.b', member: 'C', signature: '', body: [], sender: CALLER });
+    exporter.handleMethodCall({
+      type: MessageType.MethodCall,
+      flags: 0,
+      serial: 2,
+      path: '/nothing',
+      interface: 'a.b',
+      member: 'C',
+      signature: '',
+      body: [],
+      sender: CALLER,
+    });
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.deepEqual(rejections, []);
     assert.equal(sent.length, 0);
@@ -738,7 +848,12 @@ test('a connection that cannot send (closed) does not break the exporter or leav
 
 test('a subtree declaring an invalid interface answers Failed (its bug), not InvalidArgs', async () => {
   const peer = new MemoryPeer();
-  const bad: InterfaceDeclaration = { name: 'org.example.Bad', methods: [{ name: 'M', in: [{ signature: 'aa' }], out: [] }], signals: [], properties: [] };
+  const bad: InterfaceDeclaration = {
+    name: 'org.example.Bad',
+    methods: [{ name: 'M', in: [{ signature: 'aa' }], out: [] }],
+    signals: [],
+    properties: [],
+  };
   peer.exporter.registerSubtree('/bad', { enumerate: () => ['x'], introspect: () => [bad], dispatch: () => ({}) });
   const r = await peer.err('/bad/x', 'org.example.Bad', 'M');
   assert.equal(r.errorName, StandardErrors.Failed);

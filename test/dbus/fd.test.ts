@@ -186,10 +186,9 @@ describe('fd passing', () => {
       assert.equal(c.unixFd, true);
       const fd = openSync(join(dir, 'data.txt'), 'r');
       try {
-        assert.deepEqual(
-          await c.call({ path: '/fd', interface: 'org.example.Ours', member: 'Slurp', signature: 'h', body: [fd] }),
-          ['file contents'],
-        );
+        assert.deepEqual(await c.call({ path: '/fd', interface: 'org.example.Ours', member: 'Slurp', signature: 'h', body: [fd] }), [
+          'file contents',
+        ]);
       } finally {
         closeSync(fd);
       }

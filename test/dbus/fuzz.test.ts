@@ -100,7 +100,29 @@ test('random bytes behind a plausible fixed header: decode or DBusError', () => 
   );
 });
 
-const SIGS = ['y', 'b', 'n', 'q', 'i', 'u', 'x', 't', 'd', 'h', 's', 'o', 'g', 'v', 'ay', 'as', 'a{sv}', '(iv)', 'aav', 'a{ya(so)}', 'v(ggv)'];
+const SIGS = [
+  'y',
+  'b',
+  'n',
+  'q',
+  'i',
+  'u',
+  'x',
+  't',
+  'd',
+  'h',
+  's',
+  'o',
+  'g',
+  'v',
+  'ay',
+  'as',
+  'a{sv}',
+  '(iv)',
+  'aav',
+  'a{ya(so)}',
+  'v(ggv)',
+];
 
 test('random bodies for random signatures: decode or DBusError', () => {
   fc.assert(

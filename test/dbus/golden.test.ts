@@ -195,19 +195,26 @@ test('a big-endian METHOD_RETURN assembled by hand from the specification', () =
   // Reply to serial 0x0102, for :1.7, serial 0x01020304, body a{sv} { 'Id': <uint32 5> }.
   // Offsets are absolute; every value is aligned from the start of the message.
   const hex = [
-    '42', '02', '01', '01', //    0: 'B' big-endian, METHOD_RETURN, NO_REPLY_EXPECTED, version 1
+    '42',
+    '02',
+    '01',
+    '01', //    0: 'B' big-endian, METHOD_RETURN, NO_REPLY_EXPECTED, version 1
     '00000018', //               4: body length 24
     '01020304', //               8: serial
     '00000023', //              12: header fields array length 35 (16..50)
-    '05017500', '00000102', //  16: REPLY_SERIAL, variant 'u', 0x0102
-    '06017300', '00000004', //  24: DESTINATION, variant 's', length 4
-    '3a312e3700', '000000', //  32: ':1.7' NUL, pad to 40
+    '05017500',
+    '00000102', //  16: REPLY_SERIAL, variant 'u', 0x0102
+    '06017300',
+    '00000004', //  24: DESTINATION, variant 's', length 4
+    '3a312e3700',
+    '000000', //  32: ':1.7' NUL, pad to 40
     '08016700', //              40: SIGNATURE, variant 'g'
     '05617b73767d00', //        44: length 5, 'a{sv}', NUL (ends at 51)
     '0000000000', //            51: header padding to the 8-aligned body at 56
     '00000010', //              56: array length 16
     '00000000', //              60: pad: dict entries are 8-aligned
-    '00000002', '496400', //    64: key 'Id'
+    '00000002',
+    '496400', //    64: key 'Id'
     '017500', //                71: variant signature 'u' (1-byte aligned)
     '0000', //                  74: pad to 76
     '00000005', //              76: uint32 5 (ends at 80 = 56 + 24)
@@ -244,7 +251,16 @@ for line in sys.stdin.read().split():
 `;
 
 test('GLib parses our messages and writes the same body bytes back (python3-gi)', () => {
-  const base: Message = { type: MessageType.Signal, flags: 0, serial: 5, path: '/org/example/Obj', interface: 'org.example.Iface', member: 'S', signature: '', body: [] };
+  const base: Message = {
+    type: MessageType.Signal,
+    flags: 0,
+    serial: 5,
+    path: '/org/example/Obj',
+    interface: 'org.example.Iface',
+    member: 'S',
+    signature: '',
+    body: [],
+  };
   const messages: Message[] = [];
   for (const endianness of ['l', 'B'] as const) {
     messages.push(
@@ -252,7 +268,21 @@ test('GLib parses our messages and writes the same body bytes back (python3-gi)'
         ...base,
         endianness,
         signature: 'ybnqiuxtdsogv',
-        body: [255, false, -32768, 65535, -2147483648, 4294967295, -(2n ** 63n), 2n ** 64n - 1n, -1.25, 'ünï ☃', '/o/p', 'a{sv}', new Variant('(sv)', ['x', new Variant('ay', Buffer.from([1]))])],
+        body: [
+          255,
+          false,
+          -32768,
+          65535,
+          -2147483648,
+          4294967295,
+          -(2n ** 63n),
+          2n ** 64n - 1n,
+          -1.25,
+          'ünï ☃',
+          '/o/p',
+          'a{sv}',
+          new Variant('(sv)', ['x', new Variant('ay', Buffer.from([1]))]),
+        ],
       },
       {
         ...base,
@@ -270,12 +300,30 @@ test('GLib parses our messages and writes the same body bytes back (python3-gi)'
             ['Memory', new Variant('t', 1024n)],
             ['Nested', new Variant('a{sv}', new Map([['x', new Variant('d', 0.5)]]))],
           ]),
-          [[], [[1, 2n]], [[3, -4n], [5, 6n]]],
+          [
+            [],
+            [[1, 2n]],
+            [
+              [3, -4n],
+              [5, 6n],
+            ],
+          ],
           new Map([[7, new Map([['k', new Variant('b', true)]])]]),
           Buffer.from([]),
         ],
       },
-      { ...base, endianness, type: MessageType.Error, errorName: 'org.libvirt.Error', replySerial: 3, path: undefined, interface: undefined, member: undefined, signature: 's', body: ['failed'] },
+      {
+        ...base,
+        endianness,
+        type: MessageType.Error,
+        errorName: 'org.libvirt.Error',
+        replySerial: 3,
+        path: undefined,
+        interface: undefined,
+        member: undefined,
+        signature: 's',
+        body: ['failed'],
+      },
       { ...base, endianness, type: MessageType.MethodCall, destination: 'org.libvirt', member: 'ListDomains', signature: 'u', body: [0] },
     );
   }

@@ -72,28 +72,78 @@ describe('interoperability with gdbus and busctl on a private bus', () => {
 
   it('gdbus call reaches our object, with dict and variant arguments', async () => {
     const r = await run('gdbus', [
-      'call', '--address', bus.address, '-d', NAME, '-o', '/org/example/Interop',
-      '-m', 'org.example.Interop.Describe', '5', 'five', "{'x': <int32 1>, 'y': <'why'>}",
+      'call',
+      '--address',
+      bus.address,
+      '-d',
+      NAME,
+      '-o',
+      '/org/example/Interop',
+      '-m',
+      'org.example.Interop.Describe',
+      '5',
+      'five',
+      "{'x': <int32 1>, 'y': <'why'>}",
     ]);
     assert.equal(r.out, "('5|five|x=1,y=why',)", r.err);
   });
 
   it('gdbus sees our error names and properties', async () => {
-    const boom = await run('gdbus', ['call', '--address', bus.address, '-d', NAME, '-o', '/org/example/Interop', '-m', 'org.example.Interop.Boom']);
+    const boom = await run('gdbus', [
+      'call',
+      '--address',
+      bus.address,
+      '-d',
+      NAME,
+      '-o',
+      '/org/example/Interop',
+      '-m',
+      'org.example.Interop.Boom',
+    ]);
     assert.notEqual(boom.code, 0);
     assert.match(boom.err, /org\.example\.Error\.Boom/);
     const prop = await run('gdbus', [
-      'call', '--address', bus.address, '-d', NAME, '-o', '/org/example/Interop',
-      '-m', 'org.freedesktop.DBus.Properties.Get', 'org.example.Interop', 'Version',
+      'call',
+      '--address',
+      bus.address,
+      '-d',
+      NAME,
+      '-o',
+      '/org/example/Interop',
+      '-m',
+      'org.freedesktop.DBus.Properties.Get',
+      'org.example.Interop',
+      'Version',
     ]);
     assert.equal(prop.out, '(<uint32 7>,)', prop.err);
   });
 
   it('busctl call reaches our object (sd-bus as client)', async () => {
-    const r = await run('busctl', [`--address=${bus.address}`, 'call', NAME, '/org/example/Interop', 'org.example.Interop', 'Pair', 't', '41']);
+    const r = await run('busctl', [
+      `--address=${bus.address}`,
+      'call',
+      NAME,
+      '/org/example/Interop',
+      'org.example.Interop',
+      'Pair',
+      't',
+      '41',
+    ]);
     assert.equal(r.out, '(tas) 42 2 "a" "b"', r.err);
     const d = await run('busctl', [
-      `--address=${bus.address}`, 'call', NAME, '/org/example/Interop', 'org.example.Interop', 'Describe', 'isa{sv}', '1', 'one', '1', 'k', 'u', '9',
+      `--address=${bus.address}`,
+      'call',
+      NAME,
+      '/org/example/Interop',
+      'org.example.Interop',
+      'Describe',
+      'isa{sv}',
+      '1',
+      'one',
+      '1',
+      'k',
+      'u',
+      '9',
     ]);
     assert.equal(d.out, 's "1|one|k=9"', d.err);
   });
@@ -107,7 +157,12 @@ describe('interoperability with gdbus and busctl on a private bus', () => {
   it('receives a signal sent by gdbus emit', async () => {
     const got: Message[] = [];
     const id = conn.signalSubscribe({ interface: 'org.example.FromGdbus', member: 'Hi' }, (m) => got.push(m));
-    await conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' });
+    await conn.call({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'GetId',
+    });
     // `gdbus emit --address` skips Hello (the bus would not route it); --session says Hello.
     const r = await run('gdbus', ['emit', '--session', '-o', '/from/gdbus', '-s', 'org.example.FromGdbus.Hi', "'hello'", '42'], {
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address },

@@ -152,9 +152,7 @@ test('generated XML has the standard layout', () => {
 test('special characters in annotation values survive generate → parse', () => {
   const value = `a & b < c > d " e ' f\nline\ttab\r\n€ ${'\u{1F600}'}`;
   const node: NodeDeclaration = {
-    interfaces: [
-      { name: 'org.example.X', methods: [], signals: [], properties: [], annotations: { 'org.example.Doc': value } },
-    ],
+    interfaces: [{ name: 'org.example.X', methods: [], signals: [], properties: [], annotations: { 'org.example.Doc': value } }],
     nodes: [],
   };
   const back = parseIntrospectionXml(generateIntrospectionXml(node));
@@ -257,7 +255,12 @@ const uniqueBy = <T extends { name: string }>(a: fc.Arbitrary<T>) => fc.uniqueAr
 const iface = fc.record(
   {
     name: ifaceName,
-    methods: uniqueBy(fc.record({ name, in: fc.array(arg, { maxLength: 3 }), out: fc.array(arg, { maxLength: 3 }), annotations }, { requiredKeys: ['name', 'in', 'out'] })),
+    methods: uniqueBy(
+      fc.record(
+        { name, in: fc.array(arg, { maxLength: 3 }), out: fc.array(arg, { maxLength: 3 }), annotations },
+        { requiredKeys: ['name', 'in', 'out'] },
+      ),
+    ),
     signals: uniqueBy(fc.record({ name, args: fc.array(arg, { maxLength: 3 }), annotations }, { requiredKeys: ['name', 'args'] })),
     properties: uniqueBy(
       fc.record(

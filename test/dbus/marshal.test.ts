@@ -89,9 +89,7 @@ function arbValue(sig: string, depth = 2): fc.Arbitrary<unknown> {
     case 'g':
       return fc.array(arbType(2), { maxLength: 3 }).map((ts) => ts.join(''));
     case 'v':
-      return (depth > 0 ? arbType(2) : fc.constantFrom(...BASIC_CODES)).chain((t) =>
-        arbValue(t, depth - 1).map((v) => new Variant(t, v)),
-      );
+      return (depth > 0 ? arbType(2) : fc.constantFrom(...BASIC_CODES)).chain((t) => arbValue(t, depth - 1).map((v) => new Variant(t, v)));
     case '(':
       return fc.tuple(...fieldsOf(sig.slice(1, -1)).map((t) => arbValue(t, depth)));
     case 'a': {
@@ -99,14 +97,16 @@ function arbValue(sig: string, depth = 2): fc.Arbitrary<unknown> {
       if (elem === 'y') return fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a));
       if (elem[0] === '{') {
         const [k, v] = fieldsOf(elem.slice(1, -1)) as [string, string];
-        return fc
-          .uniqueArray(fc.tuple(arbValue(k, depth), arbValue(v, depth)), {
-            maxLength: 4,
-            selector: (e) => e[0],
-            comparator: 'SameValueZero',
-          })
-          // Map keys -0 and 0 are one key and are written as 0.
-          .map((es) => new Map(es.map(([key, val]) => [Object.is(key, -0) ? 0 : key, val])));
+        return (
+          fc
+            .uniqueArray(fc.tuple(arbValue(k, depth), arbValue(v, depth)), {
+              maxLength: 4,
+              selector: (e) => e[0],
+              comparator: 'SameValueZero',
+            })
+            // Map keys -0 and 0 are one key and are written as 0.
+            .map((es) => new Map(es.map(([key, val]) => [Object.is(key, -0) ? 0 : key, val])))
+        );
       }
       return fc.array(arbValue(elem, depth), { maxLength: 4 });
     }
@@ -183,7 +183,15 @@ const arbHeader = fc.record(
 test('headers of every message type, in any field order, round-trip byte for byte (property)', () => {
   fc.assert(
     fc.property(arbHeader, arbBody, (h, [sig, values]) => {
-      const msg: Message = { type: h.type, flags: h.flags, serial: h.serial, signature: sig, body: values, endianness: h.endianness, fds: FDS.slice() };
+      const msg: Message = {
+        type: h.type,
+        flags: h.flags,
+        serial: h.serial,
+        signature: sig,
+        body: values,
+        endianness: h.endianness,
+        fds: FDS.slice(),
+      };
       // Only the fields this type needs, plus the optional routing fields when generated.
       if (h.type === MessageType.MethodCall || h.type === MessageType.Signal) {
         msg.path = h.path;
@@ -202,7 +210,11 @@ test('headers of every message type, in any field order, round-trip byte for byt
       const { fieldOrder: _sent, ...expected } = msg;
       assert.deepStrictEqual(rest, expected);
       // Ascending orders are not recorded; any other order is, and re-encoding reproduces it.
-      if (fieldOrder !== undefined) assert.notDeepEqual(fieldOrder, fieldOrder.slice().sort((a, b) => a - b));
+      if (fieldOrder !== undefined)
+        assert.notDeepEqual(
+          fieldOrder,
+          fieldOrder.slice().sort((a, b) => a - b),
+        );
       assert.deepEqual(encodeMessage(back), buf);
     }),
     { numRuns: 300 },
@@ -233,10 +245,7 @@ test('the body starts 8-aligned after the header, and alignment follows the abso
 });
 
 test('the examples of the specification: an array of one INT64 and a variant of UINT64, big-endian', () => {
-  assert.equal(
-    encodeBody('ax', [[5n]], 'B').toString('hex'),
-    '00000008' + '00000000' + '0000000000000005',
-  );
+  assert.equal(encodeBody('ax', [[5n]], 'B').toString('hex'), '00000008' + '00000000' + '0000000000000005');
   assert.equal(encodeBody('v', [new Variant('t', 5n)], 'B').toString('hex'), '017400' + '0000000000' + '0000000000000005');
   assert.deepEqual(decodeBody('ax', Buffer.from('00000008000000000000000000000005', 'hex'), 'B'), [[5n]]);
 });
@@ -322,9 +331,17 @@ test('checkValues says which value does not fit', () => {
     ['av', [[new Variant('ii', 1)]], /argument 0\[0\]: expected a Variant whose signature is one complete type/],
   ];
   for (const [sig, values, message] of cases) {
-    assert.throws(() => checkValues(sig, values), (e: unknown) => e instanceof DBusInvalidArgsError && message.test(e.message), sig);
+    assert.throws(
+      () => checkValues(sig, values),
+      (e: unknown) => e instanceof DBusInvalidArgsError && message.test(e.message),
+      sig,
+    );
     // The encoder refuses the same values, with the same detailed message.
-    assert.throws(() => encodeBody(sig, values), (e: unknown) => e instanceof DBusInvalidArgsError && message.test(e.message), sig);
+    assert.throws(
+      () => encodeBody(sig, values),
+      (e: unknown) => e instanceof DBusInvalidArgsError && message.test(e.message),
+      sig,
+    );
   }
   assert.throws(() => checkValues('a{', []), DBusInvalidArgsError);
 });
@@ -459,9 +476,19 @@ test('the body must fill exactly its length, and no body without a signature', (
 test('unknown header fields are ignored; duplicate and mistyped known fields are refused', () => {
   // Built by hand: PATH '/a', MEMBER 'M', then unknown field 200 holding a variant of 'as' ['x'].
   const fields =
-    '01016f00' + '02000000' + '2f610000' + '00000000' + // PATH, padded to 8
-    '03017300' + '01000000' + '4d000000' + '00000000' + // MEMBER, padded to 8
-    'c8026173' + '00000000' + '06000000' + '01000000' + '7800'; // 200: as, 18 bytes
+    '01016f00' +
+    '02000000' +
+    '2f610000' +
+    '00000000' + // PATH, padded to 8
+    '03017300' +
+    '01000000' +
+    '4d000000' +
+    '00000000' + // MEMBER, padded to 8
+    'c8026173' +
+    '00000000' +
+    '06000000' +
+    '01000000' +
+    '7800'; // 200: as, 18 bytes
   const msg = Buffer.from(
     '6c010001' + '00000000' + '05000000' + '32000000' + fields + '000000000000', // 50 bytes of fields + pad
     'hex',

@@ -91,7 +91,19 @@ describe('DBusServer', () => {
   it('serves gdbus call --address', async () => {
     const { server, peers } = await calcServer(`unix:dir=${dir}`);
     try {
-      const r = await run('gdbus', ['call', '--address', server.clientAddress, '-d', 'org.example.Peer', '-o', '/calc', '-m', 'org.example.Calc.Add', '40', '2']);
+      const r = await run('gdbus', [
+        'call',
+        '--address',
+        server.clientAddress,
+        '-d',
+        'org.example.Peer',
+        '-o',
+        '/calc',
+        '-m',
+        'org.example.Calc.Add',
+        '40',
+        '2',
+      ]);
       assert.equal(r.out, '(42,)', r.err);
       assert.equal(peers.length, 1);
       assert.equal(peers[0]?.peerUid, process.getuid?.());
@@ -121,7 +133,21 @@ describe('DBusServer', () => {
     try {
       for (const s of [strict.server, lax.server]) chmodSync(parseAddress(s.clientAddress)[0]?.params.get('path') as string, 0o777);
       const nobody = (address: string) =>
-        run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', 'call', '--address', address, '-d', 'org.example.Peer', '-o', '/calc', '-m', 'org.example.Calc.WhoAmI']);
+        run('setpriv', [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'gdbus',
+          'call',
+          '--address',
+          address,
+          '-d',
+          'org.example.Peer',
+          '-o',
+          '/calc',
+          '-m',
+          'org.example.Calc.WhoAmI',
+        ]);
       const refused = await nobody(strict.server.clientAddress);
       assert.notEqual(refused.code, 0);
       assert.equal(refused.out, '');
@@ -148,7 +174,19 @@ describe('DBusServer', () => {
       assert.equal(c.authMechanism, 'DBUS_COOKIE_SHA1');
       assert.deepEqual(await c.call({ path: '/calc', interface: 'org.example.Calc', member: 'Add', signature: 'ii', body: [1, 1] }), [2]);
       c.close();
-      const r = await run('gdbus', ['call', '--address', server.clientAddress, '-d', 'org.example.Peer', '-o', '/calc', '-m', 'org.example.Calc.Add', '1', '2']);
+      const r = await run('gdbus', [
+        'call',
+        '--address',
+        server.clientAddress,
+        '-d',
+        'org.example.Peer',
+        '-o',
+        '/calc',
+        '-m',
+        'org.example.Calc.Add',
+        '1',
+        '2',
+      ]);
       assert.equal(r.out, '(3,)', r.err);
       assert.equal(peers.length, 2);
     } finally {

@@ -2,14 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DBusInvalidArgsError } from '../../src/dbus/errors.js';
-import {
-  isSingleCompleteType,
-  isValidSignature,
-  Kind,
-  parseSignature,
-  parseSingleType,
-  splitSignature,
-} from '../../src/dbus/signature.js';
+import { isSingleCompleteType, isValidSignature, Kind, parseSignature, parseSingleType, splitSignature } from '../../src/dbus/signature.js';
 
 test('valid signatures parse into complete types', () => {
   for (const sig of ['', 'y', 'bnqiuxtdhsogv', 'ay', 'a{sv}', 'a{ya{sv}}', '(i)', '(i(ii))', 'aa(sa{oa(ii)})', 'a(yv)', 'av', 'a{hd}']) {

@@ -34,7 +34,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The Machines page's frame (inside the Cockpit shell's iframe). */
 function machines(): Frame {
   const frame = page.frames().find((f) => /\/machines\/index\.html/.test(f.url()));
-  assert.ok(frame, `no machines frame among: ${page.frames().map((f) => f.url()).join(', ')}`);
+  assert.ok(
+    frame,
+    `no machines frame among: ${page
+      .frames()
+      .map((f) => f.url())
+      .join(', ')}`,
+  );
   return frame;
 }
 
@@ -114,7 +120,9 @@ async function waitForRowState(text: string): Promise<void> {
   try {
     await state.filter({ hasText: text }).waitFor({ timeout: WAIT });
   } catch {
-    assert.fail(`the list shows state "${((await state.textContent().catch(() => '?')) ?? '').trim()}", expected "${text}"${await alertsNote()}`);
+    assert.fail(
+      `the list shows state "${((await state.textContent().catch(() => '?')) ?? '').trim()}", expected "${text}"${await alertsNote()}`,
+    );
   }
 }
 
@@ -141,7 +149,11 @@ async function waitForVirsh(args: string[], expected: RegExp | ((out: string) =>
 /** The visible text of the page (for failure messages). */
 async function pageText(frame: Frame): Promise<string> {
   // The app's root element holds the rendered page and no script text.
-  const text = (await frame.locator('#app').textContent({ timeout: 5000 }).catch(() => '')) ?? '';
+  const text =
+    (await frame
+      .locator('#app')
+      .textContent({ timeout: 5000 })
+      .catch(() => '')) ?? '';
   return text.replace(/\s+/g, ' ').slice(0, 600);
 }
 
@@ -154,7 +166,12 @@ async function kebab(action: string): Promise<void> {
 
 describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000 }, () => {
   before(async () => {
-    const needed = ['/usr/lib/cockpit/cockpit-ws', '/usr/bin/cockpit-bridge', '/usr/share/cockpit/machines/manifest.json', '/usr/bin/chromium'];
+    const needed = [
+      '/usr/lib/cockpit/cockpit-ws',
+      '/usr/bin/cockpit-bridge',
+      '/usr/share/cockpit/machines/manifest.json',
+      '/usr/bin/chromium',
+    ];
     const missing = needed.filter((f) => !existsSync(f));
     assert.deepEqual(missing, [], 'install cockpit-ws cockpit-bridge cockpit-system cockpit-machines chromium');
     mkdirSync(OUTPUT, { recursive: true });
@@ -333,7 +350,7 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
   });
 
   it('the Networks page lists the default network in the state virsh reports', async () => {
-    const active = /^default\s+active/m.test(await sandbox?.virsh('net-list', '--all') ?? '');
+    const active = /^default\s+active/m.test((await sandbox?.virsh('net-list', '--all')) ?? '');
     await openMachinesPage('#/networks');
     const state = machines().locator('#network-default-system-state');
     try {

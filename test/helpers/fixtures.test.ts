@@ -10,8 +10,17 @@ import { runOk } from './run.js';
 test('a private bus answers gdbus', async () => {
   const bus = await startBus();
   try {
-    const stdout = await runOk('gdbus', ['call', '--address', bus.address, '--dest', 'org.freedesktop.DBus',
-      '--object-path', '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.ListNames']);
+    const stdout = await runOk('gdbus', [
+      'call',
+      '--address',
+      bus.address,
+      '--dest',
+      'org.freedesktop.DBus',
+      '--object-path',
+      '/org/freedesktop/DBus',
+      '--method',
+      'org.freedesktop.DBus.ListNames',
+    ]);
     assert.match(stdout, /'org\.freedesktop\.DBus'/);
   } finally {
     await bus.stop();
@@ -37,12 +46,17 @@ test('a private libvirtd sees none of the host definitions: its qemu:///system s
     assert.deepEqual(lines(await lvd.virsh(lvd.qemuUri, 'secret-list')), []);
     // At most the packaged `default` network, inactive.
     const nets = lines(await lvd.virsh(lvd.qemuUri, 'net-list', '--all', '--name'));
-    assert.ok(nets.every((n) => n === 'default'), nets.join(' '));
+    assert.ok(
+      nets.every((n) => n === 'default'),
+      nets.join(' '),
+    );
     assert.deepEqual(lines(await lvd.virsh(lvd.qemuUri, 'net-list', '--name')), []);
     // Exactly the filters the package ships.
     let shipped: string[] = [];
     try {
-      shipped = readdirSync('/usr/share/libvirt/nwfilter').filter((f) => f.endsWith('.xml')).map((f) => f.slice(0, -4));
+      shipped = readdirSync('/usr/share/libvirt/nwfilter')
+        .filter((f) => f.endsWith('.xml'))
+        .map((f) => f.slice(0, -4));
     } catch {
       // libvirt-daemon-config-nwfilter is not installed
     }

@@ -66,7 +66,14 @@ export async function startSshd(options: { runLibvirt?: string } = {}): Promise<
   const child: ChildProcess = options.runLibvirt
     ? spawn(
         'unshare',
-        ['-m', '--propagation', 'private', 'sh', '-c', `mkdir -p /run/libvirt && mount --bind '${options.runLibvirt}' /run/libvirt && exec ${sshd.join(' ')}`],
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `mkdir -p /run/libvirt && mount --bind '${options.runLibvirt}' /run/libvirt && exec ${sshd.join(' ')}`,
+        ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       )
     : spawn(sshd[0] as string, sshd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });

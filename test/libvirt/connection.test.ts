@@ -16,7 +16,6 @@ function uuidString(u: Uint8Array): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-
 const DOMAIN_XML = (name: string) => `<domain type='test'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
@@ -54,10 +53,7 @@ describe('LibvirtConnection on a real libvirtd', () => {
 
   it('lists domains like virsh list --all --name', async () => {
     const { domains } = await conn.connectListAllDomains({ need_results: 1, flags: 0 });
-    assert.deepEqual(
-      domains.map((x) => x.name).sort(),
-      lines(await d.virsh(d.testUri, 'list', '--all', '--name')),
-    );
+    assert.deepEqual(domains.map((x) => x.name).sort(), lines(await d.virsh(d.testUri, 'list', '--all', '--name')));
   });
 
   it('looks up the test domain with the UUID virsh reports', async () => {

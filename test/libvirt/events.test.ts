@@ -138,9 +138,7 @@ describe('events from a real daemon', () => {
     assert.equal(stopped.msg.net.name, 'default');
     assert.equal(stopped.msg.event, VirNetworkEventLifecycleType.VIR_NETWORK_EVENT_STOPPED);
     await d.virsh(d.testUri, 'net-start', 'default');
-    await inbox.wait(
-      (e) => e.name === 'networkEventLifecycle' && e.msg.event === VirNetworkEventLifecycleType.VIR_NETWORK_EVENT_STARTED,
-    );
+    await inbox.wait((e) => e.name === 'networkEventLifecycle' && e.msg.event === VirNetworkEventLifecycleType.VIR_NETWORK_EVENT_STARTED);
     await reg.deregister();
   });
 
@@ -215,9 +213,7 @@ describe('events from a real daemon', () => {
       await d.virsh(d.qemuUri, 'secret-set-value', uuid, Buffer.from('v').toString('base64'));
       await value.wait((e) => e.name === 'secretEventValueChanged');
       await d.virsh(d.qemuUri, 'secret-undefine', uuid);
-      await life.wait(
-        (e) => e.name === 'secretEventLifecycle' && e.msg.event === VirSecretEventLifecycleType.VIR_SECRET_EVENT_UNDEFINED,
-      );
+      await life.wait((e) => e.name === 'secretEventLifecycle' && e.msg.event === VirSecretEventLifecycleType.VIR_SECRET_EVENT_UNDEFINED);
     } finally {
       await q.close();
     }

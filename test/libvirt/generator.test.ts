@@ -92,7 +92,15 @@ describe('XDR parser', () => {
   });
 
   it('rejects malformed input with a positioned XdrSyntaxError', () => {
-    for (const bad of ['struct s { int a }', 'const X = ;', 'struct s { int a; ', 'typedef void;', 'enum e { };', 'struct s { quadruple q; };', 'struct @ {};']) {
+    for (const bad of [
+      'struct s { int a }',
+      'const X = ;',
+      'struct s { int a; ',
+      'typedef void;',
+      'enum e { };',
+      'struct s { quadruple q; };',
+      'struct @ {};',
+    ]) {
       assert.throws(() => parseXdr(bad, 'bad.x'), XdrSyntaxError, bad);
     }
     try {
@@ -118,7 +126,10 @@ describe('C header reader', () => {
 
   it('reads defines and enums, skipping sentinels, across headers in any order', () => {
     const c = parseCHeaders([
-      { name: 'include/a.h', text: 'typedef enum {\n  X_ONE = Y_BASE, /* first (Since: 1.0) */\n  X_TWO,\n# ifdef VIR_ENUM_SENTINELS\n  X_LAST\n# endif\n} xEnum;\n' },
+      {
+        name: 'include/a.h',
+        text: 'typedef enum {\n  X_ONE = Y_BASE, /* first (Since: 1.0) */\n  X_TWO,\n# ifdef VIR_ENUM_SENTINELS\n  X_LAST\n# endif\n} xEnum;\n',
+      },
       { name: 'include/b.h', text: '# define Y_BASE (1 << 2)\r\n# define NOT_A_NUMBER "s"\r\n' },
     ]);
     assert.equal(c.values.get('Y_BASE'), 4);
@@ -182,7 +193,12 @@ describe('generator', () => {
     assert.equal(ev('REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE')?.callback, false); // the legacy event, without callbackID
     assert.equal(ev('REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK')?.eventIDName, 'VIR_DOMAIN_EVENT_ID_PMSUSPEND_DISK');
     assert.equal(ev('REMOTE_PROC_NETWORK_EVENT_CALLBACK_METADATA_CHANGE')?.eventIDName, 'VIR_NETWORK_EVENT_ID_METADATA_CHANGE');
-    assert.deepEqual(ev('REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED'), { family: 'connect', eventID: null, eventIDName: null, callback: false });
+    assert.deepEqual(ev('REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED'), {
+      family: 'connect',
+      eventID: null,
+      eventIDName: null,
+      callback: false,
+    });
     assert.equal(ev('REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS'), null);
     assert.equal(qemuProcedureInfo[6]!.event?.family, 'qemuDomainMonitor');
     assert.equal(remoteEventDecoders.size, Object.values(remoteProcedureInfo).filter((p) => p.event !== null).length);
@@ -194,13 +210,24 @@ describe('generator', () => {
   it('fails with a GeneratorError on an event whose event id the headers lack', () => {
     const inputs = new Map(readLibvirtTree(TREE));
     const x = inputs.get('remote_protocol.x')!;
-    inputs.set('remote_protocol.x', x.replaceAll('REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED', 'REMOTE_PROC_SECRET_EVENT_VALUE_GONE').replaceAll('remote_secret_event_value_changed_msg', 'remote_secret_event_value_gone_msg'));
-    assert.throws(() => generate(inputs), (e: unknown) => e instanceof GeneratorError && /VIR_SECRET_EVENT_ID_VALUE_GONE/.test(e.message));
+    inputs.set(
+      'remote_protocol.x',
+      x
+        .replaceAll('REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED', 'REMOTE_PROC_SECRET_EVENT_VALUE_GONE')
+        .replaceAll('remote_secret_event_value_changed_msg', 'remote_secret_event_value_gone_msg'),
+    );
+    assert.throws(
+      () => generate(inputs),
+      (e: unknown) => e instanceof GeneratorError && /VIR_SECRET_EVENT_ID_VALUE_GONE/.test(e.message),
+    );
   });
 
   it('fails with a GeneratorError on references it cannot resolve', () => {
     const inputs = new Map(readLibvirtTree(TREE));
-    inputs.set('lxc_protocol.x', 'struct lxc_x_args { no_such_type t; };\nconst LXC_PROGRAM = 1;\nconst LXC_PROTOCOL_VERSION = 1;\nenum lxc_procedure { LXC_PROC_X = 1 };');
+    inputs.set(
+      'lxc_protocol.x',
+      'struct lxc_x_args { no_such_type t; };\nconst LXC_PROGRAM = 1;\nconst LXC_PROTOCOL_VERSION = 1;\nenum lxc_procedure { LXC_PROC_X = 1 };',
+    );
     assert.throws(() => generate(inputs), GeneratorError);
   });
 
@@ -243,7 +270,9 @@ describe('generator', () => {
   it('the CLI exits non-zero on a tree without protocol files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gen-libvirt-'));
     try {
-      assert.throws(() => execFileSync(process.execPath, [join(root, 'dist/tools/gen-libvirt/main.js'), dir, join(dir, 'out')], { stdio: 'pipe' }));
+      assert.throws(() =>
+        execFileSync(process.execPath, [join(root, 'dist/tools/gen-libvirt/main.js'), dir, join(dir, 'out')], { stdio: 'pipe' }),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -33,10 +33,7 @@ describe('packet framing', () => {
   it('encodes the rpc.rst call example byte for byte', () => {
     // rpc.rst: program=8, version=1, procedure=3, 10 bytes of args → length 38.
     const args = Buffer.from('0123456789');
-    const buf = encodePacket(
-      { program: 8, version: 1, procedure: 3, type: PacketType.CALL, serial: 1, status: PacketStatus.OK },
-      args,
-    );
+    const buf = encodePacket({ program: 8, version: 1, procedure: 3, type: PacketType.CALL, serial: 1, status: PacketStatus.OK }, args);
     assert.deepEqual(buf, Buffer.concat([words(38, 8, 1, 3, 0, 1, 0), args]));
   });
 

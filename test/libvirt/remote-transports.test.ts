@@ -117,8 +117,7 @@ describe('ssh transport, default proxy (virt-ssh-helper on the remote side)', ()
   });
 
   /** Whether `virt-ssh-helper<flags> test:///default` runs (the remote end of our connection). */
-  const helperRuns = (flags: string) =>
-    spawnSync('pgrep', ['-f', `^virt-ssh-helper${flags} test:///default$`]).status === 0;
+  const helperRuns = (flags: string) => spawnSync('pgrep', ['-f', `^virt-ssh-helper${flags} test:///default$`]).status === 0;
 
   const uri = () => {
     const q = new URLSearchParams({ keyfile: helperSshd.keyFile, no_verify: '1', no_tty: '1', known_hosts: helperSshd.knownHostsFile });
@@ -141,7 +140,10 @@ describe('ssh transport, default proxy (virt-ssh-helper on the remote side)', ()
     try {
       assert.ok(helperRuns(' -r'), 'virt-ssh-helper -r test:///default carries the connection');
       const { dom } = await conn.domainLookupByName({ name: 'test' });
-      await assert.rejects(conn.domainSuspend({ dom }), (e: unknown) => e instanceof LibvirtError && e.codeName === 'VIR_ERR_OPERATION_DENIED');
+      await assert.rejects(
+        conn.domainSuspend({ dom }),
+        (e: unknown) => e instanceof LibvirtError && e.codeName === 'VIR_ERR_OPERATION_DENIED',
+      );
     } finally {
       await conn.close();
     }

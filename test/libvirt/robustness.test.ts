@@ -85,7 +85,10 @@ describe('misbehaving daemon', () => {
       const full = hostnameReply(p, 'truncated-host');
       s.end(full.subarray(0, full.length - 5));
     });
-    await assert.rejects(settles(conn.connectGetHostname()), (e: unknown) => e instanceof LibvirtConnectionClosedError && e.reason === 'eof');
+    await assert.rejects(
+      settles(conn.connectGetHostname()),
+      (e: unknown) => e instanceof LibvirtConnectionClosedError && e.reason === 'eof',
+    );
     assert.equal((await settles(closed)).reason, 'eof');
   });
 
@@ -104,7 +107,8 @@ describe('misbehaving daemon', () => {
   it('a reply payload that does not decode rejects that call only', async () => {
     let n = 0;
     const { conn } = await setup((s, p) => {
-      if (n++ === 0) s.write(reply(p, Buffer.from([0xff, 0xff, 0xff, 0xff]))); // string of 4 GiB
+      if (n++ === 0)
+        s.write(reply(p, Buffer.from([0xff, 0xff, 0xff, 0xff]))); // string of 4 GiB
       else s.write(hostnameReply(p, 'fine'));
     });
     await assert.rejects(settles(conn.connectGetHostname()), LibvirtProtocolError);

@@ -62,12 +62,15 @@ describe('transports', () => {
   });
 
   it('tls: verifies the server with cacert.pem and presents clientcert.pem (pkipath=)', async () => {
-    await withFake({ tls: { ...serverTls(pki), ca: readFileSync(join(pki, 'cacert.pem')), requestCert: true, rejectUnauthorized: true } }, async (f) => {
-      const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 });
-      assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
-      assert.equal(openedName(f), 'test:///default');
-      await c.close();
-    });
+    await withFake(
+      { tls: { ...serverTls(pki), ca: readFileSync(join(pki, 'cacert.pem')), requestCert: true, rejectUnauthorized: true } },
+      async (f) => {
+        const c = await LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 });
+        assert.deepEqual(await c.connectGetHostname(), { hostname: 'over-the-wire' });
+        assert.equal(openedName(f), 'test:///default');
+        await c.close();
+      },
+    );
   });
 
   it('tls: a server certificate from another CA is refused, unless no_verify=1', async () => {
@@ -80,13 +83,16 @@ describe('transports', () => {
   });
 
   it("tls: a server that refuses our certificate after the handshake (libvirt's verification byte 0)", async () => {
-    await withFake({ tls: { ...serverTls(pki), ca: readFileSync(join(pki, 'cacert.pem')), requestCert: true }, tlsVerdict: 0 }, async (f) => {
-      await assert.rejects(LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 }), (e: unknown) => {
-        assert.ok(e instanceof LibvirtConnectError);
-        assert.match(e.message, /server verification/);
-        return true;
-      });
-    });
+    await withFake(
+      { tls: { ...serverTls(pki), ca: readFileSync(join(pki, 'cacert.pem')), requestCert: true }, tlsVerdict: 0 },
+      async (f) => {
+        await assert.rejects(LibvirtConnection.open(`${f.uri}?pkipath=${pki}`, { keepaliveInterval: 0 }), (e: unknown) => {
+          assert.ok(e instanceof LibvirtConnectError);
+          assert.match(e.message, /server verification/);
+          return true;
+        });
+      },
+    );
   });
 
   it('tls: missing certificate files give LibvirtConnectError naming ENOENT', async () => {
@@ -170,7 +176,14 @@ describe('streams', () => {
     const f = await startFakeDaemon((s, p) => {
       if (p.procedure !== 209) return; // REMOTE_PROC_STORAGE_VOL_DOWNLOAD
       const data = (status: PacketStatus, payload?: Buffer) => encodePacket({ ...p, type: PacketType.STREAM, status }, payload);
-      s.write(Buffer.concat([data(PacketStatus.CONTINUE, Buffer.from('early ')), reply(p), data(PacketStatus.CONTINUE, Buffer.from('late')), data(PacketStatus.OK)]));
+      s.write(
+        Buffer.concat([
+          data(PacketStatus.CONTINUE, Buffer.from('early ')),
+          reply(p),
+          data(PacketStatus.CONTINUE, Buffer.from('late')),
+          data(PacketStatus.OK),
+        ]),
+      );
     });
     try {
       const c = await LibvirtConnection.open(f.uri, { keepaliveInterval: 0 });

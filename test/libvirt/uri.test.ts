@@ -105,7 +105,20 @@ describe('resolveUri', () => {
     assert.ok('argv' in p.target);
     const argv = p.target.argv;
     assert.deepEqual(argv.slice(0, argv.indexOf('--')), [
-      'ssh', '-p', '2222', '-l', 'alice', '-i', '/k/id', '-T', '-e', 'none', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+      'ssh',
+      '-p',
+      '2222',
+      '-l',
+      'alice',
+      '-i',
+      '/k/id',
+      '-T',
+      '-e',
+      'none',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
     ]);
     assert.deepEqual(argv.slice(argv.indexOf('--') + 1, -1), ['host', 'sh', '-c']);
     // The script is one quoted word for the remote shell; unquoted once, it runs netcat on the socket.
@@ -149,7 +162,11 @@ describe("autostart of the user's daemon", () => {
         autostart: '/usr/sbin/libvirtd',
       });
     }
-    assert.equal((resolveUri('qemu:///session', { ...ctx, env: { ...ctx.env, LIBVIRTD_PATH: '/opt/libvirtd' } }).target as { autostart?: string }).autostart, '/opt/libvirtd');
+    assert.equal(
+      (resolveUri('qemu:///session', { ...ctx, env: { ...ctx.env, LIBVIRTD_PATH: '/opt/libvirtd' } }).target as { autostart?: string })
+        .autostart,
+      '/opt/libvirtd',
+    );
   });
 
   it('direct mode starts the per-driver daemon', () => {
@@ -169,10 +186,7 @@ describe('local socket paths', () => {
   it('system: modular daemon socket first, then libvirt-sock', () => {
     const u = parseUri('qemu:///system');
     assert.equal(unixSocketPath(u, { euid: 0, exists: none }), '/run/libvirt/libvirt-sock');
-    assert.equal(
-      unixSocketPath(u, { euid: 0, exists: (p) => p === '/run/libvirt/virtqemud-sock' }),
-      '/run/libvirt/virtqemud-sock',
-    );
+    assert.equal(unixSocketPath(u, { euid: 0, exists: (p) => p === '/run/libvirt/virtqemud-sock' }), '/run/libvirt/virtqemud-sock');
     assert.equal(
       unixSocketPath(u, { euid: 0, readonly: true, exists: (p) => p === '/run/libvirt/virtqemud-sock-ro' }),
       '/run/libvirt/virtqemud-sock-ro',
@@ -181,10 +195,7 @@ describe('local socket paths', () => {
   });
 
   it('mode= forces legacy or direct', () => {
-    assert.equal(
-      unixSocketPath(parseUri('qemu:///system?mode=legacy'), { euid: 0, exists: () => true }),
-      '/run/libvirt/libvirt-sock',
-    );
+    assert.equal(unixSocketPath(parseUri('qemu:///system?mode=legacy'), { euid: 0, exists: () => true }), '/run/libvirt/libvirt-sock');
     assert.equal(unixSocketPath(parseUri('qemu:///system?mode=direct'), { euid: 0, exists: none }), '/run/libvirt/virtqemud-sock');
     assert.throws(() => unixSocketPath(parseUri('qemu:///system?mode=odd'), { euid: 0 }), LibvirtUriError);
   });

@@ -30,21 +30,27 @@ function throwsXdr(fn: () => unknown, reason: XdrErrorReason): void {
 }
 
 const arbUuid = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((a) => Buffer.from(a));
-const arbDomain = fc.record({ name: fc.string({ unit: 'binary', maxLength: 40 }), uuid: arbUuid, id: fc.integer({ min: -0x80000000, max: 0x7fffffff }) }).map(
-  (o) => ({ ...o }), // fc.record builds null-prototype objects; decoders build plain ones
-);
-const arbTypedParam = fc.record({
-  field: fc.string({ maxLength: 20 }),
-  value: fc.oneof(
-    fc.record({ type: fc.constant(1 as const), i: fc.integer({ min: -0x80000000, max: 0x7fffffff }) }),
-    fc.record({ type: fc.constant(2 as const), ui: fc.integer({ min: 0, max: 0xffffffff }) }),
-    fc.record({ type: fc.constant(3 as const), l: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }) }),
-    fc.record({ type: fc.constant(4 as const), ul: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
-    fc.record({ type: fc.constant(5 as const), d: fc.double({ noNaN: true }) }),
-    fc.record({ type: fc.constant(6 as const), b: fc.integer({ min: 0, max: 1 }) }),
-    fc.record({ type: fc.constant(7 as const), s: fc.string({ maxLength: 30 }) }),
-  ).map((o) => ({ ...o }) as remote.RemoteTypedParamValue),
-}).map((o) => ({ ...o }));
+const arbDomain = fc
+  .record({ name: fc.string({ unit: 'binary', maxLength: 40 }), uuid: arbUuid, id: fc.integer({ min: -0x80000000, max: 0x7fffffff }) })
+  .map(
+    (o) => ({ ...o }), // fc.record builds null-prototype objects; decoders build plain ones
+  );
+const arbTypedParam = fc
+  .record({
+    field: fc.string({ maxLength: 20 }),
+    value: fc
+      .oneof(
+        fc.record({ type: fc.constant(1 as const), i: fc.integer({ min: -0x80000000, max: 0x7fffffff }) }),
+        fc.record({ type: fc.constant(2 as const), ui: fc.integer({ min: 0, max: 0xffffffff }) }),
+        fc.record({ type: fc.constant(3 as const), l: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }) }),
+        fc.record({ type: fc.constant(4 as const), ul: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+        fc.record({ type: fc.constant(5 as const), d: fc.double({ noNaN: true }) }),
+        fc.record({ type: fc.constant(6 as const), b: fc.integer({ min: 0, max: 1 }) }),
+        fc.record({ type: fc.constant(7 as const), s: fc.string({ maxLength: 30 }) }),
+      )
+      .map((o) => ({ ...o }) as remote.RemoteTypedParamValue),
+  })
+  .map((o) => ({ ...o }));
 
 describe('XdrWriter / XdrReader', () => {
   it('lays out primitives big-endian and pads to 4 bytes', () => {
@@ -162,7 +168,14 @@ describe('generated codecs', () => {
         assert.deepEqual(decode(remote.decodeRemoteConnectOpenArgs, encode(remote.encodeRemoteConnectOpenArgs, v)), v);
       }),
     );
-    const h: virnet.VirNetMessageHeader = { prog: 0x20008086, vers: 1, proc: 273, type: virnet.VIR_NET_CALL, serial: 7, status: virnet.VIR_NET_OK };
+    const h: virnet.VirNetMessageHeader = {
+      prog: 0x20008086,
+      vers: 1,
+      proc: 273,
+      type: virnet.VIR_NET_CALL,
+      serial: 7,
+      status: virnet.VIR_NET_OK,
+    };
     const b = encode(virnet.encodeVirNetMessageHeader, h);
     assert.equal(b.length, virnet.VIR_NET_MESSAGE_HEADER_MAX);
     assert.deepEqual(decode(virnet.decodeVirNetMessageHeader, b), h);
@@ -209,7 +222,11 @@ describe('generated codecs', () => {
   it('never crash on random bytes: they decode or fail with XdrError', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        for (const dec of [remote.decodeRemoteConnectListAllDomainsRet, remote.decodeRemoteDomainGetSchedulerParametersRet, virnet.decodeVirNetMessageError]) {
+        for (const dec of [
+          remote.decodeRemoteConnectListAllDomainsRet,
+          remote.decodeRemoteDomainGetSchedulerParametersRet,
+          virnet.decodeVirNetMessageError,
+        ]) {
           try {
             dec(new XdrReader(bytes));
           } catch (e) {

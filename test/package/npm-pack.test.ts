@@ -25,7 +25,9 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 
 /** The tracked files of the repository (what a clone has), without the vendored npm packages. */
 function trackedFiles(): string[] {
-  return run('git', ['ls-files', '-z'], root).split('\0').filter((f) => f !== '');
+  return run('git', ['ls-files', '-z'], root)
+    .split('\0')
+    .filter((f) => f !== '');
 }
 
 test('npm pack gives a package whose libraries and command work where it is installed', { timeout: 600_000 }, (t) => {
@@ -159,7 +161,20 @@ export async function wrongName(d: DomainProxy): Promise<number> {
     ['node16', 'node16'],
     ['esnext', 'bundler'],
   ]) {
-    const common = ['--noEmit', '--strict', '--target', 'es2022', '--module', module, '--moduleResolution', moduleResolution, '--typeRoots', typeRoots, '--types', 'node'];
+    const common = [
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      module,
+      '--moduleResolution',
+      moduleResolution,
+      '--typeRoots',
+      typeRoots,
+      '--types',
+      'node',
+    ];
     run(process.execPath, [tsc, ...common, 'use.ts'], app, env);
     let errors = '';
     try {

@@ -133,15 +133,28 @@ test('exits non-zero when the bus goes away', async () => {
 });
 
 test('--listen serves the objects peer to peer, without a bus', async () => {
-  const svc = await startService(undefined, ['--listen', 'unix:tmpdir=/tmp', '--no-default-connects', '--connect', 'Mine=test:///default'], false);
+  const svc = await startService(
+    undefined,
+    ['--listen', 'unix:tmpdir=/tmp', '--no-default-connects', '--connect', 'Mine=test:///default'],
+    false,
+  );
   try {
     const address = await svc.stdoutLine();
     assert.match(address, /^unix:/);
     const conn = await DBusConnection.connect(address);
     try {
-      const [xml] = (await conn.call({ path: '/org/libvirt', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [string];
-      assert.deepEqual(parseIntrospectionXml(xml).nodes.map((n) => n.name), ['Mine']);
-      const [cxml] = (await conn.call({ path: '/org/libvirt/Mine', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [string];
+      const [xml] = (await conn.call({ path: '/org/libvirt', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })) as [
+        string,
+      ];
+      assert.deepEqual(
+        parseIntrospectionXml(xml).nodes.map((n) => n.name),
+        ['Mine'],
+      );
+      const [cxml] = (await conn.call({
+        path: '/org/libvirt/Mine',
+        interface: 'org.freedesktop.DBus.Introspectable',
+        member: 'Introspect',
+      })) as [string];
       assert.ok(parseIntrospectionXml(cxml).interfaces.some((i) => i.name === IFACE.Connect));
     } finally {
       conn.close();
@@ -153,11 +166,25 @@ test('--listen serves the objects peer to peer, without a bus', async () => {
 
 test('--listen on an abstract socket: gdbus call --address answers; a peer of another uid is refused', async () => {
   const name = `libvirt-dbus-test-${process.pid}`;
-  const svc = await startService(undefined, ['--listen', `unix:abstract=${name}`, '--no-default-connects', '--connect', 'Mine=test:///default'], false);
+  const svc = await startService(
+    undefined,
+    ['--listen', `unix:abstract=${name}`, '--no-default-connects', '--connect', 'Mine=test:///default'],
+    false,
+  );
   try {
     const address = await svc.stdoutLine();
     assert.match(address, new RegExp(`^unix:abstract=${name},guid=[0-9a-f]{32}$`));
-    const args = ['call', '--address', address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Mine', '--method', 'org.freedesktop.DBus.Introspectable.Introspect'];
+    const args = [
+      'call',
+      '--address',
+      address,
+      '--dest',
+      'org.libvirt',
+      '--object-path',
+      '/org/libvirt/Mine',
+      '--method',
+      'org.freedesktop.DBus.Introspectable.Introspect',
+    ];
     const stdout = await runOk('gdbus', args);
     assert.match(stdout, /org\.libvirt\.Connect/);
     const refused = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', ...args]);

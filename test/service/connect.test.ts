@@ -93,7 +93,7 @@ test('capabilities, sysinfo, CPU models, CPU baseline and comparison', async () 
   assert.equal(sysinfo.trimEnd(), await virshDoc(lv.testUri, 'sysinfo'));
   const [models] = (await call('GetCPUModelNames', 'su', ['x86_64', 0])) as [string[]];
   assert.deepEqual(models, (await lv.virsh(lv.testUri, 'cpu-models', 'x86_64')).trim().split('\n'));
-  const cpu = "<cpu><arch>x86_64</arch><model>qemu64</model></cpu>";
+  const cpu = '<cpu><arch>x86_64</arch><model>qemu64</model></cpu>';
   const [baseline] = (await call('BaselineCPU', 'asu', [[cpu], 0])) as [string];
   assert.match(baseline, /<model fallback='forbid'>qemu64<\/model>/);
   // The test driver has no virConnectCompareCPU; QEMU has.
@@ -159,8 +159,7 @@ test('domains: define, create, look up, list, stats, save image and restore', as
   // virDomainLookupByUUIDString's own message (unlike the other kinds' "uuidstr in … must be a valid UUID")
   assert.equal((await peerError(call('DomainLookupByUUID', 's', ['bad']))).dbusMessage, 'Invalid UUID');
 
-  const xml = (name: string) =>
-    `<domain type='test'><name>${name}</name><memory>8192</memory><os><type>hvm</type></os></domain>`;
+  const xml = (name: string) => `<domain type='test'><name>${name}</name><memory>8192</memory><os><type>hvm</type></os></domain>`;
   const [defined] = (await call('DomainDefineXML', 's', [xml('dbus-defined')])) as [string];
   const definedUuid = (await lv.virsh(lv.testUri, 'domuuid', 'dbus-defined')).trim();
   assert.equal(defined, `${T}/domain/_${definedUuid.replaceAll('-', '_')}`);
@@ -272,9 +271,17 @@ test('secrets and network filters (qemu:///system of the private daemon)', async
   assert.equal((await peerError(call('ListSecrets', 'u', [0]))).errorName, 'org.libvirt.Error'); // test driver
 
   const [filters] = (await call('ListNWFilters', 'u', [0], Q)) as [string[]];
-  assert.equal(filters.length, (await lv.virsh(lv.qemuUri, 'nwfilter-list')).trim().split('\n').filter((l) => l.trim()).length);
+  assert.equal(
+    filters.length,
+    (await lv.virsh(lv.qemuUri, 'nwfilter-list'))
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim()).length,
+  );
   const fuuid = '99999999-2222-3333-4444-555555555555';
-  const [fpath] = (await call('NWFilterDefineXML', 's', [`<filter name='dbus-filter' chain='root'><uuid>${fuuid}</uuid></filter>`], Q)) as [string];
+  const [fpath] = (await call('NWFilterDefineXML', 's', [`<filter name='dbus-filter' chain='root'><uuid>${fuuid}</uuid></filter>`], Q)) as [
+    string,
+  ];
   assert.equal(fpath, `${Q}/nwfilter/_99999999_2222_3333_4444_555555555555`);
   assert.deepEqual(await call('NWFilterLookupByName', 's', ['dbus-filter'], Q), [fpath]);
   assert.deepEqual(await call('NWFilterLookupByUUID', 's', [fuuid], Q), [fpath]);

@@ -14,7 +14,13 @@ const Demo = interfacesOn<{ name: string }>()('org.example.Demo', {
   emitsChanged: 'false',
   properties: {
     Name: { type: 's', access: 'read', libvirt: 'virNetworkGetName', emitsChanged: 'const', get: async (o) => o.name },
-    Flag: { type: 'b', access: 'readwrite', libvirt: 'virNetworkGetAutostart,virNetworkSetAutostart', get: async () => true, set: async () => {} },
+    Flag: {
+      type: 'b',
+      access: 'readwrite',
+      libvirt: 'virNetworkGetAutostart,virNetworkSetAutostart',
+      get: async () => true,
+      set: async () => {},
+    },
   },
   methods: {
     Echo: {
@@ -45,8 +51,14 @@ test('the declaration carries names, arguments, access and annotations', () => {
   assert.equal(d.name, 'org.example.Demo');
   assert.deepEqual(d.annotations, { 'org.freedesktop.DBus.Property.EmitsChangedSignal': 'false' });
   const echo = d.methods.find((m) => m.name === 'Echo');
-  assert.deepEqual(echo?.in.map((a) => `${a.name}:${a.signature}`), ['mac:s', 'flags:u']);
-  assert.deepEqual(echo?.out.map((a) => `${a.name}:${a.signature}`), ['mac:s', 'isNull:b', 'flags:u']);
+  assert.deepEqual(
+    echo?.in.map((a) => `${a.name}:${a.signature}`),
+    ['mac:s', 'flags:u'],
+  );
+  assert.deepEqual(
+    echo?.out.map((a) => `${a.name}:${a.signature}`),
+    ['mac:s', 'isNull:b', 'flags:u'],
+  );
   assert.match(echo?.annotations?.['org.gtk.GDBus.DocString'] ?? '', /Empty string can be used to pass a NULL as @mac argument/);
   assert.deepEqual(
     d.properties.map((p) => [p.name, p.signature, p.access]),
@@ -74,7 +86,10 @@ test('libvirt errors become org.libvirt.Error with libvirt message; D-Bus errors
     assert.equal(e.message, "Network not found: no network with matching name 'x'");
     return true;
   });
-  await assert.rejects(impl.methods.Deny?.([], invocation) as Promise<unknown>, (e: DBusError) => e.errorName === 'org.freedesktop.DBus.Error.AccessDenied');
+  await assert.rejects(
+    impl.methods.Deny?.([], invocation) as Promise<unknown>,
+    (e: DBusError) => e.errorName === 'org.freedesktop.DBus.Error.AccessDenied',
+  );
 });
 
 test('properties: get, set, and GetAll in declaration order', async () => {
@@ -83,10 +98,13 @@ test('properties: get, set, and GetAll in declaration order', async () => {
   assert.equal(impl.properties.Name?.set, undefined);
   await impl.properties.Flag?.set?.(false);
   // As the reference: each value wrapped in a second variant (test/service/domain-diff, GetAll).
-  assert.deepEqual([...(await impl.getAllProperties()).entries()], [
-    ['Name', new Variant('v', new Variant('s', 'the-name'))],
-    ['Flag', new Variant('v', new Variant('b', true))],
-  ]);
+  assert.deepEqual(
+    [...(await impl.getAllProperties()).entries()],
+    [
+      ['Name', new Variant('v', new Variant('s', 'the-name'))],
+      ['Flag', new Variant('v', new Variant('b', true))],
+    ],
+  );
 });
 
 test('signals get their signature from the declaration', () => {
@@ -98,9 +116,7 @@ test('signals get their signature from the declaration', () => {
 test('inconsistent specs are refused when declared', () => {
   assert.throws(() => parseArgSpec('flags'));
   assert.throws(() => parseArgSpec('flags:'));
-  assert.throws(() =>
-    defineInterface('org.example.Bad', { properties: { P: { type: 's', access: 'read', libvirt: 'x' } } }),
-  );
+  assert.throws(() => defineInterface('org.example.Bad', { properties: { P: { type: 's', access: 'read', libvirt: 'x' } } }));
   assert.throws(() =>
     defineInterface('org.example.Bad', {
       methods: { M: { in: 'flags:u', libvirt: 'x', emptyIsNull: ['flags'], call: async () => [] } },
@@ -115,7 +131,8 @@ test('GetAll leaves out the properties whose getter fails, as the reference', as
         type: 's',
         access: 'read',
         libvirt: 'virNetworkGetName',
-        get: () => new Promise<string>((_, reject) => setTimeout(() => reject(new LibvirtError({ code: 1, domain: 0, message: 'first' })), 30)),
+        get: () =>
+          new Promise<string>((_, reject) => setTimeout(() => reject(new LibvirtError({ code: 1, domain: 0, message: 'first' })), 30)),
       },
       B: { type: 's', access: 'read', libvirt: 'virNetworkGetName', get: async () => 'kept' },
       C: {
@@ -128,7 +145,8 @@ test('GetAll leaves out the properties whose getter fails, as the reference', as
       },
     },
   });
-  assert.deepEqual([...(await Two.implementationFor(null).getAllProperties()).entries()], [
-    ['B', new Variant('v', new Variant('s', 'kept'))],
-  ]);
+  assert.deepEqual(
+    [...(await Two.implementationFor(null).getAllProperties()).entries()],
+    [['B', new Variant('v', new Variant('s', 'kept'))]],
+  );
 });

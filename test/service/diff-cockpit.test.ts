@@ -163,7 +163,9 @@ async function vmLifetime(r: Recorder): Promise<void> {
   await r.call('Create new', vm as string, DOMAIN, 'Create', 'u', [0]);
   await r.call('GetStats new', vm as string, DOMAIN, 'GetStats', 'uu', [USAGE_STATS, 0], normaliseStats);
   await r.call('Destroy new', vm as string, DOMAIN, 'Destroy', 'u', [0]);
-  await r.call('Undefine new', vm as string, DOMAIN, 'Undefine', 'u', [VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA]);
+  await r.call('Undefine new', vm as string, DOMAIN, 'Undefine', 'u', [
+    VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+  ]);
   // the refresh that Undefined triggers: cockpit relies on "Domain not found" here
   await domainGet(r, vm as string);
 }

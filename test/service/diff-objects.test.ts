@@ -52,7 +52,7 @@ async function connect(r: Recorder): Promise<void> {
   const c = (label: string, member: string, sig = '', body: unknown[] = [], normalise?: (x: unknown[]) => unknown[]) =>
     r.call(label, TEST, CONNECT, member, sig, body, normalise);
   await allProperties(r, 'Connect', TEST, CONNECT, ['Encrypted', 'Hostname', 'LibVersion', 'Secure', 'Version']);
-  await c('BaselineCPU', 'BaselineCPU', 'asu', [["<cpu><arch>x86_64</arch><model>qemu64</model></cpu>"], 0]);
+  await c('BaselineCPU', 'BaselineCPU', 'asu', [['<cpu><arch>x86_64</arch><model>qemu64</model></cpu>'], 0]);
   await c('BaselineCPU none', 'BaselineCPU', 'asu', [[], 0]);
   await c('CompareCPU', 'CompareCPU', 'su', ['<cpu><arch>x86_64</arch><model>qemu64</model></cpu>', 0]);
   await c('DomainCreateXML bad', 'DomainCreateXML', 'su', ['<domain', 0]);
@@ -155,13 +155,7 @@ async function network(r: Recorder): Promise<void> {
   await r.set('Network Set Autostart', p, NETWORK, 'Autostart', new Variant('b', true));
   await r.set('Network Set Autostart wrong type', p, NETWORK, 'Autostart', new Variant('s', 'yes'));
   await r.set('Network Set Name', p, NETWORK, 'Name', new Variant('s', 'x'));
-  await r.call('Network Update', p, NETWORK, 'Update', 'uuisu', [
-    3,
-    4,
-    -1,
-    "<host mac='00:11:22:33:44:55' ip='192.168.160.5'/>",
-    0,
-  ]);
+  await r.call('Network Update', p, NETWORK, 'Update', 'uuisu', [3, 4, -1, "<host mac='00:11:22:33:44:55' ip='192.168.160.5'/>", 0]);
   await r.call('Network Update bad', p, NETWORK, 'Update', 'uuisu', [99, 4, -1, '<host/>', 0]);
   await r.call('Network GetXMLDesc updated', p, NETWORK, 'GetXMLDesc', 'u', [0]);
   await r.call('Network GetDHCPLeases mac', p, NETWORK, 'GetDHCPLeases', 'su', ['00:11:22:33:44:55', 0]);
@@ -272,7 +266,8 @@ async function hostObjects(r: Recorder): Promise<void> {
     await r.call('Interface Create active', i, INTERFACE, 'Create', 'u', [0]);
   }
   await r.call('InterfaceLookupByName', TEST, CONNECT, 'InterfaceLookupByName', 's', ['eth1']);
-  const [mac] = (await r.call('Interface Get MAC eth1', `${TEST}/interface/aa_3abb_3acc_3add_3aee_3aff`, PROPS, 'Get', 'ss', [INTERFACE, 'MAC'])) ?? [];
+  const [mac] =
+    (await r.call('Interface Get MAC eth1', `${TEST}/interface/aa_3abb_3acc_3add_3aee_3aff`, PROPS, 'Get', 'ss', [INTERFACE, 'MAC'])) ?? [];
   if (mac) await r.call('InterfaceLookupByMAC', TEST, CONNECT, 'InterfaceLookupByMAC', 's', [(mac as Variant).value]);
   await r.call('InterfaceChangeBegin', TEST, CONNECT, 'InterfaceChangeBegin', 'u', [0]);
   const [iface] = (await r.call('InterfaceDefineXML', TEST, CONNECT, 'InterfaceDefineXML', 'su', [IFACE_XML, 0])) ?? [];
@@ -429,7 +424,10 @@ describe('Connect, Network, StoragePool, StorageVol, NodeDevice, Interface, Secr
   it('org.libvirt.Secret and org.libvirt.NWFilter (unsupported by the test driver)', async () => {
     const [log] = await both(unsupported);
     // every call fails; GetAll leaves the failing getters out and answers {}
-    assert.ok(log.every((e) => 'error' in e || (e.label.endsWith('GetAll') && (e.reply[0] as Map<string, unknown>).size === 0)), show(log));
+    assert.ok(
+      log.every((e) => 'error' in e || (e.label.endsWith('GetAll') && (e.reply[0] as Map<string, unknown>).size === 0)),
+      show(log),
+    );
   });
   it('errors of the standard interfaces and of bad paths', async () => {
     await both(busErrors);

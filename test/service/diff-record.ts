@@ -89,13 +89,7 @@ export function compareLogs(ref: Entry[], ours: Entry[], deviations: Record<stri
 /** A value shown compactly for a failure message. */
 export function show(v: unknown, max = 700): string {
   const text = JSON.stringify(v, (_k, x) =>
-    typeof x === 'bigint'
-      ? `${x}n`
-      : x instanceof Map
-        ? Object.fromEntries(x)
-        : x instanceof Variant
-          ? { [x.signature]: x.value }
-          : x,
+    typeof x === 'bigint' ? `${x}n` : x instanceof Map ? Object.fromEntries(x) : x instanceof Variant ? { [x.signature]: x.value } : x,
   );
   return text === undefined ? 'undefined' : text.slice(0, max);
 }

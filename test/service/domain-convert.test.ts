@@ -48,16 +48,13 @@ describe('typed parameters', () => {
   });
 
   it('accept a plain object as a{sv}', () => {
-    assert.deepEqual(dictToTypedParams({ weight: new Variant('u', 100) }), [
-      { field: 'weight', value: { type: 2, ui: 100 } },
-    ]);
+    assert.deepEqual(dictToTypedParams({ weight: new Variant('u', 100) }), [{ field: 'weight', value: { type: 2, ui: 100 } }]);
   });
 
   it('reject other variant types with org.libvirt.Error as the reference does', () => {
     assert.throws(
       () => dictToTypedParams(new Map([['a', new Variant('as', ['x'])]])),
-      (e: unknown) =>
-        e instanceof DBusError && e.errorName === 'org.libvirt.Error' && e.message === "Invalid typed parameter 'as'.",
+      (e: unknown) => e instanceof DBusError && e.errorName === 'org.libvirt.Error' && e.message === "Invalid typed parameter 'as'.",
     );
   });
 

@@ -283,12 +283,6 @@ function compare(expected: Array<Outcome & { label: string }>, actual: unknown[]
 
 function show(v: unknown): string {
   return JSON.stringify(v, (_k, x) =>
-    typeof x === 'bigint'
-      ? `${x}n`
-      : x instanceof Map
-        ? Object.fromEntries(x)
-        : x instanceof Variant
-          ? { [x.signature]: x.value }
-          : x,
+    typeof x === 'bigint' ? `${x}n` : x instanceof Map ? Object.fromEntries(x) : x instanceof Variant ? { [x.signature]: x.value } : x,
   ).slice(0, 600);
 }

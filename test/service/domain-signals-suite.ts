@@ -75,8 +75,12 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
       const hit = seen.slice(from).find((m) => m.member === member && m.path === PATH && match(m.body));
       if (hit) return hit;
       if (Date.now() > deadline) {
-        const got = seen.map((m) => `${m.member}${JSON.stringify(m.body, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Map ? [...v] : v))}`);
-        throw new Error(`no ${member} signal on ${PATH} within ${WAIT / 1000} s; seen: ${got.join(', ') || '(none)'}\n${sandbox?.log('service').slice(-2000)}`);
+        const got = seen.map(
+          (m) => `${m.member}${JSON.stringify(m.body, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Map ? [...v] : v))}`,
+        );
+        throw new Error(
+          `no ${member} signal on ${PATH} within ${WAIT / 1000} s; seen: ${got.join(', ') || '(none)'}\n${sandbox?.log('service').slice(-2000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -172,7 +176,15 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
       await portWrite('b', 0x71, value);
     };
     await cmos(0x0b, 0x82); // register B: SET (halt updates) | 24-hour mode, BCD
-    for (const [register, value] of [[0x00, 0], [0x02, 0], [0x04, 0], [0x07, 0x01], [0x08, 0x01], [0x09, 0x00], [0x32, 0x20]] as const) {
+    for (const [register, value] of [
+      [0x00, 0],
+      [0x02, 0],
+      [0x04, 0],
+      [0x07, 0x01],
+      [0x08, 0x01],
+      [0x09, 0x00],
+      [0x32, 0x20],
+    ] as const) {
       await cmos(register, value); // seconds, minutes, hours, day, month, year, century
     }
     await cmos(0x0b, 0x02); // SET cleared: the new time takes effect and QEMU reports RTC_CHANGE
@@ -395,7 +407,14 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
       // ATA on the primary channel's legacy ports: slave drive (hdb) in LBA mode, 1 sector at LBA 0,
       // READ SECTORS. QEMU's read gets EIO from nbdkit and reports it to the guest (rerror=report).
       await withGuestPaused(async () => {
-        for (const [port, value] of [[0x1f6, 0xf0], [0x1f2, 1], [0x1f3, 0], [0x1f4, 0], [0x1f5, 0], [0x1f7, 0x20]] as const) {
+        for (const [port, value] of [
+          [0x1f6, 0xf0],
+          [0x1f2, 1],
+          [0x1f3, 0],
+          [0x1f4, 0],
+          [0x1f5, 0],
+          [0x1f7, 0x20],
+        ] as const) {
           await portWrite('b', port, value);
         }
       });

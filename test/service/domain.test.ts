@@ -45,17 +45,9 @@ describe('org.libvirt.Domain on the test driver', () => {
   });
 
   it('writes Autostart as virsh sees it', async () => {
-    await s.client.call(TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [
-      IFACE.Domain,
-      'Autostart',
-      new Variant('b', true),
-    ]);
+    await s.client.call(TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [IFACE.Domain, 'Autostart', new Variant('b', true)]);
     assert.equal(fields(await virsh('dominfo', 'test')).get('Autostart'), 'enable');
-    await s.client.call(TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [
-      IFACE.Domain,
-      'Autostart',
-      new Variant('b', false),
-    ]);
+    await s.client.call(TEST_PATH, 'org.freedesktop.DBus.Properties', 'Set', 'ssv', [IFACE.Domain, 'Autostart', new Variant('b', false)]);
     assert.equal(fields(await virsh('dominfo', 'test')).get('Autostart'), 'disable');
   });
 
@@ -65,7 +57,9 @@ describe('org.libvirt.Domain on the test driver', () => {
   });
 
   it('gives interface addresses, memory statistics and vCPU pinning as virsh does', async () => {
-    const [ifaces] = (await s.client.dom(TEST_PATH, 'InterfaceAddresses', 'uu', [0, 0])) as [[string, string, [number, string, number][]][]];
+    const [ifaces] = (await s.client.dom(TEST_PATH, 'InterfaceAddresses', 'uu', [0, 0])) as [
+      [string, string, [number, string, number][]][],
+    ];
     const addr = await virsh('domifaddr', 'test');
     for (const [name, mac, addrs] of ifaces) {
       assert.match(addr, new RegExp(`${name}\\s+${mac}\\s+ipv4\\s+${addrs[0]?.[1]}/${addrs[0]?.[2]}`));
@@ -164,7 +158,13 @@ describe('org.libvirt.Domain on the test driver', () => {
     const gone = await c.fails(`${enc}_two_20space`, IFACE.DomainSnapshot, 'IsCurrent', 'u', [0]);
     assert.equal(gone.errorName, 'org.libvirt.Error');
     assert.equal(gone.message, 'unknown error');
-    const noDomain = await c.fails(`${TEST}/domainsnapshot/_00000000_0000_0000_0000_000000000000_one`, IFACE.DomainSnapshot, 'GetXMLDesc', 'u', [0]);
+    const noDomain = await c.fails(
+      `${TEST}/domainsnapshot/_00000000_0000_0000_0000_000000000000_one`,
+      IFACE.DomainSnapshot,
+      'GetXMLDesc',
+      'u',
+      [0],
+    );
     assert.equal(noDomain.message, 'invalid domain pointer in virDomainSnapshotLookupByName');
   });
 
@@ -190,7 +190,9 @@ describe('org.libvirt.Domain on the test driver', () => {
 
   it('answers gdbus exactly as the reference answers it', async () => {
     const gdbus = async (...args: string[]) =>
-      (await runOk('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], { timeout: 30_000 })).trim();
+      (
+        await runOk('gdbus', ['call', '--address', s.bus.address, '-d', 'org.libvirt', '-o', TEST_PATH, '-m', ...args], { timeout: 30_000 })
+      ).trim();
     // Texts as /usr/sbin/libvirt-dbus prints them for the test driver's fresh 'test' domain.
     assert.equal(await gdbus('org.libvirt.Domain.GetNumaParameters', '0'), "({'numa_mode': <<0>>, 'numa_nodeset': <<''>>},)");
     assert.equal(await gdbus('org.libvirt.Domain.GetControlInfo', '0'), '((uint32 0, uint32 0, uint64 0),)');

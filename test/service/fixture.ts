@@ -78,7 +78,12 @@ export interface RunningService {
  * Starts bin/libvirt-dbus (or `program`) with `args` and DBUS_SESSION_BUS_ADDRESS=`busAddress`;
  * with `waitForName`, waits until org.libvirt answers on that bus.
  */
-export async function startService(busAddress: string | undefined, args: string[], waitForName = true, program?: string): Promise<RunningService> {
+export async function startService(
+  busAddress: string | undefined,
+  args: string[],
+  waitForName = true,
+  program?: string,
+): Promise<RunningService> {
   const env = { ...process.env };
   if (busAddress) env.DBUS_SESSION_BUS_ADDRESS = busAddress;
   const argv = program ? [program, ...args] : [process.execPath, BIN, ...args];
@@ -114,7 +119,14 @@ export async function startService(busAddress: string | undefined, args: string[
       const ready = () =>
         (program
           ? conn.call({ destination: DEST, path: TEST, interface: 'org.freedesktop.DBus.Peer', member: 'Ping', timeout: 5000 })
-          : conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameHasOwner', signature: 's', body: [DEST] })
+          : conn.call({
+              destination: 'org.freedesktop.DBus',
+              path: '/org/freedesktop/DBus',
+              interface: 'org.freedesktop.DBus',
+              member: 'NameHasOwner',
+              signature: 's',
+              body: [DEST],
+            })
         ).then(
           (r) => program !== undefined || r[0] === true,
           () => false,
@@ -205,7 +217,9 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
       });
       await service.ownName(serviceConn);
     } else {
-      proc = await (choice === 'reference' ? startService(bus.address, ['--session'], true, '/usr/sbin/libvirt-dbus') : startService(bus.address, args));
+      proc = await (choice === 'reference'
+        ? startService(bus.address, ['--session'], true, '/usr/sbin/libvirt-dbus')
+        : startService(bus.address, args));
       const p = proc;
       stops.push(() => p.stop());
     }

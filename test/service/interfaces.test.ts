@@ -31,10 +31,9 @@ const ALL = [
 function summary(i: InterfaceDeclaration): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of i.methods) {
-    out[`method ${m.name}`] = [
-      ...m.in.map((a) => `in ${a.name}:${a.signature}`),
-      ...m.out.map((a) => `out ${a.name}:${a.signature}`),
-    ].join(', ');
+    out[`method ${m.name}`] = [...m.in.map((a) => `in ${a.name}:${a.signature}`), ...m.out.map((a) => `out ${a.name}:${a.signature}`)].join(
+      ', ',
+    );
   }
   for (const s of i.signals) out[`signal ${s.name}`] = s.args.map((a) => `${a.name}:${a.signature}`).join(', ');
   for (const p of i.properties) out[`property ${p.name}`] = `${p.signature} ${p.access}`;
@@ -64,9 +63,21 @@ test('members are declared in the order of the reference XML', () => {
   for (const [name, defined] of interfaces) {
     const ref = reference(name);
     const d = defined.declaration;
-    assert.deepEqual(d.methods.map((m) => m.name), ref.methods.map((m) => m.name), `${name} methods`);
-    assert.deepEqual(d.properties.map((p) => p.name), ref.properties.map((p) => p.name), `${name} properties`);
-    assert.deepEqual(d.signals.map((s) => s.name), ref.signals.map((s) => s.name), `${name} signals`);
+    assert.deepEqual(
+      d.methods.map((m) => m.name),
+      ref.methods.map((m) => m.name),
+      `${name} methods`,
+    );
+    assert.deepEqual(
+      d.properties.map((p) => p.name),
+      ref.properties.map((p) => p.name),
+      `${name} properties`,
+    );
+    assert.deepEqual(
+      d.signals.map((s) => s.name),
+      ref.signals.map((s) => s.name),
+      `${name} signals`,
+    );
   }
 });
 
@@ -76,7 +87,11 @@ test('emptyIsNull arguments are those of the API table', () => {
     [process.env.LIBVIRT_API_TSV, join(ROOT, '../shared/reference/org.libvirt-api.tsv'), '/work/shared/reference/org.libvirt-api.tsv']
       .filter((p): p is string => !!p)
       .find((p) => existsSync(p)) ?? assert.fail('org.libvirt-api.tsv not found: set LIBVIRT_API_TSV');
-  const rows = readFileSync(tsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+  const rows = readFileSync(tsv, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'));
   for (const [iface, kind, member, , , , , empty] of rows) {
     if (kind !== 'method') continue;
     const spec = interfaces.get(iface as string)?.spec.methods?.[member as string];

@@ -33,7 +33,8 @@ const doc = async (uri: string, ...args: string[]) => (await lv.virsh(uri, ...ar
 
 test('Network: properties, XML, update, leases, lifecycle and NetworkEvent signals', async () => {
   const N = IFACE.Network;
-  const xml = "<network><name>obj-net</name><bridge name='objbr0'/><ip address='10.8.0.1' netmask='255.255.255.0'><dhcp><range start='10.8.0.2' end='10.8.0.9'/></dhcp></ip></network>";
+  const xml =
+    "<network><name>obj-net</name><bridge name='objbr0'/><ip address='10.8.0.1' netmask='255.255.255.0'><dhcp><range start='10.8.0.2' end='10.8.0.9'/></dhcp></ip></network>";
   const [path] = (await peer.call(T, IFACE.Connect, 'NetworkDefineXML', 's', [xml])) as [string];
   const uuid = (await lv.virsh(lv.testUri, 'net-uuid', 'obj-net')).trim();
   assert.equal(path, uuidPath(T, 'network', uuid));
@@ -231,7 +232,10 @@ test('subtrees list what libvirt has now; unknown paths answer like the referenc
   const netUuids = (await lv.virsh(lv.testUri, 'net-list', '--all', '--uuid')).trim().split('\n');
   assert.deepEqual(nets.nodes.map((n) => n.name).sort(), netUuids.map((u) => `_${u.trim().replaceAll('-', '_')}`).sort());
   // As the reference, the subtree root reports the interface too.
-  assert.deepEqual(nets.interfaces.map((i) => i.name).filter((n) => n.startsWith('org.libvirt')), [IFACE.Network]);
+  assert.deepEqual(
+    nets.interfaces.map((i) => i.name).filter((n) => n.startsWith('org.libvirt')),
+    [IFACE.Network],
+  );
   const child = await intro(`${T}/nodedev/scsi_5fhost1`);
   assert.ok(child.interfaces.some((i) => i.name === IFACE.NodeDevice));
   const doms = await intro(`${T}/domain`);
@@ -275,8 +279,14 @@ test('StorageVol on a directory pool of qemu:///system: info, resize, wipe', asy
 
 test('live introspection of every object kind equals the reference interface description', async () => {
   const { readFileSync } = await import('node:fs');
-  const summary = (i: { methods: { name: string; in: { name?: string; signature: string }[]; out: { name?: string; signature: string }[] }[]; signals: { name: string; args: { name?: string; signature: string }[] }[]; properties: { name: string; signature: string; access: string }[] }) => ({
-    methods: i.methods.map((m) => `${m.name}(${m.in.map((a) => `${a.name}:${a.signature}`)})→(${m.out.map((a) => `${a.name}:${a.signature}`)})`),
+  const summary = (i: {
+    methods: { name: string; in: { name?: string; signature: string }[]; out: { name?: string; signature: string }[] }[];
+    signals: { name: string; args: { name?: string; signature: string }[] }[];
+    properties: { name: string; signature: string; access: string }[];
+  }) => ({
+    methods: i.methods.map(
+      (m) => `${m.name}(${m.in.map((a) => `${a.name}:${a.signature}`)})→(${m.out.map((a) => `${a.name}:${a.signature}`)})`,
+    ),
     signals: i.signals.map((s) => `${s.name}(${s.args.map((a) => `${a.name}:${a.signature}`)})`),
     properties: i.properties.map((p) => `${p.name}:${p.signature}:${p.access}`),
   });
@@ -304,13 +314,19 @@ test('live introspection of every object kind equals the reference interface des
 
 test('--listen: peers of the D-Bus server get the same objects and the signals', async () => {
   const { DBusConnection } = await import('../../src/dbus/index.js');
-  const p2p = await startService(undefined, ['--listen', 'unix:tmpdir=/tmp', '--no-default-connects', '--connect', `Test=${lv.testUri}`], false);
+  const p2p = await startService(
+    undefined,
+    ['--listen', 'unix:tmpdir=/tmp', '--no-default-connects', '--connect', `Test=${lv.testUri}`],
+    false,
+  );
   try {
     const conn = await DBusConnection.connect(await p2p.stdoutLine());
     try {
       const signals: unknown[][] = [];
       conn.signalSubscribe({ interface: IFACE.Connect, member: 'NetworkEvent' }, (m) => signals.push(m.body));
-      const [nets] = (await conn.call({ path: T, interface: IFACE.Connect, member: 'ListNetworks', signature: 'u', body: [0] })) as [string[]];
+      const [nets] = (await conn.call({ path: T, interface: IFACE.Connect, member: 'ListNetworks', signature: 'u', body: [0] })) as [
+        string[],
+      ];
       const uuid = (await lv.virsh(lv.testUri, 'net-uuid', 'default')).trim();
       const def = nets.find((n) => n.endsWith(uuid.replaceAll('-', '_')));
       assert.ok(def);

@@ -23,7 +23,10 @@ test('paths observed from the reference', () => {
     Kinds.storagePool.pathOf(t, { name: 'default-pool', uuid: uuid('dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566') }),
     '/org/libvirt/Test/storagepool/_dfe224cb_28fb_8dd0_c4b2_64eb3f0f4566',
   );
-  assert.equal(Kinds.interface.pathOf(t, { name: 'eth1', mac: 'aa:bb:cc:dd:ee:ff' }), '/org/libvirt/Test/interface/aa_3abb_3acc_3add_3aee_3aff');
+  assert.equal(
+    Kinds.interface.pathOf(t, { name: 'eth1', mac: 'aa:bb:cc:dd:ee:ff' }),
+    '/org/libvirt/Test/interface/aa_3abb_3acc_3add_3aee_3aff',
+  );
   assert.equal(Kinds.nodeDevice.pathOf(t, { name: 'scsi_host1' }), '/org/libvirt/Test/nodedev/scsi_5fhost1');
   assert.equal(Kinds.nodeDevice.pathOf(t, { name: 'computer' }), '/org/libvirt/Test/nodedev/computer');
   assert.equal(

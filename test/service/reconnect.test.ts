@@ -42,10 +42,7 @@ test('libvirtd killed and restarted', async () => {
   const down = await peerError(listNetworks());
   assert.equal(down.errorName, 'org.libvirt.Error');
   // The service itself is still there.
-  assert.equal(
-    (await peer.call(T, 'org.freedesktop.DBus.Peer', 'Ping').then(() => 'pong')) as string,
-    'pong',
-  );
+  assert.equal((await peer.call(T, 'org.freedesktop.DBus.Peer', 'Ping').then(() => 'pong')) as string, 'pong');
 
   await lv.restart();
   // Without making any call, the service reconnects and registers its event callbacks again:

@@ -28,19 +28,32 @@ async function virshNames(d: PrivateLibvirtd): Promise<string[]> {
 describe('org.libvirt over ssh', () => {
   it('bin/libvirt-dbus --connect Remote=test+ssh://…: gdbus lists the same domains as virsh', async () => {
     const fx = await startFixture({
-      args: (d) => ['--session', '--no-default-connects', '--connect', `Remote=test+ssh://${sshd.user}@127.0.0.1:${sshd.port}/default?${new URLSearchParams({
-        keyfile: sshd.keyFile,
-        no_verify: '1',
-        no_tty: '1',
-        known_hosts: sshd.knownHostsFile,
-        proxy: 'netcat',
-        socket: d.socketPath,
-      })}`],
+      args: (d) => [
+        '--session',
+        '--no-default-connects',
+        '--connect',
+        `Remote=test+ssh://${sshd.user}@127.0.0.1:${sshd.port}/default?${new URLSearchParams({
+          keyfile: sshd.keyFile,
+          no_verify: '1',
+          no_tty: '1',
+          known_hosts: sshd.knownHostsFile,
+          proxy: 'netcat',
+          socket: d.socketPath,
+        })}`,
+      ],
     });
     try {
       const stdout = await runOk('gdbus', [
-        'call', '--address', fx.bus.address, '--dest', 'org.libvirt', '--object-path', '/org/libvirt/Remote',
-        '--method', 'org.libvirt.Connect.ListDomains', '0',
+        'call',
+        '--address',
+        fx.bus.address,
+        '--dest',
+        'org.libvirt',
+        '--object-path',
+        '/org/libvirt/Remote',
+        '--method',
+        'org.libvirt.Connect.ListDomains',
+        '0',
       ]);
       const paths = [...stdout.matchAll(/'(\/org\/libvirt\/Remote\/domain\/[^']+)'/g)].map((m) => m[1] as string);
       assert.equal(paths.length, (await virshNames(fx.libvirtd)).length, stdout);

@@ -21,7 +21,11 @@ before(async () => {
   (await import('node:fs')).writeFileSync(file, XML);
   await sandbox.virsh('define', file);
   await sandbox.virsh('start', VM);
-  qemuPid = Number(execFileSync('pgrep', ['-f', `guest=${VM},`], { encoding: 'utf8' }).trim().split('\n')[0]);
+  qemuPid = Number(
+    execFileSync('pgrep', ['-f', `guest=${VM},`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')[0],
+  );
   assert.ok(qemuPid > 0, 'QEMU runs');
 });
 after(async () => {

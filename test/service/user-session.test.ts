@@ -24,11 +24,10 @@ it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the au
   const busDir = join(user.dir, 'bus');
   mkdirSync(busDir, { mode: 0o755 });
   const bus = await startBus({ listen: `unix:dir=${busDir}` });
-  const service = spawn(
-    'setpriv',
-    user.setpriv(process.execPath, join(user.code, 'bin', 'libvirt-dbus'), '--session'),
-    { env: user.env({ DBUS_SESSION_BUS_ADDRESS: bus.address }), stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const service = spawn('setpriv', user.setpriv(process.execPath, join(user.code, 'bin', 'libvirt-dbus'), '--session'), {
+    env: user.env({ DBUS_SESSION_BUS_ADDRESS: bus.address }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   service.stderr.on('data', (d) => {
     stderr += d;
@@ -37,20 +36,36 @@ it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the au
   try {
     for (let i = 0; ; i++) {
       const [owned] = await conn.call({
-        destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-        member: 'NameHasOwner', signature: 's', body: ['org.libvirt'],
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'NameHasOwner',
+        signature: 's',
+        body: ['org.libvirt'],
       });
       if (owned) break;
       assert.ok(i < 200 && service.exitCode === null, `the service did not take org.libvirt: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const list = (path: string) =>
-      conn.call({ destination: 'org.libvirt', path, interface: IFACE.Connect, member: 'ListDomains', signature: 'u', body: [0], timeout: 90_000 });
+      conn.call({
+        destination: 'org.libvirt',
+        path,
+        interface: IFACE.Connect,
+        member: 'ListDomains',
+        signature: 'u',
+        body: [0],
+        timeout: 90_000,
+      });
     const [test] = (await list('/org/libvirt/Test')) as [string[]];
     assert.equal(test.length, 1);
     const [name] = await conn.call({
-      destination: 'org.libvirt', path: test[0] as string, interface: 'org.freedesktop.DBus.Properties',
-      member: 'Get', signature: 'ss', body: [IFACE.Domain, 'Name'],
+      destination: 'org.libvirt',
+      path: test[0] as string,
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'Get',
+      signature: 'ss',
+      body: [IFACE.Domain, 'Name'],
     });
     assert.ok(name instanceof Variant);
     assert.equal(name.value, 'test');

@@ -14,7 +14,9 @@ for (const [name, make] of Object.entries(targets)) {
     try {
       const kept = keptCrashers(name).length;
       const r = await fuzz(target, COUNT[name] ?? 20_000, 20261206);
-      t.diagnostic(`${r.inputs} inputs (${kept} kept crashers): ${r.accepted} accepted, ${r.refused} refused, ${(r.ms / 1000).toFixed(1)} s`);
+      t.diagnostic(
+        `${r.inputs} inputs (${kept} kept crashers): ${r.accepted} accepted, ${r.refused} refused, ${(r.ms / 1000).toFixed(1)} s`,
+      );
       assert.deepEqual(
         r.crashes.map((c) => c.error.split('\n')[0]),
         [],

@@ -21,9 +21,7 @@ function install(destdir: string, prefix: string, uninstall = false) {
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
 for (const prefix of ['/usr', '/usr/local']) {
@@ -47,19 +45,31 @@ for (const prefix of ['/usr', '/usr/local']) {
 
       const wrapper = join(dest, prefix, 'sbin/libvirt-dbus');
       assert.equal(statSync(wrapper).mode & 0o777, 0o755);
-      assert.match(readFileSync(wrapper, 'utf8'), new RegExp(` --max-semi-space-size=2 ${prefix}/lib/libvirt-dbus/bin/libvirt-dbus "\\$@"`));
+      assert.match(
+        readFileSync(wrapper, 'utf8'),
+        new RegExp(` --max-semi-space-size=2 ${prefix}/lib/libvirt-dbus/bin/libvirt-dbus "\\$@"`),
+      );
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/bin/libvirt-dbus')));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/dist/src/cli.js')));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/package.json')));
 
       const xmls = readdirSync(join(dest, prefix, 'share/dbus-1/interfaces')).sort();
       assert.deepEqual(xmls, [
-        'org.libvirt.Connect.xml', 'org.libvirt.Domain.xml', 'org.libvirt.DomainSnapshot.xml',
-        'org.libvirt.Interface.xml', 'org.libvirt.NWFilter.xml', 'org.libvirt.Network.xml',
-        'org.libvirt.NodeDevice.xml', 'org.libvirt.Secret.xml', 'org.libvirt.StoragePool.xml',
+        'org.libvirt.Connect.xml',
+        'org.libvirt.Domain.xml',
+        'org.libvirt.DomainSnapshot.xml',
+        'org.libvirt.Interface.xml',
+        'org.libvirt.NWFilter.xml',
+        'org.libvirt.Network.xml',
+        'org.libvirt.NodeDevice.xml',
+        'org.libvirt.Secret.xml',
+        'org.libvirt.StoragePool.xml',
         'org.libvirt.StorageVol.xml',
       ]);
-      const rules = readFileSync(join(dest, etcOrShare ? 'usr/share/polkit-1/rules.d' : 'etc/polkit-1/rules.d', 'libvirt-dbus.rules'), 'utf8');
+      const rules = readFileSync(
+        join(dest, etcOrShare ? 'usr/share/polkit-1/rules.d' : 'etc/polkit-1/rules.d', 'libvirt-dbus.rules'),
+        'utf8',
+      );
       assert.match(rules, /org\.libvirt\.unix\.manage/);
       assert.match(rules, /subject\.user == "libvirtdbus"/);
       const unit = readFileSync(join(dest, etcOrShare ? 'usr/lib/systemd/system' : 'etc/systemd/system', 'libvirt-dbus.service'), 'utf8');
@@ -86,7 +96,9 @@ test('the systemd unit passes systemd-analyze verify', () => {
     const unit = join(dest, 'usr/lib/systemd/system/libvirt-dbus.service');
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
     // The ExecStart binary lives under DESTDIR, not on this machine, so only that complaint is allowed.
-    const problems = (r.stderr + r.stdout).split('\n').filter((l) => l.trim() && !/libvirt-dbus --system|is not executable|No such file|Command .* is not executable|dbus\.socket/.test(l));
+    const problems = (r.stderr + r.stdout)
+      .split('\n')
+      .filter((l) => l.trim() && !/libvirt-dbus --system|is not executable|No such file|Command .* is not executable|dbus\.socket/.test(l));
     assert.deepEqual(problems, []);
   } finally {
     rmSync(dest, { recursive: true, force: true });

@@ -22,7 +22,9 @@ after(async () => {
   await user?.cleanup();
 });
 
-test('nobody calls org.libvirt on its session bus: the installed service is activated and answers through its own libvirtd', { timeout: 120_000 }, async () => {
+test('nobody calls org.libvirt on its session bus: the installed service is activated and answers through its own libvirtd', {
+  timeout: 120_000,
+}, async () => {
   const stage = join(user.dir, 'stage');
   const install = spawnSync(process.execPath, [join(root, 'tools/install-system.mjs')], {
     env: { ...process.env, PREFIX: '/usr/local', DESTDIR: stage },
@@ -41,7 +43,11 @@ test('nobody calls org.libvirt on its session bus: the installed service is acti
   const bus = spawn(
     'unshare',
     [
-      '-m', '--propagation', 'private', 'sh', '-c',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
       `mount --bind '${join(stage, 'usr/local')}' /usr/local && exec setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups dbus-daemon --config-file=${config} --nofork --nosyslog`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: user.env() },
@@ -55,12 +61,25 @@ test('nobody calls org.libvirt on its session bus: the installed service is acti
     const address = `unix:path=${busDir}/bus`;
     const gdbus = (...args: string[]) =>
       runOk('setpriv', user.setpriv('gdbus', 'call', '--address', address, ...args), { env: user.env(), timeout: 90_000 });
-    const stdout = await gdbus('--dest', 'org.libvirt', '--object-path', '/org/libvirt/Test', '--method', 'org.libvirt.Connect.ListDomains', '0');
+    const stdout = await gdbus(
+      '--dest',
+      'org.libvirt',
+      '--object-path',
+      '/org/libvirt/Test',
+      '--method',
+      'org.libvirt.Connect.ListDomains',
+      '0',
+    );
     assert.match(stdout, /\/org\/libvirt\/Test\/domain\/_/, busLog);
 
     const pidOut = await gdbus(
-      '--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus',
-      '--method', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'org.libvirt',
+      '--dest',
+      'org.freedesktop.DBus',
+      '--object-path',
+      '/org/freedesktop/DBus',
+      '--method',
+      'org.freedesktop.DBus.GetConnectionUnixProcessID',
+      'org.libvirt',
     );
     const pid = Number(/uint32 (\d+)/.exec(pidOut)?.[1]);
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'), 'the service runs as nobody');

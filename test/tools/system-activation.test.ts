@@ -37,15 +37,27 @@ test('installed service is D-Bus activated on the system bus as libvirtdbus; the
   writeFileSync(join(dir, 'system.conf'), systemBusConfig({ activation: true, pidfile: join(dir, 'pid') }));
   const bus = spawn(
     'unshare',
-    ['-m', '--propagation', 'private', 'sh', '-c',
-      `mkdir -p /run/dbus && mount --bind ${runDbus} /run/dbus && exec setpriv --reuid=messagebus --regid=messagebus --init-groups dbus-daemon --config-file=${dir}/system.conf --nofork --nosyslog`],
+    [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `mkdir -p /run/dbus && mount --bind ${runDbus} /run/dbus && exec setpriv --reuid=messagebus --regid=messagebus --init-groups dbus-daemon --config-file=${dir}/system.conf --nofork --nosyslog`,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let busLog = '';
-  bus.stderr.on('data', (b: Buffer) => { busLog += b.toString(); });
+  bus.stderr.on('data', (b: Buffer) => {
+    busLog += b.toString();
+  });
   after(async () => {
     // The activated service exits when its bus goes away.
-    if (bus.exitCode === null) await new Promise<void>((r) => { bus.once('exit', () => r()); bus.kill('SIGTERM'); });
+    if (bus.exitCode === null)
+      await new Promise<void>((r) => {
+        bus.once('exit', () => r());
+        bus.kill('SIGTERM');
+      });
     rmSync(dir, { recursive: true, force: true });
   });
   const socket = join(runDbus, 'system_bus_socket');
@@ -53,12 +65,25 @@ test('installed service is D-Bus activated on the system bus as libvirtdbus; the
   const address = `unix:path=${socket}`;
 
   const gdbus = (...args: string[]) => runOk('gdbus', ['call', '--address', address, ...args], { timeout: 30_000 });
-  const props = await gdbus('--dest', 'org.libvirt', '--object-path', '/org/libvirt/QEMU',
-    '--method', 'org.freedesktop.DBus.Introspectable.Introspect');
+  const props = await gdbus(
+    '--dest',
+    'org.libvirt',
+    '--object-path',
+    '/org/libvirt/QEMU',
+    '--method',
+    'org.freedesktop.DBus.Introspectable.Introspect',
+  );
   assert.match(props, /org\.libvirt\.Connect/, busLog);
 
-  const pidOut = await gdbus('--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus',
-    '--method', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'org.libvirt');
+  const pidOut = await gdbus(
+    '--dest',
+    'org.freedesktop.DBus',
+    '--object-path',
+    '/org/freedesktop/DBus',
+    '--method',
+    'org.freedesktop.DBus.GetConnectionUnixProcessID',
+    'org.libvirt',
+  );
   const pid = Number(/uint32 (\d+)/.exec(pidOut)?.[1]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
@@ -67,8 +92,21 @@ test('installed service is D-Bus activated on the system bus as libvirtdbus; the
   assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /\/usr\/local\/lib\/libvirt-dbus\/bin\/libvirt-dbus\0--system/);
 
   await t.test('a caller outside root and group libvirt is refused', async () => {
-    const refused = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', 'call', '--address', address,
-      '--dest', 'org.libvirt', '--object-path', '/org/libvirt/QEMU', '--method', 'org.freedesktop.DBus.Peer.Ping']);
+    const refused = await run('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'gdbus',
+      'call',
+      '--address',
+      address,
+      '--dest',
+      'org.libvirt',
+      '--object-path',
+      '/org/libvirt/QEMU',
+      '--method',
+      'org.freedesktop.DBus.Peer.Ping',
+    ]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.err, /AccessDenied/);
   });

@@ -11,8 +11,12 @@ const tryJs = new URL('../../tools/try.js', import.meta.url).pathname;
 test('bin/try answers, prints commands that work, and cleans up on Ctrl-C', async () => {
   const child = spawn(process.execPath, [tryJs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   for (let i = 0; i < 600 && !out.includes('Press Ctrl-C'); i++) {
     if (child.exitCode !== null) break;
@@ -34,6 +38,18 @@ test('bin/try answers, prints commands that work, and cleans up on Ctrl-C', asyn
   assert.equal(await exited, 0);
   assert.match(out, /stopped:/);
   assert.equal(existsSync(dir), false, 'the bus folder is removed');
-  await assert.rejects(runOk('gdbus', ['call', '--address', address, '--dest', 'org.freedesktop.DBus', '--object-path',
-    '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.GetId']), 'the private bus is gone');
+  await assert.rejects(
+    runOk('gdbus', [
+      'call',
+      '--address',
+      address,
+      '--dest',
+      'org.freedesktop.DBus',
+      '--object-path',
+      '/org/freedesktop/DBus',
+      '--method',
+      'org.freedesktop.DBus.GetId',
+    ]),
+    'the private bus is gone',
+  );
 });

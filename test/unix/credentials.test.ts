@@ -6,13 +6,7 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import {
-  UnixFdSocket,
-  UnixSocketError,
-  getPeerCredentials,
-  isUnixFdSupported,
-  unixSupportError,
-} from '../../src/unix/index.js';
+import { UnixFdSocket, UnixSocketError, getPeerCredentials, isUnixFdSupported, unixSupportError } from '../../src/unix/index.js';
 import { tempDir } from './helpers.js';
 
 const self = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() };
@@ -87,18 +81,27 @@ test('sockets without unix peers give a typed UnixSocketError', async () => {
   await once(tcp, 'connect');
   const [tcpServerSide] = (await accepted) as [net.Socket];
   try {
-    assert.throws(() => getPeerCredentials(tcp), (e: unknown) => e instanceof UnixSocketError && e.code === 'EAFNOSUPPORT');
+    assert.throws(
+      () => getPeerCredentials(tcp),
+      (e: unknown) => e instanceof UnixSocketError && e.code === 'EAFNOSUPPORT',
+    );
   } finally {
     tcp.destroy();
     tcpServerSide.destroy();
     server.close();
   }
   // A destroyed net.Socket has no descriptor left.
-  assert.throws(() => getPeerCredentials(tcp), (e: unknown) => e instanceof UnixSocketError && e.code === 'EBADF');
+  assert.throws(
+    () => getPeerCredentials(tcp),
+    (e: unknown) => e instanceof UnixSocketError && e.code === 'EBADF',
+  );
   // A descriptor that is not a socket.
   const fd = openSync('/dev/null', 'r');
   try {
-    assert.throws(() => getPeerCredentials(fd), (e: unknown) => e instanceof UnixSocketError && e.code === 'ENOTSOCK');
+    assert.throws(
+      () => getPeerCredentials(fd),
+      (e: unknown) => e instanceof UnixSocketError && e.code === 'ENOTSOCK',
+    );
   } finally {
     closeSync(fd);
   }

@@ -229,7 +229,10 @@ test('end() shuts down sending only with allowHalfOpen; otherwise both sides clo
   c.end();
   await closed; // d follows c's end by ending itself, which closes c too
   assert.equal(c.destroyed && d.destroyed, true);
-  assert.throws(() => c.write(Buffer.from('x')), (e: unknown) => e instanceof UnixSocketError && e.code === 'EPIPE');
+  assert.throws(
+    () => c.write(Buffer.from('x')),
+    (e: unknown) => e instanceof UnixSocketError && e.code === 'EPIPE',
+  );
 });
 
 test('writing to a vanished peer reports EPIPE and closes with hadError', async () => {
@@ -250,7 +253,10 @@ test('a write with a closed fd throws EBADF and leaves the socket usable', async
   const r = collect(b);
   const fd = dupFd(1);
   closeFd(fd);
-  assert.throws(() => a.write(Buffer.from('x'), [fd]), (e: unknown) => e instanceof UnixSocketError && e.code === 'EBADF');
+  assert.throws(
+    () => a.write(Buffer.from('x'), [fd]),
+    (e: unknown) => e instanceof UnixSocketError && e.code === 'EBADF',
+  );
   assert.throws(() => a.write(Buffer.alloc(0), [1]), RangeError);
   a.end(Buffer.from('fine'));
   await r.ended;
@@ -323,13 +329,19 @@ test('an exception thrown by a data listener is an uncaught exception, as with n
 test('only UNIX stream sockets can be taken over', async () => {
   const before = openFdCount();
   const file = openSync('/dev/null', 'r');
-  assert.throws(() => new UnixFdSocket(file), (e: unknown) => e instanceof UnixSocketError && e.code === 'ENOTSOCK');
+  assert.throws(
+    () => new UnixFdSocket(file),
+    (e: unknown) => e instanceof UnixSocketError && e.code === 'ENOTSOCK',
+  );
   closeSync(file);
   const server = net.createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(server, 'connection') as Promise<[net.Socket]>;
   const tcp = net.createConnection((server.address() as net.AddressInfo).port, '127.0.0.1');
-  assert.throws(() => UnixFdSocket.from(tcp), (e: unknown) => e instanceof UnixSocketError && e.code === 'ENOTCONN');
+  assert.throws(
+    () => UnixFdSocket.from(tcp),
+    (e: unknown) => e instanceof UnixSocketError && e.code === 'ENOTCONN',
+  );
   await once(tcp, 'connect');
   const [other] = await accepted;
   assert.throws(

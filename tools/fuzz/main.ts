@@ -25,7 +25,9 @@ function parse(argv: string[]): { count: number; seed: number; names: string[]; 
 
 const { count, seed, names, keep } = parse(process.argv.slice(2));
 console.log(`seed ${seed}, ${count} inputs per target`);
-console.log(`${'target'.padEnd(22)}${'inputs'.padStart(10)}${'accepted'.padStart(10)}${'refused'.padStart(10)}${'crashes'.padStart(9)}${'inputs/s'.padStart(10)}`);
+console.log(
+  `${'target'.padEnd(22)}${'inputs'.padStart(10)}${'accepted'.padStart(10)}${'refused'.padStart(10)}${'crashes'.padStart(9)}${'inputs/s'.padStart(10)}`,
+);
 let crashed = false;
 for (const name of names) {
   const target = (targets[name] as () => import('./targets.js').Target)();

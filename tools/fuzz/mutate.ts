@@ -33,7 +33,10 @@ export class Random {
 }
 
 /** Values that break length and count checks, as 32-bit words. */
-const INTERESTING_U32 = [0, 1, 2, 3, 4, 7, 8, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7ffffff, 0x4000000, 0x8000000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const INTERESTING_U32 = [
+  0, 1, 2, 3, 4, 7, 8, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7ffffff, 0x4000000, 0x8000000, 0x7fffffff, 0x80000000, 0xfffffffe,
+  0xffffffff,
+];
 
 /** A mutated copy of `seed` (one to four changes); `other` is a second seed to splice from. */
 export function mutate(rng: Random, seed: Buffer, other: Buffer): Buffer {

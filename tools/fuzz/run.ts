@@ -27,7 +27,14 @@ export function keptCrashers(target: string, dir = CRASHERS_DIR): Buffer[] {
   return readdirSync(d)
     .filter((f) => f.endsWith('.hex'))
     .sort()
-    .map((f) => Buffer.from(readFileSync(join(d, f), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))[0] ?? '', 'hex'));
+    .map((f) =>
+      Buffer.from(
+        readFileSync(join(d, f), 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.startsWith('#'))[0] ?? '',
+        'hex',
+      ),
+    );
 }
 
 /** Writes a crashing input where keptCrashers finds it; returns its path. */
@@ -35,7 +42,13 @@ export function keepCrasher(target: string, input: Buffer, error: string, dir = 
   const d = join(dir, target);
   mkdirSync(d, { recursive: true });
   const path = join(d, `${createHash('sha256').update(input).digest('hex').slice(0, 16)}.hex`);
-  writeFileSync(path, `${error.split('\n').map((l) => `# ${l}`).join('\n')}\n${input.toString('hex')}\n`);
+  writeFileSync(
+    path,
+    `${error
+      .split('\n')
+      .map((l) => `# ${l}`)
+      .join('\n')}\n${input.toString('hex')}\n`,
+  );
   return path;
 }
 
@@ -43,7 +56,12 @@ export function keepCrasher(target: string, input: Buffer, error: string, dir = 
  * Runs `count` inputs through `target`: the kept crashers and the seeds first, then mutations of
  * the seeds from a generator seeded with `seed`.
  */
-export async function fuzz(target: Target, count: number, seed: number, onCrash?: (input: Buffer, error: string) => void): Promise<FuzzReport> {
+export async function fuzz(
+  target: Target,
+  count: number,
+  seed: number,
+  onCrash?: (input: Buffer, error: string) => void,
+): Promise<FuzzReport> {
   const rng = new Random(seed);
   const report: FuzzReport = { target: target.name, inputs: 0, accepted: 0, refused: 0, crashes: [], ms: 0 };
   const start = performance.now();

@@ -148,7 +148,16 @@ function dbusAuthClient(): Target {
   return {
     name: 'dbus-auth-client',
     seeds: AUTH_CLIENT_SEEDS.map((s) => Buffer.from(s, 'latin1')),
-    run: (input) => settle(DBusConnection.fromStream(scriptedStream(input), { unix: false, keyring, mechanisms: ['EXTERNAL', 'DBUS_COOKIE_SHA1', 'ANONYMOUS'], timeout: 2000 }), 5000),
+    run: (input) =>
+      settle(
+        DBusConnection.fromStream(scriptedStream(input), {
+          unix: false,
+          keyring,
+          mechanisms: ['EXTERNAL', 'DBUS_COOKIE_SHA1', 'ANONYMOUS'],
+          timeout: 2000,
+        }),
+        5000,
+      ),
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -163,7 +172,14 @@ function allProcedures(): ProcedureInfo[] {
  * Runs the decoder that libvirt's client would run on a packet's payload: a reply's `_ret`, an
  * event's `_msg`, an error's virNetMessageError.
  */
-function decodePayload(procs: Map<string, ProcedureInfo>, program: number, procedure: number, type: number, status: number, payload: Buffer): void {
+function decodePayload(
+  procs: Map<string, ProcedureInfo>,
+  program: number,
+  procedure: number,
+  type: number,
+  status: number,
+  payload: Buffer,
+): void {
   const info = procs.get(`${program}:${procedure}`);
   if (status === PacketStatus.ERROR) {
     decodeError(payload); // returns the LibvirtError (a malformed one as a protocol error)

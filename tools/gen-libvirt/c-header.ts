@@ -197,9 +197,7 @@ export function parseCHeaders(headers: ReadonlyArray<{ name: string; text: strin
   }));
   const out = new Map<string, number>();
   for (const [k, v] of values) out.set(k, Number(BigInt.asIntN(64, v)));
-  const intDefines = [...defineHeader]
-    .filter(([name]) => out.has(name))
-    .map(([name, header]) => ({ name, header, value: out.get(name)! }));
+  const intDefines = [...defineHeader].filter(([name]) => out.has(name)).map(([name, header]) => ({ name, header, value: out.get(name)! }));
   return { values: out, enums, defines: intDefines };
 }
 

@@ -68,7 +68,12 @@ export function eventFacts(p: Procedure, prefix: string, model: Model, cEnums: r
  * The families whose callbacks are registered per event id: `CONNECT_<OBJ>_EVENT[_CALLBACK]_REGISTER_ANY`
  * returning a callbackID, and the `…_DEREGISTER_ANY` taking one.
  */
-export function eventFamilies(procs: readonly Procedure[], prefix: string, model: Model, families: ReadonlySet<string>): EventFamilyFacts[] {
+export function eventFamilies(
+  procs: readonly Procedure[],
+  prefix: string,
+  model: Model,
+  families: ReadonlySet<string>,
+): EventFamilyFacts[] {
   const out: EventFamilyFacts[] = [];
   const find = (re: RegExp, struct: (p: Procedure) => string | null, field: string) =>
     procs.filter((p) => re.test(stemOf(p, prefix)) && structFields(model, struct(p)).includes(field));

@@ -26,7 +26,11 @@ const FDS_IN = new Set([
   'REMOTE_PROC_DOMAIN_FD_ASSOCIATE',
   'QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES',
 ]);
-const FDS_OUT = new Set(['REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD', 'QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES', 'LXC_PROC_DOMAIN_OPEN_NAMESPACE']);
+const FDS_OUT = new Set([
+  'REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD',
+  'QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES',
+  'LXC_PROC_DOMAIN_OPEN_NAMESPACE',
+]);
 
 export interface Annotations {
   generate: string | null;
@@ -42,7 +46,16 @@ export interface Annotations {
 
 /** Reads `@name: value` annotations from the comment before a procedure. */
 export function parseAnnotations(comment: string | null): Annotations {
-  const a: Annotations = { generate: null, priority: 'low', acl: [], aclfilter: [], readstream: null, writestream: null, sparseflag: null, unknown: [] };
+  const a: Annotations = {
+    generate: null,
+    priority: 'low',
+    acl: [],
+    aclfilter: [],
+    readstream: null,
+    writestream: null,
+    sparseflag: null,
+    unknown: [],
+  };
   for (const line of commentText(comment)) {
     const m = /^\s*@(\w+):\s*(.*?)\s*$/.exec(line);
     if (!m) continue;
@@ -135,7 +148,8 @@ function traitsLiteral(p: Procedure, event: EventFacts | null): string {
   if (a.sparseflag !== null) t.push(`sparseflag: ${quote(a.sparseflag)}`);
   if (FDS_IN.has(p.name)) t.push('fdsIn: true');
   if (FDS_OUT.has(p.name)) t.push('fdsOut: true');
-  if (event !== null) t.push(`event: [${quote(event.family)}, ${event.eventIDName === null ? 'null' : quote(event.eventIDName)}, ${event.callback}]`);
+  if (event !== null)
+    t.push(`event: [${quote(event.family)}, ${event.eventIDName === null ? 'null' : quote(event.eventIDName)}, ${event.callback}]`);
   return t.length === 0 ? '' : `, { ${t.join(', ')} }`;
 }
 
@@ -185,7 +199,10 @@ export function emitProgram(file: XFile, model: Model, spec: ProgramSpec, cEnums
       `Each method is named after its procedure; its annotations (@acl, @priority …) and traits are in ${tableName}.`,
     ]);
     out += `export abstract class ${spec.className} {\n`;
-    out += docComment(['Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret).'], '  ');
+    out += docComment(
+      ['Sends one call of the procedure `info` and resolves with its decoded reply (undefined when it has no _ret).'],
+      '  ',
+    );
     out += '  protected abstract callProcedure<A, R>(info: ProcedureInfo, args: A): Promise<R>;\n';
     for (const p of procs) {
       if (p.msg !== null) continue;

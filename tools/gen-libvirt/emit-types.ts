@@ -352,7 +352,10 @@ export class TypeEmitter {
       d.kind === 'void' ? `{ ${dname}: ${discType} }` : `{ ${dname}: ${discType}; ${d.name}: ${this.declType(d)} }`;
     const variants = arms.map((a) => armType(a.values.join(' | '), a.decl));
     if (def.defaultArm !== null) variants.push(armType(this.tsType(dtype), def.defaultArm));
-    let out = docComment([`union ${def.name} switch (${TypeEmitter.xSpelling({ kind: 'plain', name: dname, type: dtype })}) ${where}`, ...commentText(def.comment)]);
+    let out = docComment([
+      `union ${def.name} switch (${TypeEmitter.xSpelling({ kind: 'plain', name: dname, type: dtype })}) ${where}`,
+      ...commentText(def.comment),
+    ]);
     out += `export type ${T} =\n${variants.map((v) => `  | ${v}`).join('\n')};\n`;
     // A default arm makes the discriminant a plain number, which TypeScript cannot narrow on.
     const vv = def.defaultArm !== null ? '(v as any)' : 'v';
@@ -372,7 +375,8 @@ export class TypeEmitter {
     }
     out += '  }\n}\n';
     out += `export function ${decoderName(def.name)}(r: XdrReader): ${T} {\n  const d = ${this.decType(dtype)};\n  switch (d) {\n`;
-    const build = (disc: string, d: XDecl) => (d.kind === 'void' ? `{ ${dname}: ${disc} }` : `{ ${dname}: ${disc}, ${d.name}: ${this.decDecl(d)} }`);
+    const build = (disc: string, d: XDecl) =>
+      d.kind === 'void' ? `{ ${dname}: ${disc} }` : `{ ${dname}: ${disc}, ${d.name}: ${this.decDecl(d)} }`;
     for (const a of arms) {
       out += a.values.map((x) => `    case ${x}:\n`).join('');
       const disc = a.values.length === 1 ? String(a.values[0]) : `d as ${a.values.join(' | ')}`;

@@ -12,7 +12,10 @@ export function typeName(xName: string): string {
 /** Method and event names: strip `<PREFIX>_PROC_` and camelCase (`REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS` → `connectListAllDomains`). */
 export function methodName(procName: string, prefix: string): string {
   const stem = procName.startsWith(`${prefix}_PROC_`) ? procName.slice(prefix.length + 6) : procName;
-  const parts = stem.toLowerCase().split('_').filter((p) => p !== '');
+  const parts = stem
+    .toLowerCase()
+    .split('_')
+    .filter((p) => p !== '');
   return parts.map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1))).join('');
 }
 

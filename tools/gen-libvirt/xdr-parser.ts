@@ -105,8 +105,29 @@ export function parseNumber(text: string): bigint | null {
 }
 
 const RESERVED = new Set([
-  'bool', 'case', 'const', 'default', 'double', 'quadruple', 'enum', 'float', 'hyper', 'int', 'opaque',
-  'string', 'struct', 'switch', 'typedef', 'union', 'unsigned', 'void', 'char', 'short', 'long', 'program', 'version',
+  'bool',
+  'case',
+  'const',
+  'default',
+  'double',
+  'quadruple',
+  'enum',
+  'float',
+  'hyper',
+  'int',
+  'opaque',
+  'string',
+  'struct',
+  'switch',
+  'typedef',
+  'union',
+  'unsigned',
+  'void',
+  'char',
+  'short',
+  'long',
+  'program',
+  'version',
 ]);
 
 class Parser {

@@ -96,9 +96,7 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
             `auth_tls = "${options.sasl?.on === 'tls' ? 'sasl' : 'none'}"`,
           ]
         : ['listen_tls = 0']),
-      ...(options.tcp
-        ? ['listen_tcp = 1', `tcp_port = "${options.tcp.port}"`, 'auth_tcp = "none"']
-        : ['listen_tcp = 0']),
+      ...(options.tcp ? ['listen_tcp = 1', `tcp_port = "${options.tcp.port}"`, 'auth_tcp = "none"'] : ['listen_tcp = 0']),
       ...(options.tls || options.tcp ? ['listen_addr = "127.0.0.1"'] : []),
       'max_client_requests = 5',
       `log_outputs = "3:file:${join(dir, 'libvirtd.log')}"`,

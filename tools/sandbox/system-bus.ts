@@ -91,8 +91,12 @@ export function systemBusConfig(options: { activation?: boolean; pidfile?: strin
   <type>system</type>
   <keep_umask/>
   <listen>unix:path=/run/dbus/system_bus_socket</listen>
-${options.pidfile ? `  <pidfile>${options.pidfile}</pidfile>
-` : ''}${activation}  <auth>EXTERNAL</auth>
+${
+  options.pidfile
+    ? `  <pidfile>${options.pidfile}</pidfile>
+`
+    : ''
+}${activation}  <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
     <deny own="*"/>
@@ -160,10 +164,14 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
     mounts.push(`mkdir -p ${d}`, `mount --bind ${libvirtState(d)} ${d}`);
   }
   // The holder: sets up the mounts, says so, then just keeps the namespace alive.
-  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `set -e\n${mounts.join('\n')}\necho ready\nexec sleep infinity`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const holder = spawn(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', `set -e\n${mounts.join('\n')}\necho ready\nexec sleep infinity`],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   const holderPid = holder.pid ?? -1;
   await new Promise<void>((resolve, reject) => {
     let err = '';
@@ -198,9 +206,13 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
     // Who died when, and how: a daemon dying mid-test otherwise only shows up as odd client errors.
     child.once('exit', (code, signal) => {
       const planned = children.get(name) !== child ? ' (stopped by the sandbox)' : '';
-      writeFileSync(join(logs, 'sandbox.log'), `${new Date().toISOString()} ${name} (pid ${child.pid}) exited: code ${code} signal ${signal}${planned}\n`, {
-        flag: 'a',
-      });
+      writeFileSync(
+        join(logs, 'sandbox.log'),
+        `${new Date().toISOString()} ${name} (pid ${child.pid}) exited: code ${code} signal ${signal}${planned}\n`,
+        {
+          flag: 'a',
+        },
+      );
     });
     children.set(name, child);
     return child;
@@ -358,7 +370,15 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
     await sandbox.startService(options.service ?? 'ours');
     if (options.cockpit) {
       const port = await freePort();
-      launch('cockpit', ['/usr/lib/cockpit/cockpit-ws', '--no-tls', '--local-session=cockpit-bridge', '--port', String(port), '--address', '127.0.0.1']);
+      launch('cockpit', [
+        '/usr/lib/cockpit/cockpit-ws',
+        '--no-tls',
+        '--local-session=cockpit-bridge',
+        '--port',
+        String(port),
+        '--address',
+        '127.0.0.1',
+      ]);
       await waitFor('cockpit-ws', 'cockpit', () => canConnect('127.0.0.1', port), 30_000);
       sandbox.cockpitUrl = `http://127.0.0.1:${port}`;
     }
@@ -373,7 +393,9 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const choice = (process.argv[2] ?? 'ours') as ServiceChoice;
   const sb = await startSystemSandbox({ service: choice, cockpit: true, monitor: true });
-  process.stdout.write(`bus: ${sb.busAddress}\nvirsh: virsh -c '${sb.qemuUri}'\ncockpit: ${sb.cockpitUrl}/machines\nlogs: ${sb.dir}/logs\n`);
+  process.stdout.write(
+    `bus: ${sb.busAddress}\nvirsh: virsh -c '${sb.qemuUri}'\ncockpit: ${sb.cockpitUrl}/machines\nlogs: ${sb.dir}/logs\n`,
+  );
   const shutdown = () => {
     void sb.stop().then(() => process.exit(0));
   };

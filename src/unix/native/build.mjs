@@ -45,10 +45,18 @@ function directCc() {
   mkdirSync(dirname(output), { recursive: true });
   const cc = process.env.CC || 'cc';
   return run(cc, [
-    '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-std=gnu11',
-    '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=unix_fd',
+    '-shared',
+    '-fPIC',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-std=gnu11',
+    '-DNAPI_VERSION=8',
+    '-DNODE_GYP_MODULE_NAME=unix_fd',
     `-I${join(prefix, 'include', 'node')}`,
-    'unix.c', '-o', output,
+    'unix.c',
+    '-o',
+    output,
   ]);
 }
 

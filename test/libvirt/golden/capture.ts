@@ -76,11 +76,22 @@ async function main(outDir: string): Promise<void> {
   try {
     const tracePath = join(d.dir, 'virsh.trace');
     const eventsTrace = join(d.dir, 'events.trace');
-    const strace = (out: string) => ['-f', '-xx', '-s', '1048576', '-o', out, '-e', 'trace=connect,read,write,readv,writev,sendmsg,recvmsg'];
+    const strace = (out: string) => [
+      '-f',
+      '-xx',
+      '-s',
+      '1048576',
+      '-o',
+      out,
+      '-e',
+      'trace=connect,read,write,readv,writev,sendmsg,recvmsg',
+    ];
     // A session touching the calls the golden test decodes, including one that fails.
     await run('strace', [
       ...strace(tracePath),
-      'virsh', '-c', d.testUri,
+      'virsh',
+      '-c',
+      d.testUri,
       'list --all; dominfo test; nodeinfo; schedinfo test; net-list --all; pool-list --all; dominfo no-such-domain; domstate test',
     ]).catch(() => undefined); // dominfo no-such-domain makes virsh exit 1
     // Events: one virsh waits for lifecycle events while another suspends and resumes the domain.
