@@ -141,7 +141,12 @@ export async function startLibvirtd(options: LibvirtdOptions = {}): Promise<Priv
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`libvirtd exited (${child.exitCode}): ${stderr}`);
-      if (existsSync(socketPath) && (await canConnect(socketPath))) return;
+      // Ready once every listener answers: the UNIX socket comes first, TCP/TLS ports a moment later.
+      const ports = [options.tls?.port, options.tcp?.port].filter((p): p is number => p !== undefined);
+      if (existsSync(socketPath) && (await canConnect(socketPath))) {
+        const listening = await Promise.all(ports.map((p) => canConnect('127.0.0.1', p)));
+        if (listening.every(Boolean)) return;
+      }
       if (Date.now() > deadline) throw new Error(`libvirtd did not start within 30 s: ${stderr}`);
       await sleep(50);
     }
