@@ -2,8 +2,7 @@
 // to recover it from names: each event procedure's family and libvirt event id, and for each
 // family the procedures that register and deregister a callback.
 import type { CEnum } from './c-header.js';
-import type { Procedure } from './emit-program.js';
-import { GeneratorError, type Model } from './model.js';
+import { GeneratorError, type Model, type Procedure } from './model.js';
 import { methodName, typeName } from './names.js';
 
 /** An event procedure's family, event id (with the C enum that holds it) and callbackID field. */

@@ -5,7 +5,7 @@ import type { XEnumMember, XFile } from './ast.js';
 import type { CEnum } from './c-header.js';
 import { type EventFacts, eventFacts, eventFamilies } from './emit-events.js';
 import { commentText, docComment } from './emit-types.js';
-import { GeneratorError, type Model } from './model.js';
+import { type Annotations, GeneratorError, type Model, type Procedure } from './model.js';
 import { decoderName, encoderName, methodName, procedureStructStem, typeName } from './names.js';
 
 /** How a program is named in its .x file and in the output. */
@@ -31,18 +31,6 @@ const FDS_OUT = new Set([
   'QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES',
   'LXC_PROC_DOMAIN_OPEN_NAMESPACE',
 ]);
-
-export interface Annotations {
-  generate: string | null;
-  priority: 'low' | 'high';
-  acl: string[];
-  aclfilter: string[];
-  readstream: number | null;
-  writestream: number | null;
-  sparseflag: string | null;
-  /** Annotations this generator does not know (added by a later libvirt), as written, for doc comments. */
-  unknown: string[];
-}
 
 /** Reads `@name: value` annotations from the comment before a procedure. */
 export function parseAnnotations(comment: string | null): Annotations {
@@ -90,16 +78,6 @@ export function parseAnnotations(comment: string | null): Annotations {
     }
   }
   return a;
-}
-
-export interface Procedure {
-  name: string;
-  number: number;
-  method: string;
-  annotations: Annotations;
-  args: string | null;
-  ret: string | null;
-  msg: string | null;
 }
 
 /** The procedures of a program, with the structs that belong to each by libvirt's naming convention. */

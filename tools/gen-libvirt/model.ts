@@ -76,3 +76,27 @@ export class Model {
     return t;
   }
 }
+
+/** The `@key: value` annotations in the comment above a procedure of a .x file. */
+export interface Annotations {
+  generate: string | null;
+  priority: 'low' | 'high';
+  acl: string[];
+  aclfilter: string[];
+  readstream: number | null;
+  writestream: number | null;
+  sparseflag: string | null;
+  /** Annotations this generator does not know (added by a later libvirt), as written, for doc comments. */
+  unknown: string[];
+}
+
+/** One procedure of a program, with the structs that belong to it by libvirt's naming convention. */
+export interface Procedure {
+  name: string;
+  number: number;
+  method: string;
+  annotations: Annotations;
+  args: string | null;
+  ret: string | null;
+  msg: string | null;
+}
