@@ -10,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UnixFdSocket, UnixSocketError, closeFd, dupFd } from '../../src/unix/index.js';
-import { isCloseOnExec, makePipe, openFdCount, tempDir } from './helpers.js';
+import { isCloseOnExec, makePipe, fdsOpenedSince, openFds, tempDir } from './helpers.js';
 
 interface Received {
   data: Buffer;
@@ -265,7 +265,7 @@ test('a write with a closed fd throws EBADF and leaves the socket usable', async
 });
 
 test('no descriptor leaks: sent, received, queued and dropped fds are all closed', async () => {
-  const before = openFdCount();
+  const before = openFds();
   const file = openSync('/dev/null', 'r');
   for (let round = 0; round < 20; round++) {
     const [a, b] = UnixFdSocket.pair({ highWaterMark: 1024 });
@@ -293,7 +293,7 @@ test('no descriptor leaks: sent, received, queued and dropped fds are all closed
   a.end(Buffer.from('x'), [file]);
   await closed;
   closeSync(file);
-  assert.equal(openFdCount(), before);
+  assert.deepEqual(fdsOpenedSince(before), []);
 });
 
 test('pause() stops reading until resume()', async () => {
@@ -327,7 +327,7 @@ test('an exception thrown by a data listener is an uncaught exception, as with n
 });
 
 test('only UNIX stream sockets can be taken over', async () => {
-  const before = openFdCount();
+  const before = openFds();
   const file = openSync('/dev/null', 'r');
   assert.throws(
     () => new UnixFdSocket(file),
@@ -353,5 +353,5 @@ test('only UNIX stream sockets can be taken over', async () => {
   other.destroy();
   server.close();
   await once(server, 'close');
-  assert.equal(openFdCount(), before);
+  assert.deepEqual(fdsOpenedSince(before), []);
 });

@@ -1,6 +1,6 @@
 // Small helpers shared by the src/unix tests: temporary socket paths, FIFOs, open-descriptor counts.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,9 +26,28 @@ export function makePipe(dir: string, name = 'fifo'): { readFd: number; writeFd:
   };
 }
 
-/** How many descriptors this process has open. */
-export function openFdCount(): number {
-  return readdirSync('/proc/self/fd').length;
+/** The descriptors this process has open, each as `<number> <what it refers to>`. */
+export function openFds(): Set<string> {
+  const dir = '/proc/self/fd';
+  const fds = new Set<string>();
+  for (const fd of readdirSync(dir)) {
+    let target: string;
+    try {
+      target = readlinkSync(`${dir}/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the listing's own descriptor)
+    }
+    if (!target.endsWith('/fd')) fds.add(`${fd} ${target}`);
+  }
+  return fds;
+}
+
+/**
+ * Descriptors open now that were not open at `before` (same number and same file), i.e. leaked since.
+ * Descriptors that others in this process closed meanwhile do not count: comparing counts did.
+ */
+export function fdsOpenedSince(before: Set<string>): string[] {
+  return [...openFds()].filter((fd) => !before.has(fd));
 }
 
 /** True when the descriptor has close-on-exec set (from /proc/self/fdinfo: O_CLOEXEC is 02000000 octal). */

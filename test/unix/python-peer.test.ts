@@ -7,7 +7,7 @@ import { readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { UnixFdSocket, closeFd } from '../../src/unix/index.js';
-import { makePipe, openFdCount, tempDir } from './helpers.js';
+import { makePipe, fdsOpenedSince, openFds, tempDir } from './helpers.js';
 
 const PEER = String.raw`
 import os, socket, stat, sys
@@ -82,7 +82,7 @@ test('node sends pipes to a python server, which reads through them', async () =
   const peer = startPeer(path, 'serve-receive');
   try {
     await once(peer.child.stdout!, 'data'); // "ready"
-    const before = openFdCount();
+    const before = openFds();
     const s = await UnixFdSocket.connect(path);
     const answer = once(s, 'data') as Promise<[Buffer, number[]]>;
     writeSync(p1.writeFd, 'first pipe');
@@ -95,7 +95,7 @@ test('node sends pipes to a python server, which reads through them', async () =
     const closed = once(s, 'close');
     s.end();
     await closed;
-    assert.equal(openFdCount(), before);
+    assert.deepEqual(fdsOpenedSince(before), []);
     await peer.done;
   } finally {
     peer.child.kill();
