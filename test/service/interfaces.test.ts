@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { type InterfaceDeclaration, parseIntrospectionXml } from '../../src/dbus/index.js';
 import { interfaces } from '../../src/service/index.js';
 import { writeInterfaceFiles } from '../../tools/gen-interfaces.js';
+import { ADDITIONS, addedNames, withoutAdditions } from './additions.js';
 
 const REFERENCE_DIR = '/usr/share/dbus-1/interfaces';
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -51,22 +52,6 @@ test('the registry has all ten interfaces of org.libvirt', () => {
   assert.deepEqual([...interfaces.keys()].sort(), [...ALL].sort());
 });
 
-/** Our members beyond the reference (issue 13), each as summary() writes it; nothing else may differ. */
-const ADDITIONS: Record<string, Record<string, string>> = {
-  'org.libvirt.Connect': { 'method GetStoragePoolCapabilities': 'in flags:u, out capabilities:s' },
-  'org.libvirt.Domain': {
-    'method SetBlockThreshold': 'in dev:s, in threshold:t, in flags:u',
-    'method GetMessages': 'in flags:u, out messages:as',
-    'method DetachDeviceAlias': 'in alias:s, in flags:u',
-    'method SetLifecycleAction': 'in type:u, in action:u, in flags:u',
-    'signal BlockThreshold': 'device:s, devPath:s, threshold:t, excess:t',
-    'signal MemoryFailure': 'recipient:i, action:i, flags:u',
-    'signal MemoryDeviceSizeChange': 'alias:s, size:t',
-  },
-  'org.libvirt.NodeDevice': { 'signal Update': '' },
-  'org.libvirt.Secret': { 'signal ValueChanged': '' },
-};
-
 for (const name of interfaces.keys()) {
   test(`${name} has every reference member unchanged, plus only the listed additions`, () => {
     const ours = interfaces.get(name)?.declaration;
@@ -79,20 +64,20 @@ for (const name of interfaces.keys()) {
 test('members are declared in the order of the reference XML (the additions after them)', () => {
   for (const [name, defined] of interfaces) {
     const ref = reference(name);
-    const added = new Set(Object.keys(ADDITIONS[name] ?? {}).map((k) => k.slice(k.indexOf(' ') + 1)));
     const all = defined.declaration;
-    const d = {
-      methods: all.methods.filter((m) => !added.has(m.name)),
-      properties: all.properties.filter((p) => !added.has(p.name)),
-      signals: all.signals.filter((s) => !added.has(s.name)),
-    };
+    const d = withoutAdditions(all);
     // Every addition comes after the reference's members of its kind.
-    for (const list of [all.methods, all.properties, all.signals]) {
+    for (const [kind, list] of [
+      ['method', all.methods],
+      ['property', all.properties],
+      ['signal', all.signals],
+    ] as const) {
+      const added = addedNames(name, kind);
       const first = list.findIndex((m) => added.has(m.name));
       if (first >= 0)
         assert.ok(
           list.slice(first).every((m) => added.has(m.name)),
-          `${name}: additions last`,
+          `${name}: ${kind} additions last`,
         );
     }
     assert.deepEqual(
