@@ -20,6 +20,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { OrgLibvirt } from '../../src/client/index.js';
 import { DBusConnection, type Message } from '../../src/dbus/index.js';
 import type { LibvirtConnection } from '../../src/libvirt/index.js';
 import type { DefinedInterface } from '../../src/service/declare.js';
@@ -200,6 +201,36 @@ describe('beyond libvirt-dbus 1.4.1: new members against a real libvirtd and QEM
     assert.doesNotMatch(xml, /ua-extra/);
     assert.doesNotMatch(xml, /<target dev='hdb'/);
     assert.match(xml, /<target dev='hda'/);
+  });
+
+  it('the typed client (libvirt-dbus/client) has the additions, typed', async () => {
+    if (!sandbox) throw new Error('no sandbox');
+    const qemu = await OrgLibvirt.connect(sandbox.busAddress, 'QEMU', { bus: true });
+    try {
+      assert.equal((await qemu.getStoragePoolCapabilities(0)).trim(), (await virsh('pool-capabilities')).trim());
+      const dom = await qemu.domainLookupByUUID(UUID);
+      assert.deepEqual(await dom.getMessages(0), (await call(PATH, IFACE.Domain, 'GetMessages', 'u', [0]))[0]);
+      const secret = await qemu.secretLookupByUUID(SECRET_UUID);
+      let changed = 0;
+      const stop = secret.onValueChanged(() => {
+        changed++;
+      });
+      try {
+        await secret.getXMLDesc(0); // a round trip: the match rule is in place before the event is caused
+        const value = join(images, 'secret2.bin');
+        writeFileSync(value, 'again');
+        await virsh('secret-set-value', '--secret', SECRET_UUID, '--file', value, '--plain');
+        const deadline = Date.now() + WAIT;
+        while (changed === 0) {
+          if (Date.now() > deadline) assert.fail(`no ValueChanged through the typed client within ${WAIT / 1000} s`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        stop();
+      }
+    } finally {
+      qemu.connection.close();
+    }
   });
 
   it('Domain.MemoryFailure: a machine check injected with HMP mce', async () => {
