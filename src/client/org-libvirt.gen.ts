@@ -304,6 +304,11 @@ export class ConnectProxy extends ObjectProxy {
     const r = await this.callMethod('StorageVolLookupByPath', 's', [path], 'o');
     return this.proxy(StorageVolProxy, r[0]);
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-host.html#virConnectGetStoragePoolCapabilities */
+  async getStoragePoolCapabilities(flags: number): Promise<string> {
+    const r = await this.callMethod('GetStoragePoolCapabilities', 'u', [flags], 's');
+    return r[0] as string;
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventCallback */
   onDomainEvent(handler: (domain: DomainProxy, event: number, detail: number) => void): Unsubscribe {
     return this.subscribe('DomainEvent', (a) => handler(this.proxy(DomainProxy, a[0]), a[1] as number, a[2] as number));
@@ -794,6 +799,23 @@ export class DomainProxy extends ObjectProxy {
   async updateDevice(xml: string, flags: number): Promise<void> {
     await this.callMethod('UpdateDevice', 'su', [xml, flags], '');
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetBlockThreshold */
+  async setBlockThreshold(dev: string, threshold: bigint | number, flags: number): Promise<void> {
+    await this.callMethod('SetBlockThreshold', 'stu', [dev, threshold, flags], '');
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetMessages */
+  async getMessages(flags: number): Promise<string[]> {
+    const r = await this.callMethod('GetMessages', 'u', [flags], 'as');
+    return r[0] as string[];
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDetachDeviceAlias */
+  async detachDeviceAlias(alias: string, flags: number): Promise<void> {
+    await this.callMethod('DetachDeviceAlias', 'su', [alias, flags], '');
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetLifecycleAction */
+  async setLifecycleAction(type_: number, action: number, flags: number): Promise<void> {
+    await this.callMethod('SetLifecycleAction', 'uuu', [type_, action, flags], '');
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventAgentLifecycleCallback */
   onAgentEvent(handler: (state: number, reason: number) => void): Unsubscribe {
     return this.subscribe('AgentEvent', (a) => handler(a[0] as number, a[1] as number));
@@ -877,6 +899,18 @@ export class DomainProxy extends ObjectProxy {
   /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventWatchdogCallback */
   onWatchdog(handler: (action: number) => void): Unsubscribe {
     return this.subscribe('Watchdog', (a) => handler(a[0] as number));
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventBlockThresholdCallback */
+  onBlockThreshold(handler: (device: string, devPath: string, threshold: bigint, excess: bigint) => void): Unsubscribe {
+    return this.subscribe('BlockThreshold', (a) => handler(a[0] as string, a[1] as string, a[2] as bigint, a[3] as bigint));
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventMemoryFailureCallback */
+  onMemoryFailure(handler: (recipient: number, action: number, flags: number) => void): Unsubscribe {
+    return this.subscribe('MemoryFailure', (a) => handler(a[0] as number, a[1] as number, a[2] as number));
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventMemoryDeviceSizeChangeCallback */
+  onMemoryDeviceSizeChange(handler: (alias: string, size: bigint) => void): Unsubscribe {
+    return this.subscribe('MemoryDeviceSizeChange', (a) => handler(a[0] as string, a[1] as bigint));
   }
 }
 
@@ -1117,6 +1151,10 @@ export class NodeDeviceProxy extends ObjectProxy {
   async reset(): Promise<void> {
     await this.callMethod('Reset', '', [], '');
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virConnectNodeDeviceEventGenericCallback */
+  onUpdate(handler: () => void): Unsubscribe {
+    return this.subscribe('Update', (a) => handler());
+  }
 }
 
 /** The readable properties of org.libvirt.NodeDevice, as GetAll gives them. */
@@ -1162,6 +1200,10 @@ export class SecretProxy extends ObjectProxy {
   /** See https://libvirt.org/html/libvirt-libvirt-secret.html#virSecretUndefine */
   async undefine(): Promise<void> {
     await this.callMethod('Undefine', '', [], '');
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-secret.html#virConnectSecretEventGenericCallback */
+  onValueChanged(handler: () => void): Unsubscribe {
+    return this.subscribe('ValueChanged', (a) => handler());
   }
 }
 

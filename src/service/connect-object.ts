@@ -31,7 +31,7 @@ export interface EventBinding {
 
 /**
  * Runs on every freshly opened connection after the event bindings (e.g. the domain module
- * registering its 22 domain event callbacks); `emit` sends a signal. A failure is ignored.
+ * registering its 25 domain event callbacks); `emit` sends a signal. A failure is ignored.
  */
 export type OpenHook = (conn: LibvirtConnection, connectPath: string, emit: SignalSink) => Promise<unknown>;
 

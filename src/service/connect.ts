@@ -490,6 +490,13 @@ export const ConnectInterface = defineInterface('org.libvirt.Connect', {
       libvirt: 'virStorageVolLookupByPath',
       call: answersPath(Kinds.storageVol, async (conn, a) => (await conn.storageVolLookupByPath({ path: a.path })).vol),
     },
+    // Beyond the reference (issue 13).
+    GetStoragePoolCapabilities: {
+      in: 'flags:u',
+      out: 'capabilities:s',
+      libvirt: 'virConnectGetStoragePoolCapabilities',
+      call: onConnection(async (conn, a) => [(await conn.connectGetStoragePoolCapabilities({ flags: a.flags })).capabilities]),
+    },
   },
   signals: {
     DomainEvent: { args: 'domain:o event:i detail:i', libvirt: 'virConnectDomainEventCallback' },

@@ -44,6 +44,14 @@ const REGISTERED = [
   'WATCHDOG',
 ] as const;
 
+/** The domain event ids registered beyond the reference's (issue 13), each behind a signal of its own. */
+const BEYOND = ['BLOCK_THRESHOLD', 'MEMORY_FAILURE', 'MEMORY_DEVICE_SIZE_CHANGE'] as const;
+
+/** virDomainEventID values of the events registered beyond the reference's. */
+export const BeyondDomainEventId = Object.fromEntries(BEYOND.map((k) => [k, VirDomainEventID[`VIR_DOMAIN_EVENT_ID_${k}`]])) as {
+  readonly [K in (typeof BEYOND)[number]]: (typeof VirDomainEventID)[`VIR_DOMAIN_EVENT_ID_${K}`];
+};
+
 /** virDomainEventID values (libvirt-domain.h, through the generator) the reference registers, in its order. */
 export const DomainEventId = Object.fromEntries(REGISTERED.map((k) => [k, VirDomainEventID[`VIR_DOMAIN_EVENT_ID_${k}`]])) as {
   readonly [K in (typeof REGISTERED)[number]]: (typeof VirDomainEventID)[`VIR_DOMAIN_EVENT_ID_${K}`];
@@ -64,7 +72,7 @@ const CONNECT_IFACE = 'org.libvirt.Connect';
 const DOMAIN_EVENT_SIGNATURE = 'oii';
 
 /** The event kinds converted here (BLOCK_JOB too, though the reference registers BLOCK_JOB_2). */
-type Kind = (typeof REGISTERED)[number] | 'BLOCK_JOB';
+type Kind = (typeof REGISTERED)[number] | (typeof BEYOND)[number] | 'BLOCK_JOB';
 /** The generated *_msg struct of each kind's callback event. */
 type Body<K extends Kind> = RemoteEventMessages[`VIR_DOMAIN_EVENT_ID_${K}`];
 
@@ -116,6 +124,10 @@ const converters: { [K in Kind]: (connectPath: string, b: Body<K>) => SignalEmis
   JOB_COMPLETED: (c, b) => domainSignal(c, b.dom, 'JobCompleted', [typedParamsToDict(b.params)]),
   DEVICE_REMOVAL_FAILED: (c, b) => domainSignal(c, b.dom, 'DeviceRemovalFailed', [b.devAlias]),
   METADATA_CHANGE: (c, b) => domainSignal(c, b.dom, 'MetadataChange', [b.type, b.nsuri ?? '']),
+  // A disk without a local path (network storage) has none: '' as for the reference's other NULL strings.
+  BLOCK_THRESHOLD: (c, b) => domainSignal(c, b.dom, 'BlockThreshold', [b.dev, b.path ?? '', b.threshold, b.excess]),
+  MEMORY_FAILURE: (c, b) => domainSignal(c, b.dom, 'MemoryFailure', [b.recipient, b.action, b.flags]),
+  MEMORY_DEVICE_SIZE_CHANGE: (c, b) => domainSignal(c, b.dom, 'MemoryDeviceSizeChange', [b.alias, b.size]),
 };
 
 /** The kind of each domain callback event by its .x name and its generated name, from the event table. */
@@ -167,8 +179,8 @@ export interface DomainEventRegistration {
 }
 
 /**
- * Registers the reference's 22 domain event callbacks (for all domains) on `conn` and emits a
- * signal for each event from then on, through `emit`. Its signature is that of an OpenHook of
+ * Registers the reference's 22 domain event callbacks and the 3 beyond it (for all domains) on
+ * `conn` and emits a signal for each event from then on, through `emit`. Its signature is that of an OpenHook of
  * connect-object.ts, to run on every opened connection.
  */
 export async function registerDomainEvents(
@@ -188,7 +200,9 @@ export async function registerDomainEvents(
   // Registered all at once (the daemon queues what it does not serve at once). Like the
   // reference, an event ID the driver refuses is skipped; the others still work.
   const settled = await Promise.allSettled(
-    Object.values(DomainEventId).map((eventID) => conn.registerDomainEvent(eventID, null, listener)),
+    [...Object.values(DomainEventId), ...Object.values(BeyondDomainEventId)].map((eventID) =>
+      conn.registerDomainEvent(eventID, null, listener),
+    ),
   );
   const regs = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   return {

@@ -3,6 +3,7 @@
 // puts them in the reference's order and adds the properties and signals.
 
 import { type DeclaredMethod, defineInterface } from './declare.js';
+import { beyondMethods, DOMAIN_BEYOND_ORDER } from './domain-beyond.js';
 import { blockMethods } from './domain-block.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
 import { read, write } from './object-calls.js';
@@ -108,16 +109,17 @@ export const DOMAIN_METHOD_ORDER = [
   'UpdateDevice',
 ] as const;
 
-/** All method tables in the reference's order; throws if a table and the order disagree. */
+/** All method tables in the reference's order, then the additions; throws if a table and the order disagree. */
 function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
   const all: Record<string, DeclaredMethod<ServiceObject>> = {
     ...lifecycleMethods,
     ...tuningMethods,
     ...blockMethods,
     ...domainSnapshotMethods,
+    ...beyondMethods,
   };
   const out: Record<string, DeclaredMethod<ServiceObject>> = {};
-  for (const name of DOMAIN_METHOD_ORDER) {
+  for (const name of [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER]) {
     const m = all[name];
     if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
     out[name] = m;
@@ -227,5 +229,9 @@ export const DomainInterface = defineInterface(Kinds.domain.interface, {
     TrayChange: { args: 'device:s reason:i', libvirt: 'virConnectDomainEventTrayChangeCallback' },
     Tunable: { args: 'params:a{sv}', libvirt: 'virConnectDomainEventTunableCallback' },
     Watchdog: { args: 'action:i', libvirt: 'virConnectDomainEventWatchdogCallback' },
+    // Beyond the reference (issue 13): upstream's BlockThreshold, and events it never registers.
+    BlockThreshold: { args: 'device:s devPath:s threshold:t excess:t', libvirt: 'virConnectDomainEventBlockThresholdCallback' },
+    MemoryFailure: { args: 'recipient:i action:i flags:u', libvirt: 'virConnectDomainEventMemoryFailureCallback' },
+    MemoryDeviceSizeChange: { args: 'alias:s size:t', libvirt: 'virConnectDomainEventMemoryDeviceSizeChangeCallback' },
   },
 });

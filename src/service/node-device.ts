@@ -76,4 +76,5 @@ export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {
       }),
     },
   },
+  signals: { Update: { libvirt: 'virConnectNodeDeviceEventGenericCallback' } }, // beyond the reference (issue 13)
 });

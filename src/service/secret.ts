@@ -63,4 +63,8 @@ export const SecretInterface = defineInterface(Kinds.secret.interface, {
       }),
     },
   },
+  signals: {
+    // Beyond the reference (issue 13): it never registers VIR_SECRET_EVENT_ID_VALUE_CHANGED.
+    ValueChanged: { libvirt: 'virConnectSecretEventGenericCallback' },
+  },
 });

@@ -69,7 +69,7 @@ export interface ServiceOptions {
   reconnectDelays?: readonly number[];
 }
 
-/** Registers the domain module's event callbacks (22 domain events) on every opened connection. */
+/** Registers the domain module's event callbacks (the reference's 22 domain events and 3 beyond them) on every opened connection. */
 const domainEventsHook: OpenHook = (conn, connectPath, emit) => registerDomainEvents(conn, connectPath, emit);
 
 /** The org.libvirt service: Connect objects exported on D-Bus connections. */

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { DBusError } from '../../src/dbus/errors.js';
 import { Variant } from '../../src/dbus/variant.js';
 import { DomainInterface, DOMAIN_METHOD_ORDER } from '../../src/service/domain.js';
+import { DOMAIN_BEYOND_ORDER } from '../../src/service/domain-beyond.js';
 import { DomainEventId, domainEventKind, signalForEvent } from '../../src/service/domain-events.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools } from '../../src/service/domain-call.js';
 import { DomainSnapshotInterface } from '../../src/service/domain-snapshot.js';
@@ -104,15 +105,15 @@ describe('UUIDs in paths', () => {
 });
 
 describe('declaration', () => {
-  it('has the reference’s 93 methods in its order, 9 properties and 21 signals', () => {
+  it('has the reference’s 93 methods in its order then 4 additions, 9 properties and 21 + 3 signals', () => {
     const d = DomainInterface.declaration;
     assert.deepEqual(
       d.methods.map((m) => m.name),
-      [...DOMAIN_METHOD_ORDER],
+      [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER],
     );
-    assert.equal(d.methods.length, 93);
+    assert.equal(d.methods.length, 93 + 4);
     assert.equal(d.properties.length, 9);
-    assert.equal(d.signals.length, 21);
+    assert.equal(d.signals.length, 21 + 3);
     assert.equal(DomainSnapshotInterface.declaration.methods.length, 6);
   });
 });
