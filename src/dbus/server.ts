@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { escapeAddressValue, formatAddressEntry, parseAddress } from './address.js';
 import { type AuthMechanism, authenticateServer, type CookieKeyring } from './auth.js';
 import { DBusConnection } from './connection.js';
+import { DEFAULT_WRITE_BUFFER_LIMIT } from './connection-options.js';
 import { DBusError, StandardErrors } from './errors.js';
 import type { ExporterOptions } from './export.js';
 import { type Listener, listenEntry, Transport } from './transport.js';
@@ -145,7 +146,8 @@ export class DBusServer extends EventEmitter {
         timeout: this.options.authTimeout,
       });
       const conn = new DBusConnection(transport, auth, {
-        writeBufferLimit: this.options.writeBufferLimit,
+        // A cap below the default soft bound lowers that bound too, or the cap would be raised to it.
+        writeBufferLimit: this.options.writeBufferLimit ?? Math.min(DEFAULT_WRITE_BUFFER_LIMIT, this.options.maxWriteQueue ?? Infinity),
         maxWriteQueue: this.options.maxWriteQueue,
         maxPendingCalls: this.options.maxPendingCalls,
         exporter: this.options.exporter,
