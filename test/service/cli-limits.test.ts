@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseArgs, UsageError } from '../../src/cli.js';
 import { DBusConnection, DBusError, encodeMessage, MessageType } from '../../src/dbus/index.js';
 import { runOk } from '../helpers/run.js';
 import { IFACE, type RunningService, startService } from './fixture.js';
@@ -19,6 +20,40 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'libvirt-dbus-limits-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('--max-… options set the --listen server limits; bad values are usage errors', () => {
+  const o = parseArgs(
+    [
+      '--listen',
+      'unix:tmpdir=/tmp',
+      '--max-auth-time=500',
+      '--max-connections',
+      '7',
+      '--max-incomplete-connections=3',
+      '--max-pending-calls',
+      '9',
+      '--max-outgoing-bytes=65536',
+    ],
+    false,
+  );
+  assert.deepEqual(o.limits, {
+    authTimeout: 500,
+    maxConnections: 7,
+    maxIncompleteConnections: 3,
+    maxPendingCalls: 9,
+    maxWriteQueue: 65536,
+  });
+  assert.deepEqual(parseArgs([], false).limits, {});
+  for (const bad of [
+    ['--max-connections', '0'],
+    ['--max-pending-calls=-1'],
+    ['--max-auth-time', 'soon'],
+    ['--max-outgoing-bytes'],
+    ['--max-other=1'],
+  ]) {
+    assert.throws(() => parseArgs(bad, false), UsageError, bad.join(' '));
+  }
+});
 
 /** Starts the service serving /org/libvirt/Mine (and `extra` args) on a socket of its own; resolves with it and its address. */
 async function listening(name: string, extra: string[]): Promise<{ svc: RunningService; address: string; path: string }> {
