@@ -158,7 +158,7 @@ test('--max-auth-time and --max-incomplete-connections: idle sockets are dropped
     const keptFullTime = late.filter((t, i) => t - opened[6 + i]! >= 1400).length;
     assert.ok(keptFullTime >= 3, `only ${keptFullTime} of the last 4 sockets lived out the auth timeout`);
     for (const t of late) assert.ok(t - opened[0]! < 15_000);
-    sockets.forEach((s) => s.destroy());
+    for (const s of sockets) s.destroy();
   } finally {
     assert.equal(await svc.stop(), 0);
   }
@@ -267,7 +267,7 @@ test('--max-pending-calls: calls beyond the maximum get LimitsExceeded, the peer
   try {
     const slow = () => conn.call({ path: '/org/libvirt/Slow', interface: IFACE.Connect, member: 'ListDomains', signature: 'u', body: [0] });
     const held = [slow(), slow(), slow()];
-    held.forEach((p) => p.catch(() => {}));
+    for (const p of held) p.catch(() => {});
     for (const refused of [slow(), conn.call({ path: MINE, interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })]) {
       await assert.rejects(refused, (e: unknown) => e instanceof DBusError && e.errorName === LIMITS_EXCEEDED);
     }
