@@ -14,6 +14,8 @@ import { type Listener, listenEntry, Transport } from './transport.js';
 
 /** Default of DBusServerOptions.maxConnections (dbus-daemon's max_completed_connections on the system bus). */
 export const DEFAULT_MAX_CONNECTIONS = 2048;
+/** Default of DBusServerOptions.maxPendingCalls (dbus-daemon's max_replies_per_connection on the system bus). */
+export const DEFAULT_MAX_PENDING_CALLS = 128;
 /** Default of DBusServerOptions.maxIncompleteConnections (dbus-daemon's max_incomplete_connections). */
 export const DEFAULT_MAX_INCOMPLETE_CONNECTIONS = 64;
 
@@ -149,7 +151,7 @@ export class DBusServer extends EventEmitter {
         // A cap below the default soft bound lowers that bound too, or the cap would be raised to it.
         writeBufferLimit: this.options.writeBufferLimit ?? Math.min(DEFAULT_WRITE_BUFFER_LIMIT, this.options.maxWriteQueue ?? Infinity),
         maxWriteQueue: this.options.maxWriteQueue,
-        maxPendingCalls: this.options.maxPendingCalls,
+        maxPendingCalls: this.options.maxPendingCalls ?? DEFAULT_MAX_PENDING_CALLS,
         exporter: this.options.exporter,
         busDriverName: this.options.emulateBusDriver === false ? undefined : `:1.${++this.peerCount}`,
       });
