@@ -11,11 +11,15 @@
 //                          (same-user authentication); its client address is printed on stdout.
 //                          With --listen and neither --system nor --session, no bus is used at
 //                          all (the defaults are then the session bus's objects).
+//   --max-auth-time MS, --max-connections N, --max-incomplete-connections N, --max-pending-calls N,
+//   --max-outgoing-bytes N   limits of the --listen servers (dbus-daemon's auth_timeout,
+//                          max_completed_connections, max_incomplete_connections,
+//                          max_replies_per_connection, max_outgoing_bytes)
 // Exits non-zero with a one-line reason when the bus cannot be reached or org.libvirt is taken,
 // and when the bus connection is lost; SIGTERM and SIGINT shut down cleanly (exit 0).
 
 import { readFileSync } from 'node:fs';
-import { DBusConnection, DBusServer } from './dbus/index.js';
+import { DBusConnection, DBusServer, type DBusServerOptions } from './dbus/index.js';
 import { type ConnectSpec, defaultConnects, LibvirtDBusService, mergeConnects } from './service/service.js';
 
 /** Parsed command line. */
@@ -25,9 +29,26 @@ export interface CliOptions {
   connects: ConnectSpec[];
   noDefaults: boolean;
   listen: string[];
+  /** Limits of the --listen servers; unset ones keep DBusServer's defaults. */
+  limits: ListenLimits;
   help: boolean;
   version: boolean;
 }
+
+/** The limits of a --listen server that the command line can set. */
+export type ListenLimits = Pick<
+  DBusServerOptions,
+  'authTimeout' | 'maxConnections' | 'maxIncompleteConnections' | 'maxPendingCalls' | 'maxWriteQueue'
+>;
+
+// Each --max-… option and the server option it sets.
+const LIMIT_OPTIONS: Record<string, keyof ListenLimits> = {
+  '--max-auth-time': 'authTimeout',
+  '--max-connections': 'maxConnections',
+  '--max-incomplete-connections': 'maxIncompleteConnections',
+  '--max-pending-calls': 'maxPendingCalls',
+  '--max-outgoing-bytes': 'maxWriteQueue',
+};
 
 /** A bad command line: message for stderr. */
 export class UsageError extends Error {}
@@ -45,6 +66,13 @@ Options:
   --no-default-connects    Export only the objects given with --connect
   --listen ADDRESS         Also serve peer to peer on a D-Bus server at ADDRESS (e.g. unix:tmpdir=/tmp);
                            without --system/--session no bus is used
+Limits of the --listen servers (defaults as dbus-daemon's system bus, see the README):
+  --max-auth-time=MS       Time a peer has to authenticate (30000)
+  --max-connections=N      Authenticated peers at once; more are refused (2048)
+  --max-incomplete-connections=N
+                           Peers authenticating at once; a new one drops the oldest (64)
+  --max-pending-calls=N    Unanswered calls per peer; more get LimitsExceeded (128)
+  --max-outgoing-bytes=N   Bytes queued for a peer that does not read before it is dropped (134217728)
 `;
 
 /** Parses argv (without node and script); `isRoot` picks the default bus. */
@@ -57,6 +85,7 @@ export function parseArgs(argv: readonly string[], isRoot: boolean): CliOptions 
     connects: [],
     noDefaults: false,
     listen: [],
+    limits: {},
     help: false,
     version: false,
   };
@@ -110,8 +139,15 @@ export function parseArgs(argv: readonly string[], isRoot: boolean): CliOptions 
       case '--listen':
         o.listen.push(value());
         break;
-      default:
-        throw new UsageError(`Unknown option ${arg}`);
+      default: {
+        const limit = LIMIT_OPTIONS[name];
+        if (!limit) throw new UsageError(`Unknown option ${arg}`);
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+          throw new UsageError(`${name} expects a positive integer, got “${v}”`);
+        }
+        o.limits[limit] = Number(v);
+      }
     }
   }
   if (system && session) throw new UsageError('Only one of --session or --system can be used.');
@@ -193,7 +229,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     );
   }
   for (const address of opts.listen) {
-    const server = new DBusServer(address, { requireSameUser: true });
+    const server = new DBusServer(address, { ...opts.limits, requireSameUser: true });
     server.on('connection', (conn: DBusConnection) => service.export(conn));
     try {
       await server.start();

@@ -81,6 +81,9 @@ export class DBusConnection extends EventEmitter {
   private credentials: PeerCredentials | undefined;
   // Server side: the unique name handed to a peer that says Hello (see DBusServerOptions.emulateBusDriver).
   private readonly busDriverName: string | undefined;
+  // Serials of the peer's calls our handlers have not answered yet (bounded by maxPendingCalls).
+  private readonly answering = new Set<number>();
+  private readonly maxPendingCalls: number;
 
   /** Wraps an authenticated transport; use connect(), fromStream() or DBusServer instead. */
   constructor(
@@ -89,6 +92,8 @@ export class DBusConnection extends EventEmitter {
     options: {
       writeBufferLimit?: number;
       maxWriteQueue?: number;
+      /** Incoming calls awaiting our reply before further ones get LimitsExceeded (default: no bound). */
+      maxPendingCalls?: number;
       exporter?: ExporterOptions;
       busDriverName?: string;
     } = {},
@@ -103,6 +108,7 @@ export class DBusConnection extends EventEmitter {
     this.writeLimit = options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT;
     this.writeQueueCap = Math.max(options.maxWriteQueue ?? DEFAULT_MAX_WRITE_QUEUE, this.writeLimit);
     this.busDriverName = options.busDriverName;
+    this.maxPendingCalls = options.maxPendingCalls ?? Infinity;
     this.incoming = new MessageAssembler(this.unixFd, {
       message: (msg) => this.dispatch(msg),
       error: (reason) => this.protocolError(reason),
@@ -118,6 +124,7 @@ export class DBusConnection extends EventEmitter {
       {
         // A reply finished after the connection closed has nowhere to go.
         send: (m: Omit<Message, 'serial'>) => {
+          if (m.replySerial !== undefined) this.answering.delete(m.replySerial);
           if (!this.closed) this.sendMessage({ ...m, serial: 0 } as Message);
         },
         // sendMessage encodes before writing anything and throws the encoder's errors.
@@ -246,6 +253,20 @@ export class DBusConnection extends EventEmitter {
         break;
       case MessageType.MethodCall:
         if (this.busDriverName !== undefined && msg.destination === BUS_NAME && this.answerAsBusDriver(msg)) break;
+        if (!(msg.flags & MessageFlags.NoReplyExpected)) {
+          // As dbus-daemon's max_replies_per_connection: the call is refused, the peer stays.
+          if (this.answering.size >= this.maxPendingCalls) {
+            this.replyError(
+              msg,
+              new DBusError(
+                StandardErrors.LimitsExceeded,
+                `the maximum number of pending calls (${this.maxPendingCalls}) has been reached`,
+              ),
+            );
+            break;
+          }
+          if (this.maxPendingCalls !== Infinity) this.answering.add(msg.serial);
+        }
         try {
           this.exporter.handleMethodCall(msg);
         } catch (err) {
@@ -290,6 +311,7 @@ export class DBusConnection extends EventEmitter {
   }
 
   private replyError(call: Message, err: unknown): void {
+    this.answering.delete(call.serial);
     if (this.closed || call.flags & MessageFlags.NoReplyExpected) return;
     const e = err instanceof DBusError ? err : new DBusError(StandardErrors.Failed, String((err as Error)?.message ?? err));
     this.sendMessage({
@@ -349,7 +371,9 @@ export class DBusConnection extends EventEmitter {
     // Checked before writing, so one large message always gets through.
     if (this.transport.writableLength > this.writeQueueCap) {
       // The peer stopped reading while replies and signals kept coming: give up on it rather than
-      // grow without end (dbus-daemon's max_outgoing_bytes plays the same part).
+      // grow without end (dbus-daemon's max_outgoing_bytes plays the same part). Dropped, not
+      // ended: ending would keep the unread bytes (and the socket) until the peer reads them.
+      this.transport.destroy();
       this.closeWith(false, new DBusError(StandardErrors.LimitsExceeded, `peer does not read: over ${this.writeQueueCap} bytes queued`));
       return false;
     }

@@ -7,9 +7,17 @@ import type { Socket } from 'node:net';
 import { escapeAddressValue, formatAddressEntry, parseAddress } from './address.js';
 import { type AuthMechanism, authenticateServer, type CookieKeyring } from './auth.js';
 import { DBusConnection } from './connection.js';
-import { DBusError } from './errors.js';
+import { DEFAULT_WRITE_BUFFER_LIMIT } from './connection-options.js';
+import { DBusError, StandardErrors } from './errors.js';
 import type { ExporterOptions } from './export.js';
 import { type Listener, listenEntry, Transport } from './transport.js';
+
+/** Default of DBusServerOptions.maxConnections (dbus-daemon's max_completed_connections on the system bus). */
+export const DEFAULT_MAX_CONNECTIONS = 2048;
+/** Default of DBusServerOptions.maxPendingCalls (dbus-daemon's max_replies_per_connection on the system bus). */
+export const DEFAULT_MAX_PENDING_CALLS = 128;
+/** Default of DBusServerOptions.maxIncompleteConnections (dbus-daemon's max_incomplete_connections). */
+export const DEFAULT_MAX_INCOMPLETE_CONNECTIONS = 64;
 
 /** Options of a DBusServer. */
 export interface DBusServerOptions {
@@ -23,11 +31,17 @@ export interface DBusServerOptions {
   mechanisms?: AuthMechanism[];
   keyring?: CookieKeyring;
   cookieContext?: string;
-  /** Time a client has to authenticate. */
+  /** Milliseconds a client has to authenticate (default 30 s; dbus-daemon's auth_timeout). */
   authTimeout?: number;
   writeBufferLimit?: number;
-  /** See DEFAULT_MAX_WRITE_QUEUE in connection.ts. */
+  /** Bytes queued for one peer before it is dropped as not reading (see DEFAULT_MAX_WRITE_QUEUE; dbus-daemon's max_outgoing_bytes). */
   maxWriteQueue?: number;
+  /** Authenticated connections served at once; more are refused (default 2048, dbus-daemon's max_completed_connections). */
+  maxConnections?: number;
+  /** Connections still authenticating; a new one beyond this drops the oldest (default 64, dbus-daemon's max_incomplete_connections). */
+  maxIncompleteConnections?: number;
+  /** Calls of one peer waiting for their reply; more get LimitsExceeded (default 128, dbus-daemon's max_replies_per_connection). */
+  maxPendingCalls?: number;
   /** Options of each connection's object exporter. */
   exporter?: ExporterOptions;
   /**
@@ -39,13 +53,15 @@ export interface DBusServerOptions {
 
 /**
  * Listens for peer-to-peer connections. Events: 'connection' (conn: DBusConnection), emitted
- * before any message of that connection is read; 'authFailed' (error) for a client turned away.
+ * before any message of that connection is read; 'authFailed' (error) for a client turned away
+ * (failed or timed-out authentication, or a limit reached).
  */
 export class DBusServer extends EventEmitter {
   readonly guid: string;
   private listener: Listener | undefined;
   private readonly entries;
   private readonly connections = new Set<DBusConnection>();
+  // In order of arrival, so the oldest is the first one dropped when too many are authenticating.
   private readonly authenticating = new Set<Transport>();
   private active = false;
   private peerCount = 0;
@@ -97,13 +113,26 @@ export class DBusServer extends EventEmitter {
       socket.destroy();
       return;
     }
+    // A full server turns new peers away at once rather than make everyone wait.
+    if (this.connections.size >= (this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) {
+      socket.destroy();
+      this.refused(new DBusError(StandardErrors.LimitsExceeded, 'the maximum number of connections has been reached'));
+      return;
+    }
     let transport: Transport;
     try {
       transport = listener.unix ? Transport.forUnixSocket(socket) : new Transport(socket, false);
     } catch (err) {
       socket.destroy();
-      if (this.listenerCount('authFailed') > 0) this.emit('authFailed', err);
+      this.refused(err);
       return;
+    }
+    // As dbus-daemon: idle unauthenticated sockets cannot lock newcomers out, the oldest one goes.
+    const maxIncomplete = Math.max(1, this.options.maxIncompleteConnections ?? DEFAULT_MAX_INCOMPLETE_CONNECTIONS);
+    if (this.authenticating.size >= maxIncomplete) {
+      const oldest = this.authenticating.values().next().value as Transport;
+      this.authenticating.delete(oldest);
+      oldest.destroy(new DBusError(StandardErrors.LimitsExceeded, 'too many connections authenticating'));
     }
     this.authenticating.add(transport);
     transport.resume();
@@ -119,12 +148,20 @@ export class DBusServer extends EventEmitter {
         timeout: this.options.authTimeout,
       });
       const conn = new DBusConnection(transport, auth, {
-        writeBufferLimit: this.options.writeBufferLimit,
+        // A cap below the default soft bound lowers that bound too, or the cap would be raised to it.
+        writeBufferLimit: this.options.writeBufferLimit ?? Math.min(DEFAULT_WRITE_BUFFER_LIMIT, this.options.maxWriteQueue ?? Infinity),
         maxWriteQueue: this.options.maxWriteQueue,
+        maxPendingCalls: this.options.maxPendingCalls ?? DEFAULT_MAX_PENDING_CALLS,
         exporter: this.options.exporter,
         busDriverName: this.options.emulateBusDriver === false ? undefined : `:1.${++this.peerCount}`,
       });
       this.authenticating.delete(transport);
+      // Others may have completed while this one authenticated.
+      if (this.connections.size >= (this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) {
+        conn.close();
+        this.refused(new DBusError(StandardErrors.LimitsExceeded, 'the maximum number of connections has been reached'));
+        return;
+      }
       this.connections.add(conn);
       conn.once('closed', () => this.connections.delete(conn));
       this.emit('connection', conn);
@@ -133,8 +170,17 @@ export class DBusServer extends EventEmitter {
     } catch (err) {
       this.authenticating.delete(transport);
       transport.destroy();
-      if (this.listenerCount('authFailed') > 0) this.emit('authFailed', err);
+      this.refused(err);
     }
+  }
+
+  /** Number of authenticated connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private refused(err: unknown): void {
+    if (this.listenerCount('authFailed') > 0) this.emit('authFailed', err);
   }
 
   /** Stops listening; connections already made stay open unless `closeConnections`. */

@@ -494,9 +494,12 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
       try {
         value = call.decode ? call.decode(new XdrReader(p.payload)) : undefined;
       } catch (e) {
+        // A reply that does not decode means the daemon is broken or hostile and nothing after it
+        // can be trusted: this call gets the typed error, the connection (and every other call) ends.
         if (call.stream) this.releaseStream(call.stream);
-        call.reject(asProtocolError(e));
-        return;
+        const err = asProtocolError(e);
+        call.reject(err);
+        throw err;
       }
       call.resolve(value);
     } else if (p.status === PacketStatus.ERROR) {
@@ -506,6 +509,8 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         err = decodeError(p.payload);
       } catch (e) {
         err = asProtocolError(e);
+        call.reject(err);
+        throw err;
       }
       call.reject(err);
     } else {

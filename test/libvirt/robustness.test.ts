@@ -104,21 +104,48 @@ describe('misbehaving daemon', () => {
     assert.equal((await settles(closed)).reason, 'protocol');
   });
 
-  it('a reply payload that does not decode rejects that call only', async () => {
-    let n = 0;
-    const { conn } = await setup((s, p) => {
-      if (n++ === 0)
-        s.write(reply(p, Buffer.from([0xff, 0xff, 0xff, 0xff]))); // string of 4 GiB
-      else s.write(hostnameReply(p, 'fine'));
+  it('a reply payload that does not decode: that call gets LibvirtProtocolError, the others are rejected, the connection fails', async () => {
+    const held: Packet[] = [];
+    const { conn, closed } = await setup((s, p) => {
+      held.push(p);
+      // Two calls in flight; the first gets a string said to be 4 GiB long.
+      if (held.length === 2) s.write(reply(held[0]!, Buffer.from([0xff, 0xff, 0xff, 0xff])));
     });
-    await assert.rejects(settles(conn.connectGetHostname()), LibvirtProtocolError);
-    assert.deepEqual(await settles(conn.connectGetHostname()), { hostname: 'fine' });
-    assert.ok(conn.isOpen);
+    const first = settles(conn.connectGetHostname());
+    const second = settles(conn.connectGetHostname());
+    await assert.rejects(first, (e: unknown) => e instanceof LibvirtProtocolError && !(e instanceof LibvirtConnectionClosedError));
+    await assert.rejects(second, (e: unknown) => e instanceof LibvirtConnectionClosedError && e.reason === 'protocol');
+    const ev = await settles(closed);
+    assert.equal(ev.reason, 'protocol');
+    assert.ok(ev.error instanceof LibvirtProtocolError);
+    assert.equal(conn.isOpen, false);
+    await assert.rejects(settles(conn.connectGetHostname(), 100), LibvirtConnectionClosedError);
   });
 
-  it('an error reply with a broken remote_error rejects with a protocol error', async () => {
-    const { conn } = await setup((s, p) => s.write(reply(p, Buffer.from([0, 0, 0, 42]), PacketStatus.ERROR)));
+  it('a reply payload cut short fails the connection with LibvirtProtocolError', async () => {
+    const { conn, closed } = await setup((s, p) => s.write(reply(p, xdrString('complete-name').subarray(0, 6))));
     await assert.rejects(settles(conn.connectGetHostname()), LibvirtProtocolError);
+    assert.ok((await settles(closed)).error instanceof LibvirtProtocolError);
+  });
+
+  it('an error reply with a broken remote_error rejects with a protocol error and fails the connection', async () => {
+    const { conn, closed } = await setup((s, p) => s.write(reply(p, Buffer.from([0, 0, 0, 42]), PacketStatus.ERROR)));
+    await assert.rejects(settles(conn.connectGetHostname()), LibvirtProtocolError);
+    assert.equal((await settles(closed)).reason, 'protocol');
+  });
+
+  it('a hostile daemon costs one connection: a fresh one to a sane daemon works in the same process', async () => {
+    const { conn, closed } = await setup((s) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(0xffffffff, 0); // a 4 GiB packet, far over VIR_NET_MESSAGE_MAX
+      s.write(b);
+    });
+    await assert.rejects(settles(conn.connectGetHostname()), LibvirtConnectionClosedError);
+    assert.ok((await settles(closed)).error instanceof LibvirtMessageSizeError);
+    await conn.close();
+    await daemon?.close();
+    const sane = await setup((s, p) => s.write(hostnameReply(p, 'sane')));
+    assert.deepEqual(await settles(sane.conn.connectGetHostname()), { hostname: 'sane' });
   });
 
   it('a CALL from the daemon is a protocol error', async () => {
