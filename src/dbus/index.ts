@@ -102,7 +102,13 @@ export {
   type MemberName,
   type ObjectPath,
 } from './names.js';
-export { DBusServer, type DBusServerOptions } from './server.js';
+export {
+  DBusServer,
+  type DBusServerOptions,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INCOMPLETE_CONNECTIONS,
+  DEFAULT_MAX_PENDING_CALLS,
+} from './server.js';
 export type { SignalCallback, SignalSubscription } from './subscriptions.js';
 export {
   isSingleCompleteType,
