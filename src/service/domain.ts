@@ -1,9 +1,11 @@
 // org.libvirt.Domain: one domain, at <connect>/domain/_<uuid with '-' → '_'>. The methods live
-// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts and domain-snapshot.ts; this file
-// puts them in the reference's order and adds the properties and signals.
+// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts, domain-snapshot.ts and
+// domain-checkpoint.ts; this file puts them in the reference's order (additions last) and adds
+// the properties and signals.
 
 import { type DeclaredMethod, defineInterface } from './declare.js';
 import { blockMethods } from './domain-block.js';
+import { domainCheckpointMethods } from './domain-checkpoint.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
 import { read, write } from './object-calls.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
@@ -106,6 +108,12 @@ export const DOMAIN_METHOD_ORDER = [
   'Suspend',
   'Undefine',
   'UpdateDevice',
+  // Beyond the reference: backups and checkpoints (domain-checkpoint.ts).
+  'BackupBegin',
+  'BackupGetXMLDesc',
+  'CheckpointCreateXML',
+  'CheckpointLookupByName',
+  'ListDomainCheckpoints',
 ] as const;
 
 /** All method tables in the reference's order; throws if a table and the order disagree. */
@@ -115,6 +123,7 @@ function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
     ...tuningMethods,
     ...blockMethods,
     ...domainSnapshotMethods,
+    ...domainCheckpointMethods,
   };
   const out: Record<string, DeclaredMethod<ServiceObject>> = {};
   for (const name of DOMAIN_METHOD_ORDER) {
