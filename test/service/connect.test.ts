@@ -59,6 +59,7 @@ test('the default objects of the session bus are there, Test and QEMU point at t
   );
   assert.deepEqual(node.nodes.map((n) => n.name).sort(), [
     'domain',
+    'domaincheckpoint',
     'domainsnapshot',
     'interface',
     'network',

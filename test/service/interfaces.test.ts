@@ -1,7 +1,7 @@
 // Conformance of our declarations with the reference libvirt-dbus 1.4.1: every interface,
 // member, argument name, signature, direction and property access of the installed
-// /usr/share/dbus-1/interfaces/org.libvirt.*.xml, and nothing more than the additions listed
-// below (the README's "Beyond libvirt-dbus 1.4.1"). Also: data/*.xml is what
+// /usr/share/dbus-1/interfaces/org.libvirt.*.xml, and nothing more than the additions listed in
+// additions.ts (the README's "Beyond libvirt-dbus 1.4.1"). Also: data/*.xml is what
 // tools/gen-interfaces.ts writes from the declarations, and the API table's NULL-when-empty
 // arguments are the declared emptyIsNull ones.
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { type InterfaceDeclaration, parseIntrospectionXml } from '../../src/dbus/index.js';
 import { interfaces } from '../../src/service/index.js';
 import { writeInterfaceFiles } from '../../tools/gen-interfaces.js';
+import { ADDITIONS, isAddition, NEW_INTERFACES } from './additions.js';
 
 const REFERENCE_DIR = '/usr/share/dbus-1/interfaces';
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -29,29 +30,8 @@ const ALL = [
   'org.libvirt.StorageVol',
 ];
 
-/** Interfaces the reference does not have. */
-const NEW_INTERFACES = ['org.libvirt.DomainCheckpoint'];
-
-/** Members added to the reference's interfaces, as keys of summary(). */
-const ADDITIONS: Record<string, string[]> = {
-  'org.libvirt.Connect': ['method NodeDeviceDefineXML'],
-  'org.libvirt.Domain': [
-    'method BackupBegin',
-    'method BackupGetXMLDesc',
-    'method CheckpointCreateXML',
-    'method CheckpointLookupByName',
-    'method ListDomainCheckpoints',
-  ],
-  'org.libvirt.NodeDevice': ['method Create', 'method Undefine', 'property Active', 'property Autostart', 'property Persistent'],
-};
-
 /** Interfaces the reference has, with our declaration. */
 const referenceInterfaces = [...interfaces].filter(([name]) => !NEW_INTERFACES.includes(name));
-
-/** Whether `member` (e.g. 'method Create') of `iface` is one of the additions. */
-function added(iface: string, member: string): boolean {
-  return ADDITIONS[iface]?.includes(member) ?? false;
-}
 
 /** A comparable summary of an interface: members with arg names/types/directions and property access. */
 function summary(i: InterfaceDeclaration): Record<string, string> {
@@ -81,7 +61,7 @@ for (const [name, defined] of referenceInterfaces) {
   test(`${name} matches the reference member by member, plus its listed additions`, () => {
     const ours = summary(defined.declaration);
     for (const member of ADDITIONS[name] ?? []) assert.ok(member in ours, `${name}: ${member} is declared`);
-    const kept = Object.fromEntries(Object.entries(ours).filter(([member]) => !added(name, member)));
+    const kept = Object.fromEntries(Object.entries(ours).filter(([member]) => !isAddition(name, member)));
     assert.deepEqual(kept, summary(reference(name)));
   });
 }
@@ -91,12 +71,12 @@ test('members are declared in the order of the reference XML', () => {
     const ref = reference(name);
     const d = defined.declaration;
     assert.deepEqual(
-      d.methods.filter((m) => !added(name, `method ${m.name}`)).map((m) => m.name),
+      d.methods.filter((m) => !isAddition(name, `method ${m.name}`)).map((m) => m.name),
       ref.methods.map((m) => m.name),
       `${name} methods`,
     );
     assert.deepEqual(
-      d.properties.filter((p) => !added(name, `property ${p.name}`)).map((p) => p.name),
+      d.properties.filter((p) => !isAddition(name, `property ${p.name}`)).map((p) => p.name),
       ref.properties.map((p) => p.name),
       `${name} properties`,
     );

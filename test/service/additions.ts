@@ -1,0 +1,41 @@
+// The members and interfaces of ours that libvirt-dbus 1.4.1 does not have (the README's "Beyond
+// libvirt-dbus 1.4.1"): the conformance test checks that nothing else differs, and the tests that
+// compare ours with the running reference leave these out of the comparison.
+import { objectKinds } from '../../src/service/object-kinds.js';
+
+/** Interfaces the reference does not have. */
+export const NEW_INTERFACES: readonly string[] = ['org.libvirt.DomainCheckpoint'];
+
+/** Members added to the reference's interfaces, as 'method Name' / 'property Name' / 'signal Name'. */
+export const ADDITIONS: Readonly<Record<string, readonly string[]>> = {
+  'org.libvirt.Connect': ['method NodeDeviceDefineXML'],
+  'org.libvirt.Domain': [
+    'method BackupBegin',
+    'method BackupGetXMLDesc',
+    'method CheckpointCreateXML',
+    'method CheckpointLookupByName',
+    'method ListDomainCheckpoints',
+  ],
+  'org.libvirt.NodeDevice': ['method Create', 'method Undefine', 'property Active', 'property Autostart', 'property Persistent'],
+};
+
+/** Whether `member` (e.g. 'method Create') of interface `iface` is an addition. */
+export function isAddition(iface: string, member: string): boolean {
+  return ADDITIONS[iface]?.includes(member) ?? false;
+}
+
+/** Path segments below a Connect object of the object kinds the reference does not have. */
+export const NEW_SEGMENTS: readonly string[] = objectKinds.filter((k) => NEW_INTERFACES.includes(k.interface)).map((k) => k.segment);
+
+/** An introspected interface without the additions (undefined for a new interface). */
+export function withoutAdditions<
+  I extends { name: string; methods: { name: string }[]; properties: { name: string }[]; signals: { name: string }[] },
+>(i: I): I | undefined {
+  if (NEW_INTERFACES.includes(i.name)) return undefined;
+  return {
+    ...i,
+    methods: i.methods.filter((m) => !isAddition(i.name, `method ${m.name}`)),
+    properties: i.properties.filter((p) => !isAddition(i.name, `property ${p.name}`)),
+    signals: i.signals.filter((s) => !isAddition(i.name, `signal ${s.name}`)),
+  };
+}
