@@ -200,6 +200,11 @@ export class ConnectProxy extends ObjectProxy {
     const r = await this.callMethod('NodeDeviceCreateXML', 'su', [xml, flags], 'o');
     return this.proxy(NodeDeviceProxy, r[0]);
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceDefineXML */
+  async nodeDeviceDefineXML(xml: string, flags: number): Promise<NodeDeviceProxy> {
+    const r = await this.callMethod('NodeDeviceDefineXML', 'su', [xml, flags], 'o');
+    return this.proxy(NodeDeviceProxy, r[0]);
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceLookupByName */
   async nodeDeviceLookupByName(name: string): Promise<NodeDeviceProxy> {
     const r = await this.callMethod('NodeDeviceLookupByName', 's', [name], 'o');
@@ -799,6 +804,30 @@ export class DomainProxy extends ObjectProxy {
   async updateDevice(xml: string, flags: number): Promise<void> {
     await this.callMethod('UpdateDevice', 'su', [xml, flags], '');
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBackupBegin Empty string can be used to pass a NULL as @checkpointXML argument. */
+  async backupBegin(backupXML: string, checkpointXML: string, flags: number): Promise<void> {
+    await this.callMethod('BackupBegin', 'ssu', [backupXML, checkpointXML, flags], '');
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBackupGetXMLDesc */
+  async backupGetXMLDesc(flags: number): Promise<string> {
+    const r = await this.callMethod('BackupGetXMLDesc', 'u', [flags], 's');
+    return r[0] as string;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointCreateXML */
+  async checkpointCreateXML(xml: string, flags: number): Promise<DomainCheckpointProxy> {
+    const r = await this.callMethod('CheckpointCreateXML', 'su', [xml, flags], 'o');
+    return this.proxy(DomainCheckpointProxy, r[0]);
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointLookupByName */
+  async checkpointLookupByName(name: string, flags: number): Promise<DomainCheckpointProxy> {
+    const r = await this.callMethod('CheckpointLookupByName', 'su', [name, flags], 'o');
+    return this.proxy(DomainCheckpointProxy, r[0]);
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainListAllCheckpoints */
+  async listDomainCheckpoints(flags: number): Promise<DomainCheckpointProxy[]> {
+    const r = await this.callMethod('ListDomainCheckpoints', 'u', [flags], 'ao');
+    return (r[0] as string[]).map((p) => this.proxy(DomainCheckpointProxy, p));
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetBlockThreshold */
   async setBlockThreshold(dev: string, threshold: bigint | number, flags: number): Promise<void> {
     await this.callMethod('SetBlockThreshold', 'stu', [dev, threshold, flags], '');
@@ -925,6 +954,31 @@ export interface DomainProperties {
   SchedulerType?: [string, number];
   Updated?: boolean;
   UUID?: string;
+}
+
+/** The org.libvirt.DomainCheckpoint interface of an org.libvirt object. */
+export class DomainCheckpointProxy extends ObjectProxy {
+  readonly interfaceName = 'org.libvirt.DomainCheckpoint';
+
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointDelete */
+  async delete(flags: number): Promise<void> {
+    await this.callMethod('Delete', 'u', [flags], '');
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointGetParent */
+  async getParent(flags: number): Promise<DomainCheckpointProxy> {
+    const r = await this.callMethod('GetParent', 'u', [flags], 'o');
+    return this.proxy(DomainCheckpointProxy, r[0]);
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointGetXMLDesc */
+  async getXMLDesc(flags: number): Promise<string> {
+    const r = await this.callMethod('GetXMLDesc', 'u', [flags], 's');
+    return r[0] as string;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointListAllChildren */
+  async listAllChildren(flags: number): Promise<DomainCheckpointProxy[]> {
+    const r = await this.callMethod('ListAllChildren', 'u', [flags], 'ao');
+    return (r[0] as string[]).map((p) => this.proxy(DomainCheckpointProxy, p));
+  }
 }
 
 /** The org.libvirt.DomainSnapshot interface of an org.libvirt object. */
@@ -1113,6 +1167,18 @@ export interface NetworkProperties {
 export class NodeDeviceProxy extends ObjectProxy {
   readonly interfaceName = 'org.libvirt.NodeDevice';
 
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceIsActive */
+  get active(): Promise<boolean> {
+    return this.getProperty('Active') as Promise<boolean>;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceGetAutostart and https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceSetAutostart */
+  get autostart(): Promise<boolean> {
+    return this.getProperty('Autostart') as Promise<boolean>;
+  }
+  /** Sets property Autostart. */
+  async setAutostart(value: boolean): Promise<void> {
+    await this.setProperty('Autostart', 'b', value);
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceGetName */
   get name(): Promise<string> {
     return this.getProperty('Name') as Promise<string>;
@@ -1121,9 +1187,17 @@ export class NodeDeviceProxy extends ObjectProxy {
   get parent(): Promise<string> {
     return this.getProperty('Parent') as Promise<string>;
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceIsPersistent */
+  get persistent(): Promise<boolean> {
+    return this.getProperty('Persistent') as Promise<boolean>;
+  }
   /** Every readable property at once (Properties.GetAll); one whose getter failed is absent. */
   async getAll(): Promise<NodeDeviceProperties> {
     return (await this.getAllProperties()) as NodeDeviceProperties;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceCreate */
+  async create(flags: number): Promise<void> {
+    await this.callMethod('Create', 'u', [flags], '');
   }
   /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceDestroy */
   async destroy(): Promise<void> {
@@ -1151,6 +1225,10 @@ export class NodeDeviceProxy extends ObjectProxy {
   async reset(): Promise<void> {
     await this.callMethod('Reset', '', [], '');
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virNodeDeviceUndefine */
+  async undefine(flags: number): Promise<void> {
+    await this.callMethod('Undefine', 'u', [flags], '');
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-nodedev.html#virConnectNodeDeviceEventGenericCallback */
   onUpdate(handler: () => void): Unsubscribe {
     return this.subscribe('Update', (a) => handler());
@@ -1159,8 +1237,11 @@ export class NodeDeviceProxy extends ObjectProxy {
 
 /** The readable properties of org.libvirt.NodeDevice, as GetAll gives them. */
 export interface NodeDeviceProperties {
+  Active?: boolean;
+  Autostart?: boolean;
   Name?: string;
   Parent?: string;
+  Persistent?: boolean;
 }
 
 /** The org.libvirt.Secret interface of an org.libvirt object. */
@@ -1370,6 +1451,7 @@ export interface StorageVolProperties {
 export const proxyClasses = {
   'org.libvirt.Connect': ConnectProxy,
   'org.libvirt.Domain': DomainProxy,
+  'org.libvirt.DomainCheckpoint': DomainCheckpointProxy,
   'org.libvirt.DomainSnapshot': DomainSnapshotProxy,
   'org.libvirt.Interface': InterfaceProxy,
   'org.libvirt.NWFilter': NWFilterProxy,

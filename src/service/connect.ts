@@ -334,6 +334,12 @@ export const ConnectInterface = defineInterface('org.libvirt.Connect', {
       libvirt: 'virNodeDeviceCreateXML',
       call: answersPath(Kinds.nodeDevice, async (conn, a) => (await conn.nodeDeviceCreateXml({ xml_desc: a.xml, flags: a.flags })).dev),
     },
+    NodeDeviceDefineXML: {
+      in: 'xml:s flags:u',
+      out: 'device:o',
+      libvirt: 'virNodeDeviceDefineXML',
+      call: answersPath(Kinds.nodeDevice, async (conn, a) => (await conn.nodeDeviceDefineXml({ xml_desc: a.xml, flags: a.flags })).dev),
+    },
     NodeDeviceLookupByName: {
       in: 'name:s',
       out: 'dev:o',

@@ -180,6 +180,7 @@ export function parseArgSpec(spec: string | undefined): ArgDeclaration[] {
 // Which libvirt.org API page documents a function, as the reference's doc strings link them.
 const docPages: [RegExp, string][] = [
   [/^vir(DomainSnapshot|DomainRevertToSnapshot|DomainListAllSnapshots|DomainHasCurrentSnapshot)/, 'domain-snapshot'],
+  [/^vir(DomainCheckpoint|DomainListAllCheckpoints)/, 'domain-checkpoint'],
   [/^vir(Domain|ConnectDomain|ConnectListAllDomains|ConnectGetAllDomainStats|ConnectGetDomainCapabilities)/, 'domain'],
   [/^vir(Network|ConnectNetwork|ConnectListAllNetworks)/, 'network'],
   [/^vir(StorageVol|StoragePool|ConnectStoragePool|ConnectFindStoragePoolSources|ConnectListAllStoragePools)/, 'storage'],

@@ -1,10 +1,12 @@
 // org.libvirt.Domain: one domain, at <connect>/domain/_<uuid with '-' → '_'>. The methods live
-// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts and domain-snapshot.ts; this file
-// puts them in the reference's order and adds the properties and signals.
+// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts, domain-snapshot.ts and
+// domain-checkpoint.ts; this file puts them in the reference's order (additions last) and adds
+// the properties and signals.
 
 import { type DeclaredMethod, defineInterface } from './declare.js';
 import { beyondMethods, DOMAIN_BEYOND_ORDER } from './domain-beyond.js';
 import { blockMethods } from './domain-block.js';
+import { domainCheckpointMethods } from './domain-checkpoint.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
 import { read, write } from './object-calls.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
@@ -107,6 +109,12 @@ export const DOMAIN_METHOD_ORDER = [
   'Suspend',
   'Undefine',
   'UpdateDevice',
+  // Beyond the reference: backups and checkpoints (domain-checkpoint.ts).
+  'BackupBegin',
+  'BackupGetXMLDesc',
+  'CheckpointCreateXML',
+  'CheckpointLookupByName',
+  'ListDomainCheckpoints',
 ] as const;
 
 /** All method tables in the reference's order, then the additions; throws if a table and the order disagree. */
@@ -116,6 +124,7 @@ function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
     ...tuningMethods,
     ...blockMethods,
     ...domainSnapshotMethods,
+    ...domainCheckpointMethods,
     ...beyondMethods,
   };
   const out: Record<string, DeclaredMethod<ServiceObject>> = {};

@@ -1,9 +1,10 @@
-// The ten interfaces of org.libvirt: Connect, and one per object kind (object-kinds.ts names
+// The eleven interfaces of org.libvirt: Connect, and one per object kind (object-kinds.ts names
 // each kind's interface; its declaration is in its own file).
 
 import { ConnectInterface } from './connect.js';
 import type { DefinedInterface } from './declare.js';
 import { DomainInterface } from './domain.js';
+import { DomainCheckpointInterface } from './domain-checkpoint.js';
 import { DomainSnapshotInterface } from './domain-snapshot.js';
 import { InterfaceInterface } from './interface.js';
 import { NetworkInterface } from './network.js';
@@ -16,6 +17,7 @@ import { StorageVolInterface } from './storage-vol.js';
 
 const kindInterfaces: readonly DefinedInterface<ServiceObject>[] = [
   DomainInterface,
+  DomainCheckpointInterface,
   DomainSnapshotInterface,
   InterfaceInterface,
   NetworkInterface,
@@ -26,7 +28,7 @@ const kindInterfaces: readonly DefinedInterface<ServiceObject>[] = [
   StorageVolInterface,
 ];
 
-/** All ten interfaces of org.libvirt, by name. */
+/** All eleven interfaces of org.libvirt, by name. */
 export const interfaces: ReadonlyMap<string, DefinedInterface<never>> = new Map<string, DefinedInterface<never>>(
   [ConnectInterface, ...kindInterfaces].map((i) => [i.name, i as DefinedInterface<never>]),
 );

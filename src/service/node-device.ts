@@ -2,12 +2,27 @@
 
 import { defineInterface } from './declare.js';
 import { OrgLibvirtError } from './errors.js';
-import { on, read } from './object-calls.js';
+import { on, read, write } from './object-calls.js';
 import { Kinds } from './object-kinds.js';
 
 /** org.libvirt.NodeDevice. */
 export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {
   properties: {
+    Active: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virNodeDeviceIsActive',
+      get: read(Kinds.nodeDevice, async ({ conn, ref }) => (await conn.nodeDeviceIsActive({ name: ref.name })).active !== 0),
+    },
+    Autostart: {
+      type: 'b',
+      access: 'readwrite',
+      libvirt: 'virNodeDeviceGetAutostart,virNodeDeviceSetAutostart',
+      get: read(Kinds.nodeDevice, async ({ conn, ref }) => (await conn.nodeDeviceGetAutostart({ name: ref.name })).autostart !== 0),
+      set: write(Kinds.nodeDevice, async ({ conn, ref }, value) => {
+        await conn.nodeDeviceSetAutostart({ name: ref.name, autostart: value ? 1 : 0 });
+      }),
+    },
     Name: {
       type: 's',
       access: 'read',
@@ -27,8 +42,22 @@ export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {
         return parentName;
       }),
     },
+    Persistent: {
+      type: 'b',
+      access: 'read',
+      libvirt: 'virNodeDeviceIsPersistent',
+      get: read(Kinds.nodeDevice, async ({ conn, ref }) => (await conn.nodeDeviceIsPersistent({ name: ref.name })).persistent !== 0),
+    },
   },
   methods: {
+    Create: {
+      in: 'flags:u',
+      libvirt: 'virNodeDeviceCreate',
+      call: on(Kinds.nodeDevice, async ({ conn, ref }, args) => {
+        await conn.nodeDeviceCreate({ name: ref.name, flags: args.flags });
+        return [];
+      }),
+    },
     Destroy: {
       libvirt: 'virNodeDeviceDestroy',
       call: on(Kinds.nodeDevice, async ({ conn, ref }) => {
@@ -72,6 +101,14 @@ export const NodeDeviceInterface = defineInterface(Kinds.nodeDevice.interface, {
       libvirt: 'virNodeDeviceReset',
       call: on(Kinds.nodeDevice, async ({ conn, ref }) => {
         await conn.nodeDeviceReset({ name: ref.name });
+        return [];
+      }),
+    },
+    Undefine: {
+      in: 'flags:u',
+      libvirt: 'virNodeDeviceUndefine',
+      call: on(Kinds.nodeDevice, async ({ conn, ref }, args) => {
+        await conn.nodeDeviceUndefine({ name: ref.name, flags: args.flags });
         return [];
       }),
     },

@@ -10,6 +10,7 @@
 import type {
   LibvirtConnection,
   RemoteNonnullDomain,
+  RemoteNonnullDomainCheckpoint,
   RemoteNonnullDomainSnapshot,
   RemoteNonnullInterface,
   RemoteNonnullNetwork,
@@ -66,7 +67,7 @@ export function uuidKey(fn: string): UuidCodec {
 /** Any string, encoded ([A-Za-z0-9] kept, other bytes as _xx). */
 export const stringKey: KeyCodec<string> = { encode: encodeString, decode: decodeString };
 
-/** The key of an object inside a domain (a snapshot): its domain's UUID (undefined when malformed) and its name. */
+/** The key of an object inside a domain (a snapshot or checkpoint): its domain's UUID (undefined when malformed) and its name. */
 export interface DomainChildKey {
   domain: Uint8Array | undefined;
   name: string;
@@ -75,7 +76,7 @@ export interface DomainChildKey {
 /** Length of '_' + a UUID with dashes. */
 const UUID_ELEMENT_LENGTH = 37;
 
-/** `_<domain uuid>_<encoded name>`, as the reference writes snapshot paths. */
+/** `_<domain uuid>_<encoded name>`, as the reference writes snapshot paths (checkpoints' are written alike). */
 export const domainChildKey: KeyCodec<DomainChildKey> = {
   // A key made from a libvirt object always has its domain's UUID.
   encode: ({ domain, name }) => `${encodeUuid(uuidToString(domain as Uint8Array))}_${encodeString(name)}`,
@@ -218,6 +219,18 @@ export const Kinds = {
     ),
     list: (conn, flags) =>
       listInDomains(conn, async (dom) => (await conn.domainListAllSnapshots({ dom, need_results: 1, flags })).snapshots),
+  }),
+  domainCheckpoint: new ObjectKind<RemoteNonnullDomainCheckpoint, DomainChildKey>({
+    segment: 'checkpoint',
+    interface: 'org.libvirt.DomainCheckpoint',
+    key: domainChildKey,
+    keyOf: (checkpoint) => ({ domain: checkpoint.dom.uuid, name: checkpoint.name }),
+    lookup: lookupInDomain(
+      'virDomainCheckpointLookupByName',
+      async (conn, dom, name) => (await conn.domainCheckpointLookupByName({ dom, name, flags: 0 })).checkpoint,
+    ),
+    list: (conn, flags) =>
+      listInDomains(conn, async (dom) => (await conn.domainListAllCheckpoints({ dom, need_results: 1, flags })).checkpoints),
   }),
   interface: new ObjectKind<RemoteNonnullInterface, string>({
     segment: 'interface',

@@ -58,6 +58,7 @@ test('the default objects of the session bus are there, Test and QEMU point at t
     ConnectInterface.declaration.methods.map((m) => m.name),
   );
   assert.deepEqual(node.nodes.map((n) => n.name).sort(), [
+    'checkpoint',
     'domain',
     'domainsnapshot',
     'interface',

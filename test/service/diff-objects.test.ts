@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type NodeDeclaration, parseIntrospectionXml, Variant } from '../../src/dbus/index.js';
 import { DocStringAnnotation } from '../../src/service/declare.js';
-import { withoutAdditions } from './additions.js';
 import { compareLogs, type Entry, type Outcome, Recorder, show, sortFirst } from './diff-record.js';
 import { type Fixture, IFACE, startFixture, TEST } from './fixture.js';
+import { NEW_SEGMENTS, withoutAdditions } from './additions.js';
 
 const CONNECT = IFACE.Connect;
 const NETWORK = IFACE.Network;
@@ -350,14 +350,15 @@ function relativeChildren(xml: string): string {
  * A node compared: children sorted, and doc strings with white space collapsed — the reference's
  * XML breaks attribute values across indented lines, which XML turns into runs of spaces, where
  * ours writes one line break — and without the 'and' between two links (the reference leaves it
- * out in StoragePool.Autostart alone; ours writes every pair of links alike).
+ * out in StoragePool.Autostart alone; ours writes every pair of links alike) — and without our
+ * additions to the reference (additions.ts).
  */
 function normaliseNode(node: NodeDeclaration): unknown {
-  // Our additions beyond the reference (test/service/additions.ts) aside; the reference has none.
-  const interfaces = JSON.parse(JSON.stringify(node.interfaces.map(withoutAdditions)), (k, v) =>
+  const interfaces = JSON.parse(JSON.stringify(node.interfaces.map(withoutAdditions).filter((i) => i !== undefined)), (k, v) =>
     k === DocStringAnnotation && typeof v === 'string' ? v.replace(/\s+/g, ' ').replaceAll(' and https:', ' https:') : v,
   );
-  return { name: node.name, interfaces, nodes: node.nodes.map((n) => n.name).sort() };
+  const nodes = node.nodes.map((n) => n.name).filter((n) => n !== undefined && !NEW_SEGMENTS.includes(n));
+  return { name: node.name, interfaces, nodes: nodes.sort() };
 }
 
 /** Paths to introspect once the objects exist. */

@@ -13,6 +13,7 @@ import { guestVcpumapOf } from '../../src/service/domain-tuning.js';
 import { parseUuidLikeLibvirt } from '../../src/service/paths.js';
 import { dictToTypedParams, type RemoteTypedParam, typedParamsToDict } from '../../src/service/typed-params.js';
 import { IFACE } from './iface.js';
+import { isAddition } from './additions.js';
 
 const UUID = new Uint8Array(Buffer.from('6695eb01f6a4830479aa97f2502e193f', 'hex'));
 const DOM = { name: 'test', uuid: UUID, id: 1 };
@@ -105,15 +106,19 @@ describe('UUIDs in paths', () => {
 });
 
 describe('declaration', () => {
-  it('has the reference’s 93 methods in its order then 4 additions, 9 properties and 21 + 3 signals', () => {
+  it('has the reference’s 93 methods in its order (then the additions), 9 properties and 21 signals (then the additions)', () => {
     const d = DomainInterface.declaration;
     assert.deepEqual(
       d.methods.map((m) => m.name),
       [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER],
     );
-    assert.equal(d.methods.length, 93 + 4);
+    const additions = d.methods.filter((m) => isAddition(DomainInterface.name, `method ${m.name}`));
+    assert.equal(d.methods.length - additions.length, 93);
+    assert.deepEqual(d.methods.slice(93), additions, 'additions come last');
     assert.equal(d.properties.length, 9);
-    assert.equal(d.signals.length, 21 + 3);
+    const addedSignals = d.signals.filter((x) => isAddition(DomainInterface.name, `signal ${x.name}`));
+    assert.equal(d.signals.length - addedSignals.length, 21);
+    assert.deepEqual(d.signals.slice(21), addedSignals, 'added signals come last');
     assert.equal(DomainSnapshotInterface.declaration.methods.length, 6);
   });
 });

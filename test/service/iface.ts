@@ -2,6 +2,7 @@
 // interface), so no test retypes them.
 import { ConnectInterface } from '../../src/service/connect.js';
 import { DomainInterface } from '../../src/service/domain.js';
+import { DomainCheckpointInterface } from '../../src/service/domain-checkpoint.js';
 import { DomainSnapshotInterface } from '../../src/service/domain-snapshot.js';
 import { InterfaceInterface } from '../../src/service/interface.js';
 import { NetworkInterface } from '../../src/service/network.js';
@@ -15,6 +16,7 @@ import { StorageVolInterface } from '../../src/service/storage-vol.js';
 export const IFACE = {
   Connect: ConnectInterface.name,
   Domain: DomainInterface.name,
+  DomainCheckpoint: DomainCheckpointInterface.name,
   DomainSnapshot: DomainSnapshotInterface.name,
   Interface: InterfaceInterface.name,
   Network: NetworkInterface.name,

@@ -57,6 +57,7 @@ for (const prefix of ['/usr', '/usr/local']) {
       assert.deepEqual(xmls, [
         'org.libvirt.Connect.xml',
         'org.libvirt.Domain.xml',
+        'org.libvirt.DomainCheckpoint.xml',
         'org.libvirt.DomainSnapshot.xml',
         'org.libvirt.Interface.xml',
         'org.libvirt.NWFilter.xml',

@@ -1,0 +1,122 @@
+// Domain.BackupBegin / BackupGetXMLDesc (beyond libvirt-dbus 1.4.1) on a real QEMU (TCG) domain of
+// a private libvirtd (tools/sandbox/system-bus.ts), through our service on a private system bus: a
+// push-mode full backup of one disk to a file. The disk is served by nbdkit with its rate filter, so
+// the job runs for seconds and BackupGetXMLDesc is asked while it runs; its end is the JobCompleted
+// signal. Needs root (mount namespace), qemu-system-x86 and nbdkit.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DBusConnection, type Message } from '../../src/dbus/index.js';
+import { freePort, waitForListener } from '../../tools/sandbox/net.js';
+import { startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import { IFACE } from './iface.js';
+
+const VM = 'backup-vm';
+const UUID = '8d7f2a3c-1b4e-4c5d-9e6f-7a8b9c0d1e2f';
+const PATH = `/org/libvirt/QEMU/domain/_${UUID.replace(/-/g, '_')}`;
+const WAIT = 60_000;
+/** The slow disk: 2 MiB read at 2 Mbit/s, so a full backup takes about 8 s. */
+const DISK_BYTES = 2 * 1024 * 1024;
+
+describe('Domain.BackupBegin and BackupGetXMLDesc on a real QEMU domain', { timeout: 300_000 }, () => {
+  let sandbox: SystemSandbox | undefined;
+  let bus: DBusConnection | undefined;
+  let nbdkit: ChildProcess | undefined;
+  let images = '';
+  const seen: Message[] = [];
+
+  const call = async (member: string, signature: string, body: unknown[]) =>
+    (bus as DBusConnection).call({ destination: 'org.libvirt', path: PATH, interface: IFACE.Domain, member, signature, body });
+
+  /** Waits for signal `member` on the domain's path, seen since index `from`, before the deadline. */
+  async function waitSignal(member: string, from: number): Promise<Message> {
+    const deadline = Date.now() + WAIT;
+    for (;;) {
+      const hit = seen.slice(from).find((m) => m.member === member && m.path === PATH);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no ${member}; seen ${seen.map((m) => m.member).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  before(async () => {
+    sandbox = await startSystemSandbox({ service: 'ours', cockpit: false });
+    bus = await DBusConnection.connect(sandbox.busAddress, { bus: true });
+    bus.signalSubscribe({ sender: 'org.libvirt', interface: IFACE.Domain }, (m) => {
+      seen.push(m);
+    });
+    // Opens the service's libvirt connection (and its event callbacks) after the AddMatch.
+    await bus.call({
+      destination: 'org.libvirt',
+      path: '/org/libvirt/QEMU',
+      interface: IFACE.Connect,
+      member: 'ListDomains',
+      signature: 'u',
+      body: [0],
+    });
+    // QEMU runs as another user: its files live in a world-readable directory of their own.
+    images = mkdtempSync(join(tmpdir(), 'backup-images-'));
+    chmodSync(images, 0o777);
+    const port = await freePort();
+    // noextents: every byte is data, so QEMU reads (at the limited rate) rather than skipping holes.
+    nbdkit = spawn(
+      'nbdkit',
+      ['-f', '-i', '127.0.0.1', '-p', String(port), '--filter=noextents', '--filter=rate', 'memory', String(DISK_BYTES), 'rate=2M'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    nbdkit.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    await waitForListener(nbdkit, port, () => stderr);
+    const xml = join(images, `${VM}.xml`);
+    writeFileSync(
+      xml,
+      `<domain type='qemu'><name>${VM}</name><uuid>${UUID}</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+      <os><type arch='x86_64' machine='pc'>hvm</type></os>
+      <devices><disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='slow'><host name='127.0.0.1' port='${port}'/></source><target dev='vdb' bus='virtio'/></disk></devices></domain>`,
+    );
+    // Transient: the teardown has nothing to undefine.
+    await sandbox.virsh('create', xml);
+  });
+
+  after(async () => {
+    bus?.close();
+    await sandbox?.stop();
+    nbdkit?.kill('SIGKILL');
+    if (images) rmSync(images, { recursive: true, force: true });
+  });
+
+  it('a push-mode backup to a file: BackupGetXMLDesc while it runs, JobCompleted, the file written', async () => {
+    const target = join(images, 'vdb.backup.raw');
+    const backupXml = `<domainbackup mode='push'><disks><disk name='vdb' type='file'><target file='${target}'/><driver type='raw'/></disk></disks></domainbackup>`;
+    const from = seen.length;
+    // An empty checkpointXML is NULL: no checkpoint is made (a raw disk could not hold one).
+    assert.deepEqual(await call('BackupBegin', 'ssu', [backupXml, '', 0]), []);
+    const [desc] = (await call('BackupGetXMLDesc', 'u', [0])) as [string];
+    assert.match(desc, /<domainbackup mode='push'/);
+    assert.ok(desc.includes(`<target file='${target}'/>`), desc);
+    assert.equal(desc.trimEnd(), (await (sandbox as SystemSandbox).virsh('backup-dumpxml', VM)).trimEnd());
+    // A second backup while one runs is refused with libvirt's error.
+    const busy = await call('BackupBegin', 'ssu', [backupXml, '', 0]).then(
+      () => assert.fail('a second BackupBegin succeeded'),
+      (e: Error & { errorName?: string }) => e,
+    );
+    assert.equal(busy.errorName, 'org.libvirt.Error');
+
+    const done = await waitSignal('JobCompleted', from);
+    const stats = done.body[0] as Map<string, { value: { value: unknown } }>;
+    assert.equal(stats.get('operation')?.value.value, 9); // VIR_DOMAIN_JOB_OPERATION_BACKUP
+    assert.ok(existsSync(target));
+    assert.equal(statSync(target).size, DISK_BYTES);
+    // The job is over: libvirt says there is no backup any more.
+    const gone = await call('BackupGetXMLDesc', 'u', [0]).then(
+      () => assert.fail('BackupGetXMLDesc succeeded after the job ended'),
+      (e: Error & { errorName?: string }) => e,
+    );
+    assert.equal(gone.errorName, 'org.libvirt.Error');
+  });
+});
