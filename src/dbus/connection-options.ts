@@ -3,7 +3,7 @@
 
 import type { AuthMechanism, CookieKeyring } from './auth.js';
 import type { ExporterOptions } from './export-model.js';
-import type { Message } from './message.js';
+import { type Message, MessageFlags, MessageType } from './message.js';
 
 /** The bus driver's name (also its interface) and object path. */
 export const BUS_NAME = 'org.freedesktop.DBus';
@@ -76,3 +76,45 @@ export interface CallOptions {
 
 /** A filter sees every incoming (`incoming` true) and outgoing message; returns it (maybe rewritten) or null to drop it. */
 export type MessageFilter = (msg: Message, incoming: boolean) => Message | null;
+
+/** The method call message of `call()`'s options, with serial `serial`. */
+export function methodCall(options: CallOptions, serial: number): Message {
+  let flags = 0;
+  if (options.noAutoStart) flags |= MessageFlags.NoAutoStart;
+  if (options.noReplyExpected) flags |= MessageFlags.NoReplyExpected;
+  if (options.allowInteractiveAuthorization) flags |= MessageFlags.AllowInteractiveAuthorization;
+  const msg: Message = {
+    type: MessageType.MethodCall,
+    flags,
+    serial,
+    path: options.path,
+    interface: options.interface,
+    member: options.member,
+    destination: options.destination,
+    signature: options.signature ?? '',
+    body: options.body ?? [],
+  };
+  if (options.fds) msg.fds = options.fds;
+  return msg;
+}
+
+/**
+ * How a peer-to-peer connection that plays the bus driver (for clients that insist on saying
+ * Hello) answers `call`: the reply to send, null when the call wants none, undefined when it is
+ * not one of Hello, AddMatch, RemoveMatch on the driver's object.
+ */
+export function busDriverAnswer(call: Message, busDriverName: string): Message | null | undefined {
+  if (call.path !== BUS_PATH || (call.interface !== undefined && call.interface !== BUS_NAME)) return undefined;
+  if (call.member !== 'Hello' && call.member !== 'AddMatch' && call.member !== 'RemoveMatch') return undefined;
+  if (call.flags & MessageFlags.NoReplyExpected) return null;
+  const hello = call.member === 'Hello';
+  return {
+    type: MessageType.MethodReturn,
+    flags: MessageFlags.NoReplyExpected,
+    serial: 0,
+    replySerial: call.serial,
+    sender: BUS_NAME,
+    signature: hello ? 's' : '',
+    body: hello ? [busDriverName] : [],
+  };
+}

@@ -22,16 +22,19 @@ import {
 import {
   BUS_NAME,
   BUS_PATH,
+  busDriverAnswer,
   type CallOptions,
   type ConnectOptions,
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_MAX_WRITE_QUEUE,
   DEFAULT_WRITE_BUFFER_LIMIT,
   type MessageFilter,
+  methodCall,
 } from './connection-options.js';
 import { type ExporterOptions, ObjectExporter } from './export.js';
 import { encodeMessageWithFds } from './framing.js';
 import { MessageAssembler } from './incoming.js';
+import { sendErrorReply } from './invocation.js';
 import { type Message, MessageFlags, MessageType } from './message.js';
 import { type SignalCallback, type SignalSubscription, SignalSubscriptions } from './subscriptions.js';
 import { connectAddress, type PeerCredentials, Transport } from './transport.js';
@@ -252,7 +255,13 @@ export class DBusConnection extends EventEmitter {
         this.subscriptions.deliver(msg);
         break;
       case MessageType.MethodCall:
-        if (this.busDriverName !== undefined && msg.destination === BUS_NAME && this.answerAsBusDriver(msg)) break;
+        if (this.busDriverName !== undefined && msg.destination === BUS_NAME) {
+          const answer = busDriverAnswer(msg, this.busDriverName);
+          if (answer !== undefined) {
+            if (answer) this.sendMessage(answer);
+            break;
+          }
+        }
         if (!(msg.flags & MessageFlags.NoReplyExpected)) {
           // As dbus-daemon's max_replies_per_connection: the call is refused, the peer stays.
           if (this.answering.size >= this.maxPendingCalls) {
@@ -279,28 +288,6 @@ export class DBusConnection extends EventEmitter {
   }
 
   // The few bus driver calls a bus client makes unasked; everything else goes to the exporter.
-  private answerAsBusDriver(call: Message): boolean {
-    if (call.path !== BUS_PATH || (call.interface !== undefined && call.interface !== BUS_NAME)) return false;
-    let signature = '';
-    let body: unknown[] = [];
-    if (call.member === 'Hello') {
-      signature = 's';
-      body = [this.busDriverName];
-    } else if (call.member !== 'AddMatch' && call.member !== 'RemoveMatch') return false;
-    if (!(call.flags & MessageFlags.NoReplyExpected)) {
-      this.sendMessage({
-        type: MessageType.MethodReturn,
-        flags: MessageFlags.NoReplyExpected,
-        serial: 0,
-        replySerial: call.serial,
-        sender: BUS_NAME,
-        signature,
-        body,
-      });
-    }
-    return true;
-  }
-
   private runFilter(filter: MessageFilter, msg: Message, incoming: boolean): Message | null {
     try {
       return filter(msg, incoming);
@@ -312,18 +299,9 @@ export class DBusConnection extends EventEmitter {
 
   private replyError(call: Message, err: unknown): void {
     this.answering.delete(call.serial);
-    if (this.closed || call.flags & MessageFlags.NoReplyExpected) return;
+    if (this.closed) return;
     const e = err instanceof DBusError ? err : new DBusError(StandardErrors.Failed, String((err as Error)?.message ?? err));
-    this.sendMessage({
-      type: MessageType.Error,
-      flags: MessageFlags.NoReplyExpected,
-      serial: 0,
-      errorName: e.errorName,
-      replySerial: call.serial,
-      destination: call.sender,
-      signature: 's',
-      body: [e.message],
-    });
+    sendErrorReply(this, call, e.errorName, e.message);
   }
 
   private onReply(msg: Message): void {
@@ -439,23 +417,8 @@ export class DBusConnection extends EventEmitter {
 
   private callNow(options: CallOptions): Promise<unknown[]> {
     const signal = options.signal;
-    let flags = 0;
-    if (options.noAutoStart) flags |= MessageFlags.NoAutoStart;
-    if (options.noReplyExpected) flags |= MessageFlags.NoReplyExpected;
-    if (options.allowInteractiveAuthorization) flags |= MessageFlags.AllowInteractiveAuthorization;
     const serial = this.nextSerial();
-    const msg: Message = {
-      type: MessageType.MethodCall,
-      flags,
-      serial,
-      path: options.path,
-      interface: options.interface,
-      member: options.member,
-      destination: options.destination,
-      signature: options.signature ?? '',
-      body: options.body ?? [],
-    };
-    if (options.fds) msg.fds = options.fds;
+    const msg = methodCall(options, serial);
     if (options.noReplyExpected) {
       try {
         this.sendMessage(msg);

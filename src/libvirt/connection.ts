@@ -28,25 +28,14 @@ import {
 } from './packet.js';
 import { authenticate } from './auth.js';
 import { asProtocolError, dial, fdPassingError } from './dial.js';
-import type { ClosedEvent, ConnectionEvent, OpenOptions, RemoteCallbackEvent } from './connection-types.js';
-import { type CallbackEvent, callbackEventID, type EventRegistration, EventRouter, tableEventCalls } from './events.js';
+import type { ClosedEvent, ConnectionEvent, OpenOptions } from './connection-types.js';
+import { EventRegistrations } from './event-registrations.js';
+import { EventRouter, tableEventCalls } from './events.js';
 import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
 import { bindProgram, type CallInfo, callWithInfo, type ProcedureInfo } from './procedure-info.js';
 import { QEMU_PROGRAM, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
 import { VirConnectFlags } from './libvirt-enums.gen.js';
-import {
-  REMOTE_PROC_CONNECT_CLOSE,
-  REMOTE_PROGRAM,
-  type RemoteEventMessages,
-  type RemoteNonnullDomain,
-  type RemoteNonnullNetwork,
-  type RemoteNonnullNodeDevice,
-  type RemoteNonnullSecret,
-  type RemoteNonnullStoragePool,
-  RemoteProcedures,
-  remoteEventDecoders,
-  remoteProcedureInfo,
-} from './remote-protocol.gen.js';
+import { REMOTE_PROC_CONNECT_CLOSE, REMOTE_PROGRAM, remoteEventDecoders, remoteProcedureInfo } from './remote-protocol.gen.js';
 import { LibvirtStream, type StreamHost } from './stream.js';
 import { type Wire, closeFds } from './wire.js';
 import { type ConnectPlan, resolveUri } from './uri.js';
@@ -82,7 +71,7 @@ type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
  * A connection to libvirtd: the typed procedures of REMOTE_PROGRAM (generated, in
  * RemoteProcedures), `qemu` and `lxc` for the other programs, events, streams and keepalive.
  */
-export class LibvirtConnection extends RemoteProcedures implements StreamHost {
+export class LibvirtConnection extends EventRegistrations implements StreamHost {
   private wire: Wire | undefined;
   private state: State = 'new';
   private serial = 0;
@@ -96,7 +85,7 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
   private readonly receivedFds: number[] = [];
   private closeInfo: ClosedEvent | undefined;
   private streamCapture: LibvirtStream[] | undefined;
-  private readonly router: EventRouter;
+  protected readonly router: EventRouter;
   readonly plan: ConnectPlan;
   readonly options: OpenOptions;
   /** The procedures of QEMU_PROGRAM (qemu_protocol.x) on this connection. */
@@ -539,65 +528,6 @@ export class LibvirtConnection extends RemoteProcedures implements StreamHost {
         throw e;
       });
     }
-  }
-
-  /**
-   * Registers a callback for one event id by its libvirt name (e.g. 'VIR_NETWORK_EVENT_ID_LIFECYCLE')
-   * on one object or all (null); the family, number and message type come from the generated tables.
-   */
-  registerEvent<K extends keyof RemoteEventMessages>(
-    event: K,
-    object: unknown,
-    listener: (ev: CallbackEvent<RemoteEventMessages[K]>) => void,
-  ): Promise<EventRegistration> {
-    const id = callbackEventID(event);
-    if (id === undefined) return Promise.reject(new LibvirtProtocolError(`${event} is not an event id callbacks are registered for`));
-    return this.router.register(id.family, id.eventID, object, listener as (ev: unknown) => void);
-  }
-
-  /** Registers a domain event callback (REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY) for one domain or all (null). */
-  registerDomainEvent(
-    eventID: number,
-    dom: RemoteNonnullDomain | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
-    return this.router.register('domain', eventID, dom, listener as (ev: unknown) => void);
-  }
-
-  /** Registers a network event callback (REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY). */
-  registerNetworkEvent(
-    eventID: number,
-    net: RemoteNonnullNetwork | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
-    return this.router.register('network', eventID, net, listener as (ev: unknown) => void);
-  }
-
-  /** Registers a storage pool event callback (REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY). */
-  registerStoragePoolEvent(
-    eventID: number,
-    pool: RemoteNonnullStoragePool | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
-    return this.router.register('storagePool', eventID, pool, listener as (ev: unknown) => void);
-  }
-
-  /** Registers a node device event callback (REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY). */
-  registerNodeDeviceEvent(
-    eventID: number,
-    dev: RemoteNonnullNodeDevice | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
-    return this.router.register('nodeDevice', eventID, dev, listener as (ev: unknown) => void);
-  }
-
-  /** Registers a secret event callback (REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY). */
-  registerSecretEvent(
-    eventID: number,
-    secret: RemoteNonnullSecret | null,
-    listener: (ev: RemoteCallbackEvent) => void,
-  ): Promise<EventRegistration> {
-    return this.router.register('secret', eventID, secret, listener as (ev: unknown) => void);
   }
 
   /** Ends the connection once: rejects every pending call, fails streams, emits `closed`. */
