@@ -4,15 +4,13 @@
 // the job runs for seconds and BackupGetXMLDesc is asked while it runs; its end is the JobCompleted
 // signal. Needs root (mount namespace), qemu-system-x86 and nbdkit.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DBusConnection, type Message } from '../../src/dbus/index.js';
-import { freePort, waitForListener } from '../../tools/sandbox/net.js';
-import { startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import type { DBusConnection, Message } from '../../src/dbus/index.js';
+import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
 import { IFACE } from './iface.js';
+import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
 
 const VM = 'backup-vm';
 const UUID = '8d7f2a3c-1b4e-4c5d-9e6f-7a8b9c0d1e2f';
@@ -24,7 +22,7 @@ const DISK_BYTES = 2 * 1024 * 1024;
 describe('Domain.BackupBegin and BackupGetXMLDesc on a real QEMU domain', { timeout: 300_000 }, () => {
   let sandbox: SystemSandbox | undefined;
   let bus: DBusConnection | undefined;
-  let nbdkit: ChildProcess | undefined;
+  let qs: QemuSandbox | undefined;
   let images = '';
   const seen: Message[] = [];
 
@@ -43,35 +41,17 @@ describe('Domain.BackupBegin and BackupGetXMLDesc on a real QEMU domain', { time
   }
 
   before(async () => {
-    sandbox = await startSystemSandbox({ service: 'ours', cockpit: false });
-    bus = await DBusConnection.connect(sandbox.busAddress, { bus: true });
-    bus.signalSubscribe({ sender: 'org.libvirt', interface: IFACE.Domain }, (m) => {
-      seen.push(m);
+    // QEMU writes the backup file into the images folder.
+    qs = await startQemuSandbox({
+      service: 'ours',
+      signals: { interface: IFACE.Domain },
+      onSignal: (m) => seen.push(m),
+      prefix: 'backup-images-',
+      mode: 0o777,
     });
-    // Opens the service's libvirt connection (and its event callbacks) after the AddMatch.
-    await bus.call({
-      destination: 'org.libvirt',
-      path: '/org/libvirt/QEMU',
-      interface: IFACE.Connect,
-      member: 'ListDomains',
-      signature: 'u',
-      body: [0],
-    });
-    // QEMU runs as another user: its files live in a world-readable directory of their own.
-    images = mkdtempSync(join(tmpdir(), 'backup-images-'));
-    chmodSync(images, 0o777);
-    const port = await freePort();
+    ({ sandbox, bus, images } = qs);
     // noextents: every byte is data, so QEMU reads (at the limited rate) rather than skipping holes.
-    nbdkit = spawn(
-      'nbdkit',
-      ['-f', '-i', '127.0.0.1', '-p', String(port), '--filter=noextents', '--filter=rate', 'memory', String(DISK_BYTES), 'rate=2M'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    nbdkit.stderr?.on('data', (d) => {
-      stderr += d;
-    });
-    await waitForListener(nbdkit, port, () => stderr);
+    const port = await qs.nbdkit(['--filter=noextents', '--filter=rate', 'memory', String(DISK_BYTES), 'rate=2M']);
     const xml = join(images, `${VM}.xml`);
     writeFileSync(
       xml,
@@ -84,10 +64,7 @@ describe('Domain.BackupBegin and BackupGetXMLDesc on a real QEMU domain', { time
   });
 
   after(async () => {
-    bus?.close();
-    await sandbox?.stop();
-    nbdkit?.kill('SIGKILL');
-    if (images) rmSync(images, { recursive: true, force: true });
+    await qs?.stop();
   });
 
   it('a push-mode backup to a file: BackupGetXMLDesc while it runs, JobCompleted, the file written', async () => {

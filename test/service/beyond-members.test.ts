@@ -16,18 +16,18 @@
 //   devices defined through mdevctl (not installed, no mdev-capable parent).
 // Needs root (the sandbox's mount namespace) and qemu-system-x86.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OrgLibvirt } from '../../src/client/index.js';
-import { DBusConnection, type Message } from '../../src/dbus/index.js';
+import type { DBusConnection, Message } from '../../src/dbus/index.js';
 import type { LibvirtConnection } from '../../src/libvirt/index.js';
 import type { DefinedInterface } from '../../src/service/declare.js';
 import { signalForEvent } from '../../src/service/domain-events.js';
 import { connectEventBindings } from '../../src/service/events.js';
-import { startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
 import { IFACE } from './iface.js';
+import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
 
 const QEMU = '/org/libvirt/QEMU';
 const VM = 'beyond-vm';
@@ -39,6 +39,7 @@ const SECRET_PATH = `${QEMU}/secret/_${SECRET_UUID.replace(/-/g, '_')}`;
 const WAIT = 30_000;
 
 describe('beyond libvirt-dbus 1.4.1: new members against a real libvirtd and QEMU (TCG)', { timeout: 300_000 }, () => {
+  let qs: QemuSandbox | undefined;
   let sandbox: SystemSandbox | undefined;
   let bus: DBusConnection | undefined;
   let images = '';
@@ -85,16 +86,8 @@ describe('beyond libvirt-dbus 1.4.1: new members against a real libvirtd and QEM
   }
 
   before(async () => {
-    sandbox = await startSystemSandbox({ service: 'ours', cockpit: false });
-    bus = await DBusConnection.connect(sandbox.busAddress, { bus: true });
-    bus.signalSubscribe({ sender: 'org.libvirt' }, (m) => {
-      seen.push(m);
-    });
-    // The service opens its libvirt connection (and registers its event callbacks) on the first call.
-    await call(QEMU, IFACE.Connect, 'ListDomains', 'u', [0]);
-    // QEMU runs as another user: its files live in a world-readable directory of their own.
-    images = mkdtempSync(join(tmpdir(), 'beyond-images-'));
-    chmodSync(images, 0o755);
+    qs = await startQemuSandbox({ service: 'ours', signals: {}, onSignal: (m) => seen.push(m), prefix: 'beyond-images-' });
+    ({ sandbox, bus, images } = qs);
     disk = join(images, 'disk.raw');
     const extra = join(images, 'extra.raw');
     writeFileSync(disk, Buffer.alloc(4 * 1024 * 1024));
@@ -106,10 +99,7 @@ describe('beyond libvirt-dbus 1.4.1: new members against a real libvirtd and QEM
   });
 
   after(async () => {
-    bus?.close();
-    // The sandbox's libvirtd has its own /etc/libvirt and state: stopping it leaves nothing behind.
-    await sandbox?.stop();
-    if (images) rmSync(images, { recursive: true, force: true });
+    await qs?.stop();
   });
 
   it('Connect.GetStoragePoolCapabilities is what virsh pool-capabilities prints', async () => {

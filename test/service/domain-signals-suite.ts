@@ -13,16 +13,15 @@
 // A factory: domain-signals-qemu.test.ts runs it against ours, domain-signals-qemu-reference.test.ts
 // against the C reference (which validates the test itself).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DBusConnection, type Message, Variant } from '../../src/dbus/index.js';
-import { freePort, waitForListener } from '../../tools/sandbox/net.js';
-import { type ServiceChoice, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
+import { type DBusConnection, type Message, Variant } from '../../src/dbus/index.js';
+import { freePort } from '../../tools/sandbox/net.js';
+import type { ServiceChoice, SystemSandbox } from '../../tools/sandbox/system-bus.js';
 import { IFACE } from './iface.js';
+import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
 
 /** Defines the suite against `target`'s org.libvirt (bin/libvirt-dbus or the C reference). */
 export function domainSignalsSuite(target: 'ours' | 'reference'): void {
@@ -38,7 +37,7 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
   let sandbox: SystemSandbox | undefined;
   let bus: DBusConnection | undefined;
   let images: string;
-  let nbdkit: ChildProcess | undefined;
+  let qs: QemuSandbox | undefined;
   let nbdPort = 0;
   // Our own free port rather than libvirt's autoport: the reference's run of this file may have its
   // own daemon allocating 5900 at the same moment.
@@ -159,21 +158,6 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
     }
   }
 
-  /** nbdkit serving a 1 MiB disk whose every read fails with EIO, on 127.0.0.1:`port`. */
-  async function startNbdkit(port: number): Promise<ChildProcess> {
-    const child = spawn(
-      'nbdkit',
-      ['-f', '-i', '127.0.0.1', '-p', String(port), '--filter=error', 'memory', '1M', 'error-pread=EIO', 'error-pread-rate=100%'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr?.on('data', (d) => {
-      stderr += d;
-    });
-    await waitForListener(child, port, () => stderr);
-    return child;
-  }
-
   /**
    * Runs a sequence of port writes with the vCPU paused: the firmware (SeaBIOS, retrying its boot) also
    * selects CMOS registers and drives the IDE channel, and must not interleave with ours.
@@ -218,30 +202,18 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
 
   describe('org.libvirt.Domain signals from a real QEMU domain', { timeout: 300_000 }, () => {
     before(async () => {
-      sandbox = await startSystemSandbox({ service: SERVICE, cockpit: false });
-      bus = await DBusConnection.connect(sandbox.busAddress, { bus: true });
-      bus.signalSubscribe({ sender: 'org.libvirt', interface: IFACE.Domain }, (m) => {
-        seen.push(m);
+      qs = await startQemuSandbox({
+        service: SERVICE,
+        signals: { interface: IFACE.Domain },
+        onSignal: (m) => seen.push(m),
+        prefix: 'sig-images-',
       });
-      // Like the reference, the service opens its libvirt connection (and registers the event
-      // callbacks) on the first call that needs it; this one also orders the AddMatch before it.
-      await bus.call({
-        destination: 'org.libvirt',
-        path: '/org/libvirt/QEMU',
-        interface: IFACE.Connect,
-        member: 'ListDomains',
-        signature: 'u',
-        body: [0],
-      });
-      // QEMU runs as another user: its files live in a world-readable directory of their own.
-      images = mkdtempSync(join(tmpdir(), 'sig-images-'));
-      chmodSync(images, 0o755);
+      ({ sandbox, bus, images } = qs);
       const disk = join(images, 'disk.raw');
       writeFileSync(disk, Buffer.alloc(1024 * 1024));
       writeFileSync(join(images, 'media.iso'), Buffer.alloc(64 * 1024));
-      nbdPort = await freePort();
+      nbdPort = await qs.nbdkit(['--filter=error', 'memory', '1M', 'error-pread=EIO', 'error-pread-rate=100%']);
       vncPort = await freePort();
-      nbdkit = await startNbdkit(nbdPort);
       const xml = join(images, `${VM}.xml`);
       writeFileSync(xml, domainXml(disk, join(images, 'missing.iso')));
       // Transient, so blockcopy needs no --transient-job and teardown has nothing to undefine.
@@ -249,10 +221,7 @@ export function domainSignalsSuite(target: 'ours' | 'reference'): void {
     });
 
     after(async () => {
-      bus?.close();
-      await sandbox?.stop();
-      nbdkit?.kill('SIGKILL');
-      if (images) rmSync(images, { recursive: true, force: true });
+      await qs?.stop();
     });
 
     it('DiskChange: an optional cdrom whose file is missing is dropped at start', async () => {
