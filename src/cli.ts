@@ -11,6 +11,8 @@
 //                          (same-user authentication); its client address is printed on stdout.
 //                          With --listen and neither --system nor --session, no bus is used at
 //                          all (the defaults are then the session bus's objects).
+//   --caller-identity      every libvirt call made for a caller acts as that caller
+//                          (virConnectSetIdentity), so libvirt's access control judges it
 //   --max-auth-time MS, --max-connections N, --max-incomplete-connections N, --max-pending-calls N,
 //   --max-outgoing-bytes N   limits of the --listen servers (dbus-daemon's auth_timeout,
 //                          max_completed_connections, max_incomplete_connections,
@@ -31,6 +33,8 @@ export interface CliOptions {
   listen: string[];
   /** Limits of the --listen servers; unset ones keep DBusServer's defaults. */
   limits: ListenLimits;
+  /** --caller-identity: libvirt calls act as their D-Bus caller. */
+  callerIdentity: boolean;
   help: boolean;
   version: boolean;
 }
@@ -66,6 +70,8 @@ Options:
   --no-default-connects    Export only the objects given with --connect
   --listen ADDRESS         Also serve peer to peer on a D-Bus server at ADDRESS (e.g. unix:tmpdir=/tmp);
                            without --system/--session no bus is used
+  --caller-identity        Make each libvirt call as the D-Bus caller (virConnectSetIdentity), so
+                           libvirt's access control judges the caller (see the README)
 Limits of the --listen servers (defaults as dbus-daemon's system bus, see the README):
   --max-auth-time=MS       Time a peer has to authenticate (30000)
   --max-connections=N      Authenticated peers at once; more are refused (2048)
@@ -86,6 +92,7 @@ export function parseArgs(argv: readonly string[], isRoot: boolean): CliOptions 
     noDefaults: false,
     listen: [],
     limits: {},
+    callerIdentity: false,
     help: false,
     version: false,
   };
@@ -135,6 +142,9 @@ export function parseArgs(argv: readonly string[], isRoot: boolean): CliOptions 
       }
       case '--no-default-connects':
         o.noDefaults = true;
+        break;
+      case '--caller-identity':
+        o.callerIdentity = true;
         break;
       case '--listen':
         o.listen.push(value());
@@ -190,7 +200,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const base = opts.noDefaults ? [] : defaultConnects(opts.bus === 'system' ? 'system' : 'session');
-  const service = new LibvirtDBusService({ connects: mergeConnects(base, opts.connects) });
+  const service = new LibvirtDBusService({ connects: mergeConnects(base, opts.connects), callerIdentity: opts.callerIdentity });
 
   let stopping = false;
   let bus: DBusConnection | undefined;

@@ -63,6 +63,9 @@ export {
 export { buildSignal } from './export-signals.js';
 export { MethodInvocation } from './invocation.js';
 
+/** Runs `handle` (the handling of the call `msg`) and returns what it returns. */
+export type CallScope = (msg: Message, handle: () => unknown) => unknown;
+
 const PROPERTIES_METHODS = new Set(['Get', 'GetAll', 'Set']);
 
 /** Exports objects and subtrees on one connection and answers the method calls addressed to them. */
@@ -76,6 +79,11 @@ export class ObjectExporter {
   private readonly machineId: string | undefined;
   /** What Properties calls need from the router. */
   private readonly propertiesRouter: PropertiesRouter;
+  /**
+   * Runs the handling of each incoming call (e.g. inside an AsyncLocalStorage scope naming the
+   * caller, so that everything the handlers start knows on whose behalf it runs); unset: none.
+   */
+  callScope: CallScope | undefined;
 
   constructor(
     private readonly host: ExportHost,
@@ -202,7 +210,7 @@ export class ObjectExporter {
   handleMethodCall(msg: Message): void {
     if (msg.type !== MessageType.MethodCall) return;
     try {
-      const r = this.route(msg);
+      const r = this.callScope ? this.callScope(msg, () => this.route(msg)) : this.route(msg);
       if (isPromiseLike(r)) r.then(undefined, (e: unknown) => this.answerError(msg, e));
     } catch (e) {
       this.answerError(msg, e);

@@ -44,6 +44,7 @@ export {
 } from './errors.js';
 export {
   buildSignal,
+  type CallScope,
   compileInterface,
   type ExportHost,
   type ExporterOptions,

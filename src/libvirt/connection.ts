@@ -134,6 +134,11 @@ export class LibvirtConnection extends EventRegistrations implements StreamHost 
     return this.pending.size;
   }
 
+  /** Number of streams not yet finished (a console, a download…). */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
   /** Listens for 'closed' (ClosedEvent, once per connection) or 'event' (every ConnectionEvent). */
   on(event: 'closed', listener: (ev: ClosedEvent) => void): this;
   on(event: 'event', listener: (ev: ConnectionEvent) => void): this;

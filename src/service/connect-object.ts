@@ -6,6 +6,7 @@
 // the background (with a growing delay), so signals resume without waiting for a call.
 
 import { LibvirtConnection } from '../libvirt/index.js';
+import type { CallerConnections } from './caller-identity.js';
 import type { DefinedInterface } from './declare.js';
 import type { ConnectHandle, ServiceObject } from './object-kinds.js';
 import { connectPath } from './paths.js';
@@ -51,6 +52,8 @@ export interface ConnectObjectOptions {
   open?: (uri: string) => Promise<LibvirtConnection>;
   /** Background reconnect delays in ms after a loss (the last one repeats); [] disables. */
   reconnectDelays?: readonly number[];
+  /** With --caller-identity: the connections that act as each caller. */
+  callers?: CallerConnections;
 }
 
 const DEFAULT_RECONNECT_DELAYS = [250, 500, 1000, 2000, 5000];
@@ -90,12 +93,28 @@ export class ConnectObject implements ConnectHandle, ServiceObject {
     return this.current?.isOpen === true;
   }
 
-  /** The libvirt connection, opened (and its events registered) on first use. */
+  /**
+   * The libvirt connection for the call being handled: with --caller-identity one acting as the
+   * caller, else the service's own (opened, and its events registered, on first use).
+   */
   connection(): Promise<LibvirtConnection> {
+    const callers = this.options.callers;
+    const caller = callers?.current();
+    if (caller === undefined || callers === undefined) return this.ownConnection();
+    if (this.closed) return Promise.reject(new Error(`${this.path} is shut down`));
+    // Events keep arriving on the service's own connection, opened as without the option.
+    this.ownConnection().catch(() => {});
+    return callers.connectionFor(this.uri, caller);
+  }
+
+  /** The service's own libvirt connection (the one its events arrive on). */
+  ownConnection(): Promise<LibvirtConnection> {
     if (this.closed) return Promise.reject(new Error(`${this.path} is shut down`));
     if (this.current?.isOpen) return Promise.resolve(this.current);
     if (!this.opening) {
-      this.opening = this.openNow().finally(() => {
+      const open = () => this.openNow();
+      // Opened outside any caller's scope, so nothing it starts runs as that caller.
+      this.opening = (this.options.callers ? this.options.callers.asService(open) : open()).finally(() => {
         this.opening = undefined;
       });
     }
@@ -141,7 +160,7 @@ export class ConnectObject implements ConnectHandle, ServiceObject {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.closed || this.current?.isOpen) return;
-      this.connection().catch(() => this.scheduleReconnect());
+      this.ownConnection().catch(() => this.scheduleReconnect());
     }, delay);
     this.reconnectTimer.unref();
   }

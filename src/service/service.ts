@@ -4,6 +4,7 @@
 
 import type { DBusConnection, Registration } from '../dbus/index.js';
 import { RequestNameFlags, RequestNameReply } from '../dbus/index.js';
+import { CallerConnections, type CallerConnectionsOptions } from './caller-identity.js';
 import { ConnectInterface } from './connect.js';
 import { ConnectObject, type OpenHook, type SignalSink } from './connect-object.js';
 import { registerDomainEvents } from './domain-events.js';
@@ -67,6 +68,11 @@ export interface ServiceOptions {
   connects: readonly ConnectSpec[];
   /** Background reconnect delays after a lost libvirt connection (see ConnectObjectOptions). */
   reconnectDelays?: readonly number[];
+  /**
+   * --caller-identity: libvirt calls made for a caller run on a connection whose identity is the
+   * caller's (virConnectSetIdentity); off by default, as the reference acts with its own rights.
+   */
+  callerIdentity?: boolean | CallerConnectionsOptions;
 }
 
 /** Registers the domain module's event callbacks (the reference's 22 domain events and 3 beyond them) on every opened connection. */
@@ -77,8 +83,12 @@ export class LibvirtDBusService {
   /** Connect objects by name. */
   readonly connects = new Map<string, ConnectObject>();
   private readonly exported = new Map<DBusConnection, Registration[]>();
+  /** The connections acting as callers, with --caller-identity. */
+  readonly callers: CallerConnections | undefined;
 
   constructor(options: ServiceOptions) {
+    const ci = options.callerIdentity;
+    this.callers = ci ? new CallerConnections(ci === true ? {} : ci) : undefined;
     const emit: SignalSink = (path, iface, member, signature, body) => this.emitSignal(path, iface, member, signature, body);
     for (const spec of options.connects) {
       if (!/^[A-Za-z0-9_]+$/.test(spec.name)) throw new Error(`invalid Connect object name '${spec.name}'`);
@@ -91,6 +101,7 @@ export class LibvirtDBusService {
           events: connectEventBindings,
           hooks: [domainEventsHook],
           reconnectDelays: options.reconnectDelays,
+          callers: this.callers,
         }),
       );
     }
@@ -99,6 +110,7 @@ export class LibvirtDBusService {
   /** Exports every object on `conn` (a bus connection or a peer); undone when it closes. */
   export(conn: DBusConnection): void {
     if (this.exported.has(conn)) return;
+    if (this.callers) conn.objects.callScope = this.callers.callScopeFor(conn);
     const regs: Registration[] = [];
     for (const connect of this.connects.values()) {
       regs.push(conn.registerObject(connect.path, ConnectInterface.declaration, ConnectInterface.implementationFor(connect)));
@@ -168,5 +180,6 @@ export class LibvirtDBusService {
   async close(): Promise<void> {
     for (const conn of [...this.exported.keys()]) this.unexport(conn);
     await Promise.all([...this.connects.values()].map((c) => c.close()));
+    await this.callers?.close();
   }
 }

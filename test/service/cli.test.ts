@@ -21,6 +21,9 @@ after(async () => {
 
 test('option parsing follows the reference', () => {
   assert.equal(parseArgs([], true).bus, 'system');
+  // --caller-identity is off unless asked for, so the drop-in behaviour is unchanged.
+  assert.equal(parseArgs([], true).callerIdentity, false);
+  assert.equal(parseArgs(['--caller-identity'], true).callerIdentity, true);
   assert.equal(parseArgs([], false).bus, 'session');
   assert.equal(parseArgs(['--system'], false).bus, 'system');
   assert.equal(parseArgs(['--session'], true).bus, 'session');

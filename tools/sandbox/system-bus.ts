@@ -30,6 +30,48 @@ export interface SystemSandboxOptions {
   cockpit?: boolean;
   /** Record all bus traffic with dbus-monitor (see monitorLog()). */
   monitor?: boolean;
+  /** Further lines of libvirtd.conf (e.g. `access_drivers = [ "polkit" ]`). */
+  libvirtdConfig?: string[];
+  /** Further arguments of our service (e.g. --caller-identity). */
+  serviceArgs?: string[];
+  /** Start a private polkitd with these rules and users (see PolkitOptions). */
+  polkit?: PolkitOptions;
+}
+
+/**
+ * A private polkitd on the sandbox's bus. Inside the namespace /etc/polkit-1/rules.d holds only
+ * `rules` (the packages' rules in /usr/share/polkit-1/rules.d still apply), and /etc/passwd and
+ * /etc/group are the host's plus `users` (each in its own group and in group libvirt, which the
+ * installed bus policy lets call org.libvirt), so polkit rules can name them.
+ */
+export interface PolkitOptions {
+  rules: string;
+  users?: readonly SandboxUser[];
+}
+
+/** A user that exists only inside a sandbox. */
+export interface SandboxUser {
+  name: string;
+  uid: number;
+}
+
+/** How startService starts the service this time. */
+export interface ServiceStart {
+  /** Replaces the sandbox's serviceArgs. */
+  serviceArgs?: string[];
+  /**
+   * Run our service as this user (e.g. 'libvirtdbus', as installed) with group root for libvirtd's
+   * socket, from the repository bind-mounted at /mnt inside the namespace (so that its own
+   * folders' modes do not matter).
+   */
+  user?: string;
+}
+
+/** What a command run inside the sandbox did. */
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 /** A running sandbox. */
@@ -48,10 +90,12 @@ export interface SystemSandbox {
   cockpitUrl?: string;
   /** Runs virsh against the private qemu:///system and returns its standard output. */
   virsh(...args: string[]): Promise<string>;
+  /** Runs `argv` inside the namespace as sandbox user `user` (its groups: its own and libvirt); never throws for an exit code. */
+  runAs(user: SandboxUser, argv: string[]): Promise<RunResult>;
   /** What a daemon wrote so far: 'dbus', 'virtlogd', 'libvirtd', 'service', 'cockpit', 'monitor'; 'sandbox': daemon exits. */
   log(name: string): string;
-  /** Starts (or restarts) the org.libvirt service and waits until it owns the name. */
-  startService(choice: ServiceChoice): Promise<void>;
+  /** Starts (or restarts) the org.libvirt service and waits until it owns the name (`serviceArgs` replaces the sandbox's). */
+  startService(choice: ServiceChoice, o?: ServiceStart): Promise<void>;
   /** Stops the org.libvirt service, if running. */
   stopService(): Promise<void>;
   /** Stops everything and removes the directory. */
@@ -78,6 +122,7 @@ export function systemBusConfig(options: { activation?: boolean; pidfile?: strin
     ? ''
     : `  <policy user="root">
     <allow own="org.libvirt"/>
+    <allow own="org.freedesktop.PolicyKit1"/>
     <allow send_destination="org.libvirt"/>
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
     <allow eavesdrop="true"/>
@@ -120,6 +165,38 @@ ${sandboxRules}</busconfig>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The id of group `name` in the host's /etc/group. */
+function groupId(name: string): number | undefined {
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
+  return line ? Number(line.split(':')[2]) : undefined;
+}
+
+/** Files of the private polkit set-up in `dir` and the mounts that put them in place. */
+function polkitMounts(dir: string, polkit: PolkitOptions): string[] {
+  const rules = join(dir, 'polkit-rules.d');
+  mkdirSync(rules, { mode: 0o755 });
+  writeFileSync(join(rules, '50-sandbox.rules'), polkit.rules, { mode: 0o644 });
+  const users = polkit.users ?? [];
+  const passwd =
+    readFileSync('/etc/passwd', 'utf8').replace(/\n?$/, '\n') +
+    users.map((u) => `${u.name}:x:${u.uid}:${u.uid}::/nonexistent:/usr/sbin/nologin\n`).join('');
+  const names = users.map((u) => u.name).join(',');
+  const group =
+    readFileSync('/etc/group', 'utf8')
+      .replace(/\n?$/, '\n')
+      .replace(/^(libvirt:[^:]*:\d+:)(.*)$/m, (_m, head: string, members: string) => `${head}${members ? `${members},` : ''}${names}`) +
+    users.map((u) => `${u.name}:x:${u.uid}:\n`).join('');
+  writeFileSync(join(dir, 'passwd'), passwd, { mode: 0o644 });
+  writeFileSync(join(dir, 'group'), group, { mode: 0o644 });
+  return [
+    `mount --bind ${rules} /etc/polkit-1/rules.d`,
+    `mount --bind ${join(dir, 'passwd')} /etc/passwd`,
+    `mount --bind ${join(dir, 'group')} /etc/group`,
+  ];
+}
+
 /** The mount namespace identity of a process, or undefined if it is gone. */
 function mountNamespace(pid: number): string | undefined {
   try {
@@ -152,12 +229,20 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
       'listen_tls = 0',
       'listen_tcp = 0',
       `log_outputs = "3:file:${join(logs, 'libvirtd.file.log')}"`,
+      ...(options.libvirtdConfig ?? []),
       '',
     ].join('\n'),
   );
   writeFileSync(join(dir, 'virtlogd.conf'), `log_outputs = "3:file:${join(logs, 'virtlogd.file.log')}"\n`);
 
-  const mounts = [`mkdir -p /run/dbus`, `mount --bind ${runDbus} /run/dbus`, `mount --bind ${etc} /etc/libvirt`, ...privateKvmMounts(dir)];
+  const mounts = [
+    `mkdir -p /run/dbus`,
+    `mount --bind ${runDbus} /run/dbus`,
+    `mount --bind ${REPO_ROOT} /mnt`,
+    `mount --bind ${etc} /etc/libvirt`,
+    ...privateKvmMounts(dir),
+  ];
+  if (options.polkit) mounts.push(...polkitMounts(dir, options.polkit));
   const libvirtState = (d: string) => join(dir, 'state', d.replace(/\//g, '_'));
   for (const d of STATE_DIRS) {
     mkdirSync(libvirtState(d), { recursive: true });
@@ -273,7 +358,8 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
   const busAddress = `unix:path=${busSocket}`;
   const libvirtSocket = join(libvirtState('/run/libvirt'), 'libvirt-sock');
   const qemuUri = `qemu+unix:///system?socket=${libvirtSocket}`;
-  const nameHasOwner = async (): Promise<boolean> => {
+  const nameHasOwner = () => busNameHasOwner('org.libvirt');
+  const busNameHasOwner = async (name: string): Promise<boolean> => {
     try {
       const { stdout } = await execFileAsync('busctl', [
         `--address=${busAddress}`,
@@ -283,7 +369,7 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
         'org.freedesktop.DBus',
         'NameHasOwner',
         's',
-        'org.libvirt',
+        name,
       ]);
       return stdout.trim() === 'b true';
     } catch {
@@ -303,15 +389,46 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
       return stdout;
     },
     log: readLog,
-    async startService(choice: ServiceChoice) {
+    runAs(user, argv) {
+      const libvirtGid = groupId('libvirt');
+      const groups = libvirtGid === undefined ? String(user.uid) : `${user.uid},${libvirtGid}`;
+      return new Promise((resolve) => {
+        execFile(
+          'nsenter',
+          [
+            '-t',
+            String(holderPid),
+            '-m',
+            '--',
+            'setpriv',
+            `--reuid=${user.uid}`,
+            `--regid=${user.uid}`,
+            `--groups=${groups}`,
+            '--',
+            ...argv,
+          ],
+          { env: { ...env, HOME: '/nonexistent' }, timeout: 60_000 },
+          (err, stdout, stderr) => {
+            const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
+            resolve({ code, stdout, stderr });
+          },
+        );
+      });
+    },
+    async startService(choice: ServiceChoice, o?: ServiceStart) {
       await sandbox.stopService();
       currentService = choice;
       if (choice === 'none') return;
       const argv =
         choice === 'reference'
           ? ['/usr/sbin/libvirt-dbus', '--system']
-          : [process.execPath, join(REPO_ROOT, 'bin/libvirt-dbus'), '--system'];
-      launch('service', argv);
+          : [
+              process.execPath,
+              join(o?.user ? '/mnt' : REPO_ROOT, 'bin/libvirt-dbus'),
+              '--system',
+              ...(o?.serviceArgs ?? options.serviceArgs ?? []),
+            ];
+      launch('service', o?.user ? ['setpriv', `--reuid=${o.user}`, `--regid=${o.user}`, '--groups=0', '--', ...argv] : argv);
       await waitFor(`org.libvirt service (${choice})`, 'service', nameHasOwner, 30_000);
     },
     async stopService() {
@@ -326,7 +443,7 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
       } catch {
         // libvirtd is not answering: the namespace sweep below still ends QEMU
       }
-      for (const name of ['cockpit', 'service', 'monitor', 'libvirtd', 'virtlogd', 'dbus']) await killGroup(name);
+      for (const name of ['cockpit', 'service', 'monitor', 'libvirtd', 'virtlogd', 'polkitd', 'dbus']) await killGroup(name);
       // Anything still in our namespace is ours (QEMU, helpers); the holder goes last.
       if (ns) {
         for (const entry of readdirSync('/proc')) {
@@ -360,6 +477,10 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
     if (options.monitor) {
       launch('monitor', ['dbus-monitor', '--system']);
       await sleep(300);
+    }
+    if (options.polkit) {
+      launch('polkitd', ['/usr/lib/polkit-1/polkitd', '--no-debug']);
+      await waitFor('polkitd', 'polkitd', () => busNameHasOwner('org.freedesktop.PolicyKit1'), 30_000);
     }
     // Its own pid file: the default /run/virtlogd.pid is outside the private mounts and would clash with another sandbox's.
     launch('virtlogd', ['virtlogd', '-f', join(dir, 'virtlogd.conf'), '-p', join(dir, 'virtlogd.pid')]);
