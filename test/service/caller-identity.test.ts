@@ -4,14 +4,17 @@
 // bob with setpriv), so polkit judges them by their own pid, start time and uid. Without the option
 // the service acts with its own rights, as the reference does.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { DBusConnection } from '../../src/dbus/index.js';
 import { canConnect } from '../../tools/sandbox/net.js';
 import { type SandboxUser, startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
 import { IFACE } from './iface.js';
 
+const execFileAsync = promisify(execFile);
 const ALICE: SandboxUser = { name: 'alice', uid: 64101 };
 const BOB: SandboxUser = { name: 'bob', uid: 64102 };
 
@@ -161,6 +164,37 @@ test('events keep arriving for everyone on the service’s own connection', asyn
   } finally {
     await sandbox.virsh('destroy', 'bob-vm');
   }
+});
+
+test('a caller’s libvirt connection opens on its first call and closes when it leaves the bus', async () => {
+  // libvirtd's own count of its clients (virt-admin on the sandbox's admin socket).
+  const admin = `libvirtd:///system?socket=${join(dirname(sandbox.libvirtSocket), 'libvirt-admin-sock')}`;
+  const clients = async () => {
+    const { stdout } = await execFileAsync('virt-admin', ['-c', admin, 'srv-clients-list', 'libvirtd']);
+    return stdout.split('\n').filter((l) => /^\s*\d+\s/.test(l)).length;
+  };
+  // The service's own connection, and one for the test's `root` client, which stays on the bus.
+  await listDomains();
+  const base = await clients();
+  // alice's caller stays on the bus until the file `release` exists.
+  const release = join(dirname(sandbox.libvirtSocket), 'release-caller');
+  const script = `import dbus, os, time
+bus = dbus.SystemBus()
+qemu = bus.get_object('org.libvirt', '/org/libvirt/QEMU')
+print(len(qemu.ListDomains(dbus.UInt32(0), dbus_interface='org.libvirt.Connect')), flush=True)
+while not os.path.exists('/run/libvirt/release-caller'):
+    time.sleep(0.05)
+`;
+  const done = sandbox.runAs(ALICE, ['/usr/bin/python3', '-c', script]);
+  try {
+    await until(async () => (await clients()) === base + 1);
+  } finally {
+    writeFileSync(release, '');
+  }
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '1', 'alice sees her domain only');
+  await until(async () => (await clients()) === base);
 });
 
 test('peer to peer, the caller is known from the socket', async () => {
