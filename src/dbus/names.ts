@@ -27,9 +27,19 @@ const MEMBER_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const UNIQUE_NAME = /^:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+$/;
 const WELL_KNOWN_NAME = /^[A-Za-z_-][A-Za-z0-9_-]*(?:\.[A-Za-z_-][A-Za-z0-9_-]*)+$/;
 
+// Paths recently found valid: a service sends the same paths over and over (often the very same
+// strings, whose hash V8 keeps), and a set lookup costs less than the grammar check. Bounded.
+const validPaths = new Set<string>();
+const VALID_PATHS_MAX = 16_384;
+
 /** True if `s` is a valid object path. */
 export function isValidObjectPath(s: unknown): s is ObjectPath {
-  return typeof s === 'string' && OBJECT_PATH.test(s);
+  if (typeof s !== 'string') return false;
+  if (validPaths.has(s)) return true;
+  if (!OBJECT_PATH.test(s)) return false;
+  if (validPaths.size >= VALID_PATHS_MAX) validPaths.clear();
+  validPaths.add(s);
+  return true;
 }
 
 /** True if `s` is a valid unique (':1.42') or well-known ('org.libvirt') bus name. */

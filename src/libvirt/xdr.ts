@@ -322,7 +322,12 @@ export class XdrReader {
   /** `n` raw bytes followed by zero padding (no length word), copied. */
   readBytes(n: number): Buffer {
     this.need(n);
-    const out = Buffer.from(this.buf.subarray(this.offset, this.offset + n));
+    // One allocation (a slice of Node's pool for small sizes); a byte loop beats the native copy
+    // for the short values most replies carry (UUIDs).
+    const out = Buffer.allocUnsafe(n);
+    const at = this.offset;
+    if (n <= 64) for (let i = 0; i < n; i++) out[i] = this.buf[at + i] as number;
+    else this.buf.copy(out, 0, at, at + n);
     this.offset += n;
     this.skipPad(n);
     return out;

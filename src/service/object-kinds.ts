@@ -47,6 +47,8 @@ export interface Handle<R> {
 export interface KeyCodec<K> {
   encode(key: K): string;
   decode(element: string): K;
+  /** A short string naming the key, for caching built paths (absent: paths are built every time). */
+  cacheKey?(key: K): string;
 }
 
 /** A UUID key, with the libvirt function whose parse errors a malformed one reports. */
@@ -60,12 +62,18 @@ export function uuidKey(fn: string): UuidCodec {
   return {
     encode: (uuid) => encodeUuid(uuidToString(uuid)),
     decode: (element) => uuidArg(uuidTextOf(element), fn),
+    cacheKey: uuidBytesKey,
     parse: (text) => uuidArg(text, fn),
   };
 }
 
+/** The 16 bytes of a UUID as a 16-character string (cheaper than its text). */
+function uuidBytesKey(uuid: Uint8Array): string {
+  return (Buffer.isBuffer(uuid) ? uuid : Buffer.from(uuid.buffer, uuid.byteOffset, uuid.byteLength)).toString('latin1');
+}
+
 /** Any string, encoded ([A-Za-z0-9] kept, other bytes as _xx). */
-export const stringKey: KeyCodec<string> = { encode: encodeString, decode: decodeString };
+export const stringKey: KeyCodec<string> = { encode: encodeString, decode: decodeString, cacheKey: (s) => s };
 
 /** The key of an object inside a domain (a snapshot or checkpoint): its domain's UUID (undefined when malformed) and its name. */
 export interface DomainChildKey {
@@ -104,6 +112,9 @@ export interface KindSpec<R, K> {
   list(conn: LibvirtConnection, flags: number): Promise<R[]>;
 }
 
+/** Paths remembered per kind and Connect object; beyond it the cache starts over (a bound, not an LRU). */
+const PATH_CACHE_SIZE = 65_536;
+
 /** A kind, with what every kind does built on its table entry. */
 export class ObjectKind<R, K> implements KindSpec<R, K> {
   readonly segment: string;
@@ -112,6 +123,10 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
   readonly keyOf: (ref: R) => K;
   readonly lookup: (conn: LibvirtConnection, key: K) => Promise<R>;
   readonly list: (conn: LibvirtConnection, flags: number) => Promise<R[]>;
+  /** Lookups of the objects of calls in progress (see lookupFrom). */
+  private readonly lookups = new WeakMap<ServiceObject, Promise<Handle<R>>>();
+  /** Built paths by Connect path and key (see pathOf). */
+  private readonly paths = new Map<string, Map<string, string>>();
 
   constructor(spec: KindSpec<R, K>) {
     this.segment = spec.segment;
@@ -129,7 +144,23 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
 
   /** Object path of `ref` below `connectPath`. */
   pathOf(connectPath: string, ref: R): string {
-    return `${connectPath}/${this.segment}/${this.key.encode(this.keyOf(ref))}`;
+    const key = this.keyOf(ref);
+    const cacheKey = this.key.cacheKey?.(key);
+    if (cacheKey === undefined) return `${connectPath}/${this.segment}/${this.key.encode(key)}`;
+    // A host's objects come back in every list and signal: their paths are built once (and, being
+    // the same strings each time, checked once by the encoder's object path memo).
+    let paths = this.paths.get(connectPath);
+    if (!paths) {
+      paths = new Map();
+      this.paths.set(connectPath, paths);
+    }
+    let path = paths.get(cacheKey);
+    if (path === undefined) {
+      if (paths.size >= PATH_CACHE_SIZE) paths.clear();
+      path = `${connectPath}/${this.segment}/${this.key.encode(key)}`;
+      paths.set(cacheKey, path);
+    }
+    return path;
   }
 
   /** Object paths of `refs` below `connectPath`. */
@@ -138,7 +169,18 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
   }
 
   /** Looks up the object `obj`'s path names (after opening the connection, as the reference). */
-  async lookupFrom(obj: ServiceObject): Promise<Handle<R>> {
+  lookupFrom(obj: ServiceObject): Promise<Handle<R>> {
+    // One lookup per call: a ServiceObject lives for one call, and Properties.GetAll runs every
+    // getter on the same one (a domain's ten properties then cost one lookup, not ten).
+    let handle = this.lookups.get(obj);
+    if (!handle) {
+      handle = this.lookupNow(obj);
+      this.lookups.set(obj, handle);
+    }
+    return handle;
+  }
+
+  private async lookupNow(obj: ServiceObject): Promise<Handle<R>> {
     const conn = await obj.connect.connection();
     const ref = await this.lookup(conn, this.key.decode(lastElement(obj.path)));
     return { conn, ref };
