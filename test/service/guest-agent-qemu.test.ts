@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { OrgLibvirt } from '../../src/client/index.js';
 import { type DBusConnection, type Message, Variant } from '../../src/dbus/index.js';
 import { VirDomainAuthorizedSSHKeysSetFlags, VirDomainGuestInfoTypes } from '../../src/libvirt/index.js';
 import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
@@ -212,6 +213,20 @@ describe('guest agent members against qemu-ga in a small TCG guest', { timeout: 
     assert.match(e.message, /timeout/i);
     // Back to libvirt's default (VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_DEFAULT).
     assert.deepEqual(await call(PATH, 'AgentSetResponseTimeout', 'iu', [-1, 0]), []);
+  });
+
+  it('the typed client (libvirt-dbus/client) has the four members, typed', async () => {
+    const qemu = await OrgLibvirt.connect((sandbox as SystemSandbox).busAddress, 'QEMU', { bus: true });
+    try {
+      const dom = await qemu.domainLookupByUUID(UUID);
+      const info = dictOf(await dom.getGuestInfo(VIR_DOMAIN_GUEST_INFO_HOSTNAME, 0));
+      assert.equal(info.get('hostname')?.value, GUEST.hostname);
+      await dom.authorizedSSHKeysSet(GUEST.user, [KEYS[0] as string], 0);
+      assert.deepEqual(await dom.authorizedSSHKeysGet(GUEST.user, 0), [KEYS[0]]);
+      await dom.agentSetResponseTimeout(-1, 0);
+    } finally {
+      qemu.connection.close();
+    }
   });
 
   it('a domain without an agent channel: each call → org.libvirt.Error, and the service goes on serving', async () => {
