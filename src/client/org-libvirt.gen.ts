@@ -845,6 +845,24 @@ export class DomainProxy extends ObjectProxy {
   async setLifecycleAction(type_: number, action: number, flags: number): Promise<void> {
     await this.callMethod('SetLifecycleAction', 'uuu', [type_, action, flags], '');
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetGuestInfo */
+  async getGuestInfo(types: number, flags: number): Promise<Map<string, Variant>> {
+    const r = await this.callMethod('GetGuestInfo', 'uu', [types, flags], 'a{sv}');
+    return r[0] as Map<string, Variant>;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainAuthorizedSSHKeysGet */
+  async authorizedSSHKeysGet(user: string, flags: number): Promise<string[]> {
+    const r = await this.callMethod('AuthorizedSSHKeysGet', 'su', [user, flags], 'as');
+    return r[0] as string[];
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainAuthorizedSSHKeysSet */
+  async authorizedSSHKeysSet(user: string, keys: string[], flags: number): Promise<void> {
+    await this.callMethod('AuthorizedSSHKeysSet', 'sasu', [user, keys, flags], '');
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainAgentSetResponseTimeout */
+  async agentSetResponseTimeout(timeout: number, flags: number): Promise<void> {
+    await this.callMethod('AgentSetResponseTimeout', 'iu', [timeout, flags], '');
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventAgentLifecycleCallback */
   onAgentEvent(handler: (state: number, reason: number) => void): Unsubscribe {
     return this.subscribe('AgentEvent', (a) => handler(a[0] as number, a[1] as number));

@@ -4,6 +4,7 @@
 // the properties and signals.
 
 import { type DeclaredMethod, defineInterface } from './declare.js';
+import { agentMethods, DOMAIN_AGENT_ORDER } from './domain-agent.js';
 import { beyondMethods, DOMAIN_BEYOND_ORDER } from './domain-beyond.js';
 import { blockMethods } from './domain-block.js';
 import { domainCheckpointMethods } from './domain-checkpoint.js';
@@ -126,9 +127,10 @@ function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
     ...domainSnapshotMethods,
     ...domainCheckpointMethods,
     ...beyondMethods,
+    ...agentMethods,
   };
   const out: Record<string, DeclaredMethod<ServiceObject>> = {};
-  for (const name of [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER]) {
+  for (const name of [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER, ...DOMAIN_AGENT_ORDER]) {
     const m = all[name];
     if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
     out[name] = m;
