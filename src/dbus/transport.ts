@@ -120,7 +120,9 @@ export class Transport {
     this.batchBytes += data.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => this.flushBatch());
+      // After the I/O callbacks of this turn of the event loop: the replies that libvirt's answers
+      // completed in one turn leave in one write (one system call and one wake-up of the peer).
+      setImmediate(() => this.flushBatch());
     }
     return true;
   }
