@@ -1,8 +1,8 @@
 #!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
 // Runs the benchmarks (compiled to dist/bench/*.js): `npm run bench` runs them all, `npm run bench -- codec`
 // only those whose name contains "codec". Each prints its own figures and ratios.
-import { readdirSync, existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 
 const dir = new URL('../dist/bench/', import.meta.url).pathname;
 if (!existsSync(dir)) {

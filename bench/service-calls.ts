@@ -19,7 +19,7 @@ import { mkdirSync } from 'node:fs';
 import type { DBusConnection } from '../src/dbus/index.js';
 import { LibvirtConnection } from '../src/libvirt/index.js';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, processCpuMicros, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
+import { CONNECT, DEST, listDomains, processCpuMicros, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
 
 type Call = (c: DBusConnection) => Promise<unknown[]>;
 
@@ -70,14 +70,7 @@ function cases(domainPath: string): Case[] {
       name: 'Cockpit refresh',
       oneAtATime: true,
       call: async (c) => {
-        const [paths] = await c.call({
-          destination: DEST,
-          path: CONNECT,
-          interface: 'org.libvirt.Connect',
-          member: 'ListDomains',
-          signature: 'u',
-          body: [0],
-        });
+        const paths = await listDomains(c);
         // At most 64 GetAll in flight: a bus allows a connection only so many pending replies
         // (dbus-daemon's max_replies_per_connection, 128 by default).
         const queue = [...(paths as string[])];

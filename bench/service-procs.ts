@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBusConnection } from '../src/dbus/index.js';
+import { LibvirtConnection } from '../src/libvirt/index.js';
 import { type PrivateBus, startBus } from '../tools/sandbox/bus.js';
 import type { PrivateLibvirtd } from '../tools/sandbox/libvirtd.js';
 
@@ -99,6 +100,34 @@ export function processCpuMicros(pid: number): number {
 export const DEST = 'org.libvirt';
 export const CONNECT = '/org/libvirt/QEMU';
 
+/** Connect.ListDomains(0) on the measured Connect object: the domains' paths. */
+export async function listDomains(c: DBusConnection, timeout?: number): Promise<string[]> {
+  const [paths] = (await c.call({
+    destination: DEST,
+    path: CONNECT,
+    interface: 'org.libvirt.Connect',
+    member: 'ListDomains',
+    signature: 'u',
+    body: [0],
+    timeout,
+  })) as [string[]];
+  return paths;
+}
+
+/** Defines `count` inactive QEMU domains named `${prefix}-0`… on the private daemon. */
+export async function defineInactiveDomains(lvd: PrivateLibvirtd, prefix: string, count: number): Promise<void> {
+  const admin = await LibvirtConnection.open(lvd.qemuUri);
+  try {
+    for (let i = 0; i < count; i++) {
+      await admin.domainDefineXml({
+        xml: `<domain type='qemu'><name>${prefix}-${i}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>`,
+      });
+    }
+  } finally {
+    admin.close();
+  }
+}
+
 /** VmRSS of a process in KiB. */
 export function rssKiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -114,16 +143,7 @@ export function mixedCall(c: DBusConnection, domain: string, i: number, timeout?
   const k = i % 10;
   const dom = (member: string, signature = 'u', body: unknown[] = [0]) =>
     c.call({ destination: DEST, path: domain, interface: 'org.libvirt.Domain', member, signature, body, timeout });
-  if (k < 3)
-    return c.call({
-      destination: DEST,
-      path: CONNECT,
-      interface: 'org.libvirt.Connect',
-      member: 'ListDomains',
-      signature: 'u',
-      body: [0],
-      timeout,
-    });
+  if (k < 3) return listDomains(c, timeout);
   if (k < 5)
     return c.call({
       destination: DEST,

@@ -12,7 +12,7 @@
 import type { Message } from '../src/dbus/index.js';
 import { LibvirtConnection } from '../src/libvirt/index.js';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, mixedCall, rssKiB, type ServiceUnderTest, startOurs } from './service-procs.js';
+import { CONNECT, DEST, defineInactiveDomains, listDomains, mixedCall, rssKiB, type ServiceUnderTest, startOurs } from './service-procs.js';
 
 const IN_FLIGHT = 64;
 /** A call not answered within this is counted as unanswered (the service must answer long before). */
@@ -27,23 +27,10 @@ async function main(): Promise<void> {
   let ours: ServiceUnderTest | undefined;
   let failed = false;
   try {
-    const admin = await LibvirtConnection.open(lvd.qemuUri);
-    for (let i = 0; i < 8; i++) {
-      await admin.domainDefineXml({
-        xml: `<domain type='qemu'><name>soak-${i}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>`,
-      });
-    }
-    admin.close();
+    await defineInactiveDomains(lvd, 'soak', 8);
     ours = await startOurs(lvd);
     const client = ours.client;
-    const [paths] = (await client.call({
-      destination: DEST,
-      path: CONNECT,
-      interface: 'org.libvirt.Connect',
-      member: 'ListDomains',
-      signature: 'u',
-      body: [0],
-    })) as [string[]];
+    const paths = await listDomains(client);
     const domain = [...paths].sort()[0] as string;
 
     const signals: Array<{ at: number; name: string }> = [];

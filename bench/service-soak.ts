@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, mixedCall, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
+import { CONNECT, DEST, listDomains, mixedCall, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
 
 const IN_FLIGHT = 16;
 
@@ -38,14 +38,7 @@ async function main(): Promise<void> {
     started.push(ours);
     const ref = await startReference(lvd);
     started.push(ref);
-    const [paths] = (await ours.client.call({
-      destination: DEST,
-      path: CONNECT,
-      interface: 'org.libvirt.Connect',
-      member: 'ListDomains',
-      signature: 'u',
-      body: [0],
-    })) as [string[]];
+    const paths = await listDomains(ours.client);
     const domain = [...paths].sort()[0] as string;
     console.log(`VmRSS (MiB) of each service after each round of ${perRound} mixed calls (${IN_FLIGHT} in flight; 30% failing)`);
     console.log(`${'round'.padEnd(8)}${'ours'.padStart(10)}${'reference'.padStart(12)}`);

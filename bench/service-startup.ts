@@ -10,10 +10,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBusConnection } from '../src/dbus/index.js';
-import { LibvirtConnection } from '../src/libvirt/index.js';
 import { startBus } from '../tools/sandbox/bus.js';
 import { type PrivateLibvirtd, startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, rssKiB } from './service-procs.js';
+import { CONNECT, DEST, defineInactiveDomains, listDomains, rssKiB } from './service-procs.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -61,14 +60,7 @@ async function once(which: 'ours' | 'reference', lvd: PrivateLibvirtd): Promise<
     child = spawnService(which, lvd, bus.address);
     const exited = new Promise<never>((_, reject) => child?.once('exit', (code) => reject(new Error(`${which} exited (${code})`))));
     const ownedMs = await Promise.race([owned, exited]);
-    await client.call({
-      destination: DEST,
-      path: CONNECT,
-      interface: 'org.libvirt.Connect',
-      member: 'ListDomains',
-      signature: 'u',
-      body: [0],
-    });
+    await listDomains(client);
     const answeredMs = performance.now() - t0;
     return { owned: ownedMs, answered: answeredMs, rss: rssKiB(child.pid ?? -1) / 1024 };
   } finally {
@@ -90,13 +82,7 @@ async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 11);
   const lvd = await startLibvirtd();
   try {
-    const admin = await LibvirtConnection.open(lvd.qemuUri);
-    for (let i = 0; i < 8; i++) {
-      await admin.domainDefineXml({
-        xml: `<domain type='qemu'><name>startup-${i}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>`,
-      });
-    }
-    admin.close();
+    await defineInactiveDomains(lvd, 'startup', 8);
     const samples = { ours: [] as Sample[], reference: [] as Sample[] };
     // One warm-up each (page cache), then alternated runs.
     await once('ours', lvd);

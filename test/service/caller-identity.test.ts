@@ -98,9 +98,10 @@ function objectPaths(stdout: string): string[] {
   return [...stdout.matchAll(/'(\/org\/libvirt\/[^']+)'/g)].map((m) => m[1] as string).sort();
 }
 
-const listDomains = async (): Promise<string[]> => {
-  const [list] = (await root.call({
-    destination: 'org.libvirt',
+/** Connect.ListDomains(0) on /org/libvirt/QEMU through `conn` (the test's root client by default), sorted. */
+const listDomains = async (conn: DBusConnection = root): Promise<string[]> => {
+  const [list] = (await conn.call({
+    destination: conn.isBus ? 'org.libvirt' : undefined,
     path: '/org/libvirt/QEMU',
     interface: IFACE.Connect,
     member: 'ListDomains',
@@ -203,13 +204,7 @@ test('peer to peer, the caller is known from the socket', async () => {
   const peer = await DBusConnection.connect(`unix:path=${p2pSocket()}`);
   let list: string[];
   try {
-    [list] = (await peer.call({
-      path: '/org/libvirt/QEMU',
-      interface: IFACE.Connect,
-      member: 'ListDomains',
-      signature: 'u',
-      body: [0],
-    })) as [string[]];
+    list = await listDomains(peer);
   } finally {
     peer.close();
   }
