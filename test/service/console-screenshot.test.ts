@@ -7,16 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DBusError } from '../../src/dbus/index.js';
 import { errorOf } from '../helpers/errors.js';
+import { pngSize } from './console-images.js';
 import { type Fixture, IFACE, startFixture, TEST_PATH } from './fixture.js';
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** The width and height of a PNG's IHDR chunk (which the format puts first). */
-function pngSize(png: Buffer): { width: number; height: number } {
-  assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE, 'PNG signature');
-  assert.equal(png.toString('latin1', 12, 16), 'IHDR', 'first chunk');
-  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
-}
 
 describe('Domain.Screenshot and the console calls on the test driver', () => {
   let s: Fixture;
