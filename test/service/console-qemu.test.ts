@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { OrgLibvirt } from '../../src/client/index.js';
 import { DBusConnection, DBusError } from '../../src/dbus/index.js';
 import { UnixFdSocket } from '../../src/unix/index.js';
 import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
@@ -85,27 +86,35 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
   async function openFd(member: 'OpenConsole' | 'OpenChannel', name: string, flags = 0): Promise<Received> {
     const [fd] = await call(member, 'su', [name, flags]);
     assert.equal(typeof fd, 'number');
-    const sock = new UnixFdSocket(fd as number);
+    return received(fd as number);
+  }
+
+  /** Wraps a descriptor handed out by the service. */
+  function received(fd: number): Received {
+    const sock = new UnixFdSocket(fd);
     open.push(sock);
     return new Received(sock);
   }
 
   /**
-   * Opens again until it succeeds: the service ends libvirt's stream when it sees the descriptor
+   * Runs `openIt` until it succeeds: the service ends libvirt's stream when it sees the descriptor
    * closed, which happens after the close returned here, so the first attempts may still find the
    * device busy. Fails if that is still so at the deadline.
    */
-  async function openOnceFree(member: 'OpenConsole' | 'OpenChannel', name: string): Promise<Received> {
+  async function whenFree<T>(openIt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + WAIT;
     for (;;) {
       try {
-        return await openFd(member, name);
+        return await openIt();
       } catch (err) {
         if (!(err instanceof DBusError) || !/[Aa]ctive .* exists/.test(err.message) || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
   }
+
+  /** OpenConsole/OpenChannel once the device is free. */
+  const openOnceFree = (member: 'OpenConsole' | 'OpenChannel', name: string) => whenFree(() => openFd(member, name));
 
   /** Writes `text` to the console and waits for the guest's answer. */
   async function roundTrip(console: Received, text: string): Promise<void> {
@@ -118,7 +127,9 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
     if (got !== want) {
       let i = 0;
       while (got[i] === want[i]) i++;
-      assert.fail(`the answer differs at byte ${i}: ${JSON.stringify(got.slice(i, i + 20))} instead of ${JSON.stringify(want.slice(i, i + 20))}`);
+      assert.fail(
+        `the answer differs at byte ${i}: ${JSON.stringify(got.slice(i, i + 20))} instead of ${JSON.stringify(want.slice(i, i + 20))}`,
+      );
     }
   }
 
@@ -197,7 +208,7 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
     again.sock.destroy();
   });
 
-  it('a client that did not negotiate fd passing gets no descriptor, and the console is not left held', async () => {
+  it('without fd passing a client gets no descriptor (peer to peer a clear error) and the console is not held; a peer with it gets one through the typed client', async () => {
     if (!sandbox) throw new Error('no sandbox');
     // On a bus, dbus-daemon refuses to forward a reply with descriptors to such a client (it tells
     // the sender, not the caller), so the call can only time out; the service still closes its copy.
@@ -237,6 +248,16 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
         assert.match(err.message, /fd passing was not negotiated/);
       } finally {
         peer.close();
+      }
+      // A peer that can take descriptors, through the typed client (src/client).
+      const qemu = await OrgLibvirt.connect(await svc.stdoutLine(), 'QEMU', { bus: false });
+      try {
+        const dom = await qemu.domainLookupByName(VM);
+        const console = received(await whenFree(() => dom.openConsole('', 0)));
+        await roundTrip(console, 'peer to peer');
+        console.sock.destroy();
+      } finally {
+        qemu.connection.close();
       }
     } finally {
       await svc.stop();
