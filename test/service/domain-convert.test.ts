@@ -6,6 +6,7 @@ import { DBusError } from '../../src/dbus/errors.js';
 import { Variant } from '../../src/dbus/variant.js';
 import { DomainInterface, DOMAIN_METHOD_ORDER } from '../../src/service/domain.js';
 import { DOMAIN_BEYOND_ORDER } from '../../src/service/domain-beyond.js';
+import { DOMAIN_CONSOLE_ORDER } from '../../src/service/domain-console.js';
 import { DomainEventId, domainEventKind, signalForEvent } from '../../src/service/domain-events.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools } from '../../src/service/domain-call.js';
 import { DomainSnapshotInterface } from '../../src/service/domain-snapshot.js';
@@ -110,7 +111,7 @@ describe('declaration', () => {
     const d = DomainInterface.declaration;
     assert.deepEqual(
       d.methods.map((m) => m.name),
-      [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER],
+      [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER, ...DOMAIN_CONSOLE_ORDER],
     );
     const additions = d.methods.filter((m) => isAddition(DomainInterface.name, `method ${m.name}`));
     assert.equal(d.methods.length - additions.length, 93);
