@@ -48,10 +48,11 @@ export const consoleMethods = defineMethods({
 
 /**
  * Opens a stream with `open` and returns the descriptor of a socket joined to it. Our copy of that
- * descriptor is closed right after the reply went out (the reply is sent in the same turn of the
- * loop the handler resolves in, and the kernel holds its own reference from sendmsg on): if the
- * reply could not carry it (the caller did not negotiate fd passing), the socket pair then ends,
- * and with it the stream.
+ * descriptor is closed on the next turn of the loop: the reply is written in the turn the handler
+ * resolves in, and the transport either sends the descriptor at once (the kernel then holds it) or
+ * queues a duplicate. If no reply could carry it (a peer that did not negotiate fd passing; on a
+ * bus, dbus-daemon refusing to forward it), the pair then ends, and with it the stream, so the
+ * console is not left held.
  */
 async function handOut(conn: LibvirtConnection, open: () => Promise<void>): Promise<number> {
   // The pair comes first: without fd passing in this process nothing is opened in libvirt.
