@@ -863,6 +863,21 @@ export class DomainProxy extends ObjectProxy {
   async agentSetResponseTimeout(timeout: number, flags: number): Promise<void> {
     await this.callMethod('AgentSetResponseTimeout', 'iu', [timeout, flags], '');
   }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainOpenConsole Empty string can be used to pass a NULL as @devName argument. The console comes as a unix socket: bytes written to it go to the console, and the console’s output can be read from it; closing it closes the console. */
+  async openConsole(devName: string, flags: number): Promise<number> {
+    const r = await this.callMethod('OpenConsole', 'su', [devName, flags], 'h');
+    return r[0] as number;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainOpenChannel Empty string can be used to pass a NULL as @name argument. The channel comes as a unix socket, as with OpenConsole. */
+  async openChannel(name: string, flags: number): Promise<number> {
+    const r = await this.callMethod('OpenChannel', 'su', [name, flags], 'h');
+    return r[0] as number;
+  }
+  /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainScreenshot */
+  async screenshot(screen: number, flags: number): Promise<{ mimeType: string; image: Buffer }> {
+    const r = await this.callMethod('Screenshot', 'uu', [screen, flags], 'say');
+    return { mimeType: r[0] as string, image: r[1] as Buffer };
+  }
   /** See https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventAgentLifecycleCallback */
   onAgentEvent(handler: (state: number, reason: number) => void): Unsubscribe {
     return this.subscribe('AgentEvent', (a) => handler(a[0] as number, a[1] as number));

@@ -1,13 +1,14 @@
 // org.libvirt.Domain: one domain, at <connect>/domain/_<uuid with '-' → '_'>. The methods live
-// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts, domain-snapshot.ts and
-// domain-checkpoint.ts; this file puts them in the reference's order (additions last) and adds
-// the properties and signals.
+// in domain-lifecycle.ts, domain-tuning.ts, domain-block.ts, domain-snapshot.ts,
+// domain-checkpoint.ts and domain-console.ts; this file puts them in the reference's order
+// (additions last) and adds the properties and signals.
 
 import { type DeclaredMethod, defineInterface } from './declare.js';
 import { agentMethods, DOMAIN_AGENT_ORDER } from './domain-agent.js';
 import { beyondMethods, DOMAIN_BEYOND_ORDER } from './domain-beyond.js';
 import { blockMethods } from './domain-block.js';
 import { domainCheckpointMethods } from './domain-checkpoint.js';
+import { consoleMethods, DOMAIN_CONSOLE_ORDER } from './domain-console.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
 import { read, write } from './object-calls.js';
 import { Kinds, type ServiceObject } from './object-kinds.js';
@@ -128,9 +129,10 @@ function orderedMethods(): Record<string, DeclaredMethod<ServiceObject>> {
     ...domainCheckpointMethods,
     ...beyondMethods,
     ...agentMethods,
+    ...consoleMethods,
   };
   const out: Record<string, DeclaredMethod<ServiceObject>> = {};
-  for (const name of [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER, ...DOMAIN_AGENT_ORDER]) {
+  for (const name of [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER, ...DOMAIN_AGENT_ORDER, ...DOMAIN_CONSOLE_ORDER]) {
     const m = all[name];
     if (!m) throw new Error(`org.libvirt.Domain: no handler for ${name}`);
     out[name] = m;

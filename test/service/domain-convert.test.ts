@@ -7,6 +7,7 @@ import { Variant } from '../../src/dbus/variant.js';
 import { DomainInterface, DOMAIN_METHOD_ORDER } from '../../src/service/domain.js';
 import { DOMAIN_AGENT_ORDER } from '../../src/service/domain-agent.js';
 import { DOMAIN_BEYOND_ORDER } from '../../src/service/domain-beyond.js';
+import { DOMAIN_CONSOLE_ORDER } from '../../src/service/domain-console.js';
 import { DomainEventId, domainEventKind, signalForEvent } from '../../src/service/domain-events.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools } from '../../src/service/domain-call.js';
 import { DomainSnapshotInterface } from '../../src/service/domain-snapshot.js';
@@ -111,7 +112,7 @@ describe('declaration', () => {
     const d = DomainInterface.declaration;
     assert.deepEqual(
       d.methods.map((m) => m.name),
-      [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER, ...DOMAIN_AGENT_ORDER],
+      [...DOMAIN_METHOD_ORDER, ...DOMAIN_BEYOND_ORDER, ...DOMAIN_AGENT_ORDER, ...DOMAIN_CONSOLE_ORDER],
     );
     const additions = d.methods.filter((m) => isAddition(DomainInterface.name, `method ${m.name}`));
     assert.equal(d.methods.length - additions.length, 93);
