@@ -143,10 +143,19 @@ function readAll(t: Target, ctx: PropertyContext): MaybePromise<Map<string, Vari
   return pending.length === 0 ? out : Promise.all(pending).then(() => out);
 }
 
-/** Like readAll but skips properties that fail (for ObjectManager data, where one bad getter must not hide the object). */
+/**
+ * Like readAll but skips properties that fail (for ObjectManager data, where one bad getter must not
+ * hide the object), and every value is of its declared type: a GetAll answer wrapped twice for
+ * compatibility is unwrapped, as ObjectManager data has no such history to keep.
+ */
 export async function readAllLenient(t: Target, ctx: PropertyContext): Promise<Map<string, Variant>> {
   try {
-    return await readAll(t, ctx);
+    const values = await readAll(t, ctx);
+    for (const [name, v] of values) {
+      const p = t.iface.properties.get(name)?.decl;
+      if (p && isWrappedTwice(p, v)) values.set(name, v.value as Variant);
+    }
+    return values;
   } catch {
     const out = new Map<string, Variant>();
     for (const p of t.iface.properties.values()) {

@@ -1,0 +1,280 @@
+// Change notification for one Connect object: PropertiesChanged with the new values, and the
+// ObjectManager's InterfacesAdded / InterfacesRemoved, driven by libvirt's lifecycle events.
+//
+// It sits between the Connect object and the bus as its signal sink, so it sees every signal the
+// existing bindings make of an event (Connect.DomainEvent, NetworkEvent, StoragePoolEvent,
+// NodeDeviceEvent, SecretEvent and StoragePool.Refresh) without a second registration with the
+// daemon. After such a signal it looks the object up again and reads what changed; all signals
+// of the Connect object pass through one queue, so a PropertiesChanged comes right after the
+// signal of its event and before that of any later one. Nothing is added to method calls.
+//
+// Which objects exist: a per-connection set of known paths, filled by listing every kind that has
+// lifecycle events when the libvirt connection opens (again after a reconnect, announcing what
+// changed meanwhile) and kept by the events. Storage volumes have no events: a pool's volumes are
+// listed again on its lifecycle and refresh events (`virsh pool-refresh`), so a volume created or
+// deleted behind the service's back is announced at the next such event. Snapshots, checkpoints,
+// host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
+// them, but no signal announces their coming or going.
+
+import { Variant } from '../dbus/index.js';
+import { type LibvirtConnection, LibvirtError, type RemoteNonnullStoragePool } from '../libvirt/index.js';
+import type { OpenHook, SignalSink } from './connect-object.js';
+import type { DefinedInterface } from './declare.js';
+import { NOTIFIED_PROPERTIES } from './emits-changed.js';
+import { interfaceOf } from './interfaces.js';
+import { type ConnectHandle, Kinds, type ObjectKind, type ServiceObject } from './object-kinds.js';
+import { lastElement } from './paths.js';
+
+const OBJECT_MANAGER = 'org.freedesktop.DBus.ObjectManager';
+const PROPERTIES = 'org.freedesktop.DBus.Properties';
+const CONNECT = 'org.libvirt.Connect';
+
+/** A kind whose objects have lifecycle events. */
+type EventKind = ObjectKind<unknown, unknown>;
+
+/** The Connect signal of each lifecycle event and the kind of object its first argument names. */
+const LIFECYCLE_SIGNALS: ReadonlyMap<string, EventKind> = new Map<string, EventKind>([
+  ['DomainEvent', Kinds.domain as EventKind],
+  ['NetworkEvent', Kinds.network as EventKind],
+  ['NodeDeviceEvent', Kinds.nodeDevice as EventKind],
+  ['SecretEvent', Kinds.secret as EventKind],
+  ['StoragePoolEvent', Kinds.storagePool as EventKind],
+]);
+
+/** libvirt's error codes for "no such object": the object is gone (any other failure decides nothing). */
+const NOT_FOUND = new Set([
+  'VIR_ERR_NO_DOMAIN',
+  'VIR_ERR_NO_NETWORK',
+  'VIR_ERR_NO_NODE_DEVICE',
+  'VIR_ERR_NO_SECRET',
+  'VIR_ERR_NO_STORAGE_POOL',
+  'VIR_ERR_NO_STORAGE_VOL',
+]);
+
+/** How long one read may hold the signal queue (a daemon that stopped answering must not stall signals). */
+const TASK_TIMEOUT_MS = 15_000;
+
+/** Runs tasks one after another: a synchronous one at once when nothing is pending, the rest in order. */
+class OrderedTasks {
+  private pending = 0;
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Runs `task` after every task run before it; its failure is dropped. */
+  run(task: () => void | Promise<void>): void {
+    if (this.pending === 0) {
+      let r: void | Promise<void>;
+      try {
+        r = task();
+      } catch {
+        return;
+      }
+      if (r) this.track(r);
+      return;
+    }
+    this.track(this.tail.then(task));
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending++;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, TASK_TIMEOUT_MS);
+      timer.unref();
+    });
+    this.tail = Promise.race([p, limit])
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        this.pending--;
+      });
+  }
+}
+
+/** Every property of `iface` at `obj` in its declared type (a failing getter leaves its property out). */
+async function readAll(iface: DefinedInterface<ServiceObject>, obj: ServiceObject): Promise<Map<string, Variant>> {
+  const values = await iface.implementationFor(obj).getAllProperties();
+  const out = new Map<string, Variant>();
+  // getAllProperties wraps each value twice, as the reference's GetAll; signals carry it once.
+  for (const [name, v] of values) out.set(name, v instanceof Variant && v.value instanceof Variant ? v.value : (v as Variant));
+  return out;
+}
+
+/** Whether `err` says the object does not exist (rather than that libvirt could not be asked). */
+function isNotFound(err: unknown): boolean {
+  return err instanceof LibvirtError && NOT_FOUND.has(err.codeName);
+}
+
+/** Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject. */
+export class ChangeNotifier {
+  /** Known object paths of each kind with lifecycle events, by kind segment; undefined before the first listing. */
+  private known: Map<string, Set<string>> | undefined;
+  /** Known volume paths of each storage pool, by pool path. */
+  private volumes = new Map<string, Set<string>>();
+  private readonly queue = new OrderedTasks();
+
+  /** The Connect object's signals pass through here on their way to `emit`. */
+  readonly sink: SignalSink;
+  /** Lists what exists on every (re)opened libvirt connection. */
+  readonly hook: OpenHook;
+
+  /** `connect` gives the Connect object (made after its notifier, which it needs as its sink). */
+  constructor(
+    private readonly connect: () => ConnectHandle,
+    private readonly emit: SignalSink,
+  ) {
+    this.sink = (path, iface, member, signature, body) => {
+      this.queue.run(() => emit(path, iface, member, signature, body));
+      const kind = iface === CONNECT ? LIFECYCLE_SIGNALS.get(member) : undefined;
+      if (kind) {
+        const objectPath = body[0] as string;
+        this.queue.run(() => this.reconcile(kind, objectPath));
+      } else if (iface === Kinds.storagePool.interface && member === 'Refresh') {
+        this.queue.run(() => this.reconcile(Kinds.storagePool as EventKind, path));
+      }
+    };
+    this.hook = async (conn) => {
+      this.queue.run(() => this.seed(conn));
+    };
+  }
+
+  private get path(): string {
+    return this.connect().path;
+  }
+
+  private object(path: string): ServiceObject {
+    return { connect: this.connect(), path };
+  }
+
+  /** Lists every object with events; after a reconnect, announces what changed while the connection was down. */
+  private async seed(conn: LibvirtConnection): Promise<void> {
+    const first = this.known === undefined;
+    const lists = await Promise.all(
+      [...LIFECYCLE_SIGNALS.values()].map(async (kind) => {
+        try {
+          return [kind, new Set(kind.pathsOf(this.path, await kind.list(conn, 0)))] as const;
+        } catch {
+          return [kind, new Set<string>()] as const; // a driver without this kind (e.g. the test driver's secrets)
+        }
+      }),
+    );
+    const pools = await this.poolRefs(conn);
+    const volumes = await Promise.all(
+      pools.map(async (pool) => [Kinds.storagePool.pathOf(this.path, pool), await this.volumesOf(conn, pool)] as const),
+    );
+    if (first) {
+      this.known = new Map(lists.map(([kind, paths]) => [kind.segment, paths]));
+      this.volumes = new Map(volumes);
+      return;
+    }
+    for (const [kind, paths] of lists) await this.update(kind, this.knownOf(kind), paths);
+    const poolPaths = new Set(volumes.map(([p]) => p));
+    for (const [poolPath, vols] of volumes) await this.updateVolumes(poolPath, vols);
+    for (const poolPath of [...this.volumes.keys()]) if (!poolPaths.has(poolPath)) await this.updateVolumes(poolPath, new Set());
+  }
+
+  private async poolRefs(conn: LibvirtConnection): Promise<RemoteNonnullStoragePool[]> {
+    try {
+      return (await conn.connectListAllStoragePools({ need_results: 1, flags: 0 })).pools;
+    } catch {
+      return [];
+    }
+  }
+
+  /** Paths of a pool's volumes (none while it is inactive, as libvirt lists none then). */
+  private async volumesOf(conn: LibvirtConnection, pool: RemoteNonnullStoragePool): Promise<Set<string>> {
+    try {
+      const { vols } = await conn.storagePoolListAllVolumes({ pool, need_results: 1, flags: 0 });
+      return new Set(Kinds.storageVol.pathsOf(this.path, vols));
+    } catch {
+      return new Set();
+    }
+  }
+
+  private knownOf(kind: EventKind): Set<string> {
+    let set = this.known?.get(kind.segment);
+    if (!set) {
+      set = new Set();
+      this.known?.set(kind.segment, set);
+    }
+    return set;
+  }
+
+  /** Announces the difference between `known` and `now` (and makes `known` equal to it). */
+  private async update(kind: EventKind, known: Set<string>, now: ReadonlySet<string>): Promise<void> {
+    const iface = interfaceOf(kind);
+    const added = [...now].filter((p) => !known.has(p));
+    const values = await Promise.all(added.map((p) => readAll(iface, this.object(p))));
+    added.forEach((p, i) => {
+      known.add(p);
+      this.interfacesAdded(p, iface, values[i] as Map<string, Variant>);
+    });
+    for (const p of [...known]) {
+      if (now.has(p)) continue;
+      known.delete(p);
+      this.interfacesRemoved(p, iface);
+    }
+  }
+
+  private async updateVolumes(poolPath: string, now: Set<string>): Promise<void> {
+    let known = this.volumes.get(poolPath);
+    if (!known) {
+      known = new Set();
+      this.volumes.set(poolPath, known);
+    }
+    await this.update(Kinds.storageVol as EventKind, known, now);
+    if (known.size === 0) this.volumes.delete(poolPath);
+  }
+
+  /**
+   * After an event about the object at `path`: InterfacesAdded when it is new, InterfacesRemoved
+   * when it is gone, else PropertiesChanged with the new values of its notified properties (and,
+   * for a pool, its volumes listed again).
+   */
+  private async reconcile(kind: EventKind, path: string): Promise<void> {
+    if (this.known === undefined) return; // not listed yet: the listing, queued before, will see it
+    const conn = await this.connect().connection();
+    let ref: unknown;
+    try {
+      ref = await kind.lookup(conn, kind.key.decode(lastElement(path)));
+    } catch (err) {
+      if (!isNotFound(err)) return;
+    }
+    const known = this.knownOf(kind);
+    const iface = interfaceOf(kind);
+    if (ref === undefined) {
+      if (known.delete(path)) this.interfacesRemoved(path, iface);
+    } else if (!known.has(path)) {
+      known.add(path);
+      this.interfacesAdded(path, iface, await readAll(iface, this.object(path)));
+    } else {
+      await this.propertiesChanged(path, iface);
+    }
+    if (kind === (Kinds.storagePool as EventKind)) {
+      const vols = ref === undefined ? new Set<string>() : await this.volumesOf(conn, ref as RemoteNonnullStoragePool);
+      await this.updateVolumes(path, vols);
+    }
+  }
+
+  /** Reads the notified properties of the object at `path` (in parallel) and emits those read. */
+  private async propertiesChanged(path: string, iface: DefinedInterface<ServiceObject>): Promise<void> {
+    const names = NOTIFIED_PROPERTIES[iface.name] ?? [];
+    if (names.length === 0) return;
+    const impl = iface.implementationFor(this.object(path));
+    const read = await Promise.allSettled(names.map((n) => impl.properties[n]?.get?.()));
+    const changed = new Map<string, Variant>();
+    names.forEach((n, i) => {
+      const r = read[i];
+      const decl = iface.declaration.properties.find((p) => p.name === n);
+      if (r?.status === 'fulfilled' && decl) changed.set(n, new Variant(decl.signature, r.value));
+    });
+    if (changed.size > 0) this.emit(path, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', [iface.name, changed, []]);
+  }
+
+  private interfacesAdded(path: string, iface: DefinedInterface<ServiceObject>, values: Map<string, Variant>): void {
+    this.emit(this.path, OBJECT_MANAGER, 'InterfacesAdded', 'oa{sa{sv}}', [path, new Map([[iface.name, values]])]);
+  }
+
+  private interfacesRemoved(path: string, iface: DefinedInterface<ServiceObject>): void {
+    this.emit(this.path, OBJECT_MANAGER, 'InterfacesRemoved', 'oas', [path, [iface.name]]);
+  }
+}
