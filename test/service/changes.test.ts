@@ -2,8 +2,9 @@
 // GetManagedObjects plus PropertiesChanged, InterfacesAdded and InterfacesRemoved — no polling of
 // the service — while virsh changes the private libvirtd behind the service's back; after the
 // signals of each step (waited for with deadlines) the view equals a fresh GetManagedObjects.
-// Domains, networks and storage pools (with their volumes) on the test driver, whose events work
-// through the daemon; secrets on qemu:///system of the same daemon (the test driver has none).
+// Domains, networks, storage pools (with their volumes) and node devices (a vHBA) on the test
+// driver, whose events work through the daemon; secrets on qemu:///system of the same daemon (the
+// test driver has none). Nothing here needs QEMU.
 // Also: PropertiesChanged carries what Get answers, the ObjectManager is in the introspection of
 // the Connect objects, the annotations, and gdbus as a real peer seeing the signals.
 import assert from 'node:assert/strict';
@@ -372,6 +373,35 @@ test('secrets (qemu:///system): define and undefine — the view follows', async
     await lv.virsh(lv.qemuUri, 'secret-undefine', uuid);
     await view.waitSignal('InterfacesRemoved', path, from);
     await view.assertCurrent('secret-undefine');
+  } finally {
+    view.stop();
+  }
+});
+
+test('node devices (test driver vHBA): nodedev-create and nodedev-destroy — the view follows', async () => {
+  const view = new View(fx.client, T);
+  await view.start();
+  try {
+    const xml = await xmlFile(
+      'vhba.xml',
+      `<device><parent>scsi_host1</parent><capability type='scsi_host'><capability type='fc_host'>
+        <wwnn>2000000012345678</wwnn><wwpn>1000000012345678</wwpn></capability></capability></device>`,
+    );
+    const from = view.log.length;
+    await lv.virsh(lv.testUri, 'nodedev-create', xml);
+    // virsh -q does not print the new device's name: the signal names it, and Connect agrees.
+    const prefix = `InterfacesAdded ${T}/nodedev/`;
+    await waitFor(() => view.log.slice(from).some((l) => l.startsWith(prefix)), DEADLINE);
+    const path = (view.log.slice(from).find((l) => l.startsWith(prefix)) as string).slice('InterfacesAdded '.length);
+    const name = view.value(path, IFACE.NodeDevice, 'Name') as string;
+    const [found] = (await fx.client.call(T, IFACE.Connect, 'NodeDeviceLookupByName', 's', [name])) as [string];
+    assert.equal(found, path);
+    assert.equal(view.value(path, IFACE.NodeDevice, 'Parent'), 'scsi_host1');
+    await view.assertCurrent('nodedev-create');
+    const before = view.log.length;
+    await lv.virsh(lv.testUri, 'nodedev-destroy', name);
+    await view.waitSignal('InterfacesRemoved', path, before);
+    await view.assertCurrent('nodedev-destroy');
   } finally {
     view.stop();
   }
