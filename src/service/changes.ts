@@ -10,7 +10,8 @@
 //
 // Which objects exist: a per-connection set of known paths, filled by listing every kind that has
 // lifecycle events when the libvirt connection opens (again after a reconnect, announcing what
-// changed meanwhile) and kept by the events. Storage volumes have no events: a pool's volumes are
+// changed meanwhile: objects added and removed, and the others' notified properties read again)
+// and kept by the events. Storage volumes have no events: a pool's volumes are
 // listed again on its lifecycle and refresh events (`virsh pool-refresh`), so a volume created or
 // deleted behind the service's back is announced at the next such event. Snapshots, checkpoints,
 // host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
@@ -145,7 +146,10 @@ export class ChangeNotifier {
     return { connect: this.connect(), path };
   }
 
-  /** Lists every object with events; after a reconnect, announces what changed while the connection was down. */
+  /**
+   * Lists every object with events; after a reconnect, announces what changed while the connection
+   * was down: objects added and removed, and the notified properties of the others (read again).
+   */
   private async seed(conn: LibvirtConnection): Promise<void> {
     const first = this.known === undefined;
     const lists = await Promise.all(
@@ -166,7 +170,13 @@ export class ChangeNotifier {
       this.volumes = new Map(volumes);
       return;
     }
-    for (const [kind, paths] of lists) await this.update(kind, this.knownOf(kind), paths);
+    for (const [kind, paths] of lists) {
+      const known = this.knownOf(kind);
+      // What was there before and still is may have changed while the connection was down.
+      const kept = [...paths].filter((p) => known.has(p));
+      await this.update(kind, known, paths);
+      await Promise.all(kept.map((p) => this.propertiesChanged(p, interfaceOf(kind))));
+    }
     const poolPaths = new Set(volumes.map(([p]) => p));
     for (const [poolPath, vols] of volumes) await this.updateVolumes(poolPath, vols);
     for (const poolPath of [...this.volumes.keys()]) if (!poolPaths.has(poolPath)) await this.updateVolumes(poolPath, new Set());
