@@ -8,6 +8,7 @@ import {
   type CompiledProperty,
   compileInterface,
   type NodeView,
+  type ObjectImplementation,
   type PropertyContext,
   type Target,
   unknownError,
@@ -168,6 +169,16 @@ export async function readAllLenient(t: Target, ctx: PropertyContext): Promise<M
     }
     return out;
   }
+}
+
+/**
+ * The properties of interface `iface` as `impl` at `path` answers them, as ObjectManager data (every
+ * readable property that can be read, in its declared type): for an exporter's user announcing an
+ * object itself, e.g. in an InterfacesAdded it emits once for several connections.
+ */
+export function managedProperties(iface: InterfaceDeclaration, impl: ObjectImplementation, path: string): Promise<Map<string, Variant>> {
+  const ctx: PropertyContext = { path, interfaceName: iface.name, propertyName: '', sender: undefined, message: undefined };
+  return readAllLenient({ iface: compileInterface(iface), impl }, ctx);
 }
 
 /**

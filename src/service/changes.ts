@@ -17,7 +17,7 @@
 // host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
 // them, but no signal announces their coming or going.
 
-import { Variant } from '../dbus/index.js';
+import { changedProperties, managedProperties, type Variant } from '../dbus/index.js';
 import { type LibvirtConnection, LibvirtError, type RemoteNonnullStoragePool } from '../libvirt/index.js';
 import type { OpenHook, SignalSink } from './connect-object.js';
 import type { DefinedInterface } from './declare.js';
@@ -89,15 +89,6 @@ class OrderedTasks {
         this.pending--;
       });
   }
-}
-
-/** Every property of `iface` at `obj` in its declared type (a failing getter leaves its property out). */
-async function readAll(iface: DefinedInterface<ServiceObject>, obj: ServiceObject): Promise<Map<string, Variant>> {
-  const values = await iface.implementationFor(obj).getAllProperties();
-  const out = new Map<string, Variant>();
-  // getAllProperties wraps each value twice, as the reference's GetAll; signals carry it once.
-  for (const [name, v] of values) out.set(name, v instanceof Variant && v.value instanceof Variant ? v.value : (v as Variant));
-  return out;
 }
 
 /** Whether `err` says the object does not exist (rather than that libvirt could not be asked). */
@@ -213,7 +204,7 @@ export class ChangeNotifier {
   private async update(kind: EventKind, known: Set<string>, now: ReadonlySet<string>): Promise<void> {
     const iface = interfaceOf(kind);
     const added = [...now].filter((p) => !known.has(p));
-    const values = await Promise.all(added.map((p) => readAll(iface, this.object(p))));
+    const values = await Promise.all(added.map((p) => this.readAll(iface, p)));
     added.forEach((p, i) => {
       known.add(p);
       this.interfacesAdded(p, iface, values[i] as Map<string, Variant>);
@@ -255,7 +246,7 @@ export class ChangeNotifier {
       if (known.delete(path)) this.interfacesRemoved(path, iface);
     } else if (!known.has(path)) {
       known.add(path);
-      this.interfacesAdded(path, iface, await readAll(iface, this.object(path)));
+      this.interfacesAdded(path, iface, await this.readAll(iface, path));
     } else {
       await this.propertiesChanged(path, iface);
     }
@@ -265,19 +256,23 @@ export class ChangeNotifier {
     }
   }
 
+  /** Every property of `iface` at `path` that can be read, in its declared type. */
+  private readAll(iface: DefinedInterface<ServiceObject>, path: string): Promise<Map<string, Variant>> {
+    return managedProperties(iface.declaration, iface.implementationFor(this.object(path)), path);
+  }
+
   /** Reads the notified properties of the object at `path` (in parallel) and emits those read. */
   private async propertiesChanged(path: string, iface: DefinedInterface<ServiceObject>): Promise<void> {
     const names = NOTIFIED_PROPERTIES[iface.name] ?? [];
     if (names.length === 0) return;
     const impl = iface.implementationFor(this.object(path));
     const read = await Promise.allSettled(names.map((n) => impl.properties[n]?.get?.()));
-    const changed = new Map<string, Variant>();
+    const changed = new Map<string, unknown>();
     names.forEach((n, i) => {
       const r = read[i];
-      const decl = iface.declaration.properties.find((p) => p.name === n);
-      if (r?.status === 'fulfilled' && decl) changed.set(n, new Variant(decl.signature, r.value));
+      if (r?.status === 'fulfilled') changed.set(n, r.value);
     });
-    if (changed.size > 0) this.emit(path, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', [iface.name, changed, []]);
+    if (changed.size > 0) this.emit(path, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', changedProperties(iface.declaration, changed, []));
   }
 
   private interfacesAdded(path: string, iface: DefinedInterface<ServiceObject>, values: Map<string, Variant>): void {

@@ -49,6 +49,18 @@ export const ADDITIONS: Readonly<Record<string, readonly string[]>> = {
   'org.libvirt.Secret': ['signal ValueChanged'],
 };
 
+/** Signals of the standard interfaces that change notification adds (the reference emits none of them). */
+export const CHANGE_SIGNALS: readonly string[] = [
+  'org.freedesktop.DBus.Properties.PropertiesChanged',
+  'org.freedesktop.DBus.ObjectManager.InterfacesAdded',
+  'org.freedesktop.DBus.ObjectManager.InterfacesRemoved',
+];
+
+/** Whether a signal is one change notification adds. */
+export function isChangeSignal(iface: string, member: string): boolean {
+  return CHANGE_SIGNALS.includes(`${iface}.${member}`);
+}
+
 /** Whether `member` (e.g. 'method Create') of interface `iface` is an addition. */
 export function isAddition(iface: string, member: string): boolean {
   return ADDITIONS[iface]?.includes(member) ?? false;
