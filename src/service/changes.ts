@@ -18,7 +18,13 @@
 // them, but no signal announces their coming or going.
 
 import { changedProperties, managedProperties, type Variant } from '../dbus/index.js';
-import { type LibvirtConnection, LibvirtError, type RemoteNonnullStoragePool } from '../libvirt/index.js';
+import {
+  type LibvirtConnection,
+  LibvirtConnectionClosedError,
+  LibvirtError,
+  LibvirtProtocolError,
+  type RemoteNonnullStoragePool,
+} from '../libvirt/index.js';
 import type { OpenHook, SignalSink } from './connect-object.js';
 import type { DefinedInterface } from './declare.js';
 import { NOTIFIED_PROPERTIES } from './emits-changed.js';
@@ -96,6 +102,11 @@ function isNotFound(err: unknown): boolean {
   return err instanceof LibvirtError && NOT_FOUND.has(err.codeName);
 }
 
+/** Whether `err` says libvirt could not be asked at all (rather than answering with an error of its own). */
+function isConnectionProblem(err: unknown): boolean {
+  return !(err instanceof LibvirtError) || err instanceof LibvirtConnectionClosedError || err instanceof LibvirtProtocolError;
+}
+
 /** Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject. */
 export class ChangeNotifier {
   /** Known object paths of each kind with lifecycle events, by kind segment; undefined before the first listing. */
@@ -147,8 +158,11 @@ export class ChangeNotifier {
       [...LIFECYCLE_SIGNALS.values()].map(async (kind) => {
         try {
           return [kind, new Set(kind.pathsOf(this.path, await kind.list(conn, 0)))] as const;
-        } catch {
-          return [kind, new Set<string>()] as const; // a driver without this kind (e.g. the test driver's secrets)
+        } catch (err) {
+          // A driver without this kind (e.g. the test driver's secrets) has none; a lost connection
+          // decides nothing (the listing is done again when it is back).
+          if (isConnectionProblem(err)) throw err;
+          return [kind, new Set<string>()] as const;
         }
       }),
     );
@@ -176,7 +190,8 @@ export class ChangeNotifier {
   private async poolRefs(conn: LibvirtConnection): Promise<RemoteNonnullStoragePool[]> {
     try {
       return (await conn.connectListAllStoragePools({ need_results: 1, flags: 0 })).pools;
-    } catch {
+    } catch (err) {
+      if (isConnectionProblem(err)) throw err;
       return [];
     }
   }
@@ -186,7 +201,8 @@ export class ChangeNotifier {
     try {
       const { vols } = await conn.storagePoolListAllVolumes({ pool, need_results: 1, flags: 0 });
       return new Set(Kinds.storageVol.pathsOf(this.path, vols));
-    } catch {
+    } catch (err) {
+      if (isConnectionProblem(err)) throw err;
       return new Set();
     }
   }
