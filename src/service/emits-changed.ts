@@ -10,8 +10,9 @@ import type { EmitsChanged } from './declare.js';
 
 /** Properties whose new value a lifecycle event of their object tells (read again when it arrives). */
 export const NOTIFIED_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
-  // Started/stopped change Active and Id; defined/undefined change Persistent.
-  'org.libvirt.Domain': ['Active', 'Id', 'Persistent'],
+  // Started/stopped change Active and Id; defined/undefined change Persistent; a rename (the UUID
+  // stays) comes as undefined and defined with the detail 'renamed'.
+  'org.libvirt.Domain': ['Active', 'Id', 'Name', 'Persistent'],
   'org.libvirt.Network': ['Active', 'Persistent'],
   'org.libvirt.StoragePool': ['Active', 'Persistent'],
   'org.libvirt.NodeDevice': ['Active', 'Persistent'],

@@ -15,7 +15,7 @@ const EMITS_CHANGED = 'org.freedesktop.DBus.Property.EmitsChangedSignal';
  * would otherwise claim it is.
  */
 export const ANNOTATION_CHANGES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  'org.libvirt.Domain': { Active: 'true', Id: 'true', Persistent: 'true' },
+  'org.libvirt.Domain': { Active: 'true', Id: 'true', Name: 'true', Persistent: 'true' },
   'org.libvirt.Network': { Active: 'true', Persistent: 'true' },
   'org.libvirt.StoragePool': { Active: 'true', Persistent: 'true' },
   'org.libvirt.NodeDevice': { Active: 'true', Persistent: 'true', Autostart: 'false' },

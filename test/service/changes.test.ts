@@ -96,7 +96,7 @@ test('the EmitsChangedSignal annotations introspected: true for the notified pro
   }
 });
 
-test('domains: define, start, destroy, undefine, create (transient), destroy — the view follows, PropertiesChanged is what Get says', async () => {
+test('domains: define, start, destroy, rename, undefine, create (transient), destroy — the view follows, PropertiesChanged is what Get says', async () => {
   const view = new View(fx.client, T);
   await view.start();
   try {
@@ -124,6 +124,16 @@ test('domains: define, start, destroy, undefine, create (transient), destroy —
     changed = await view.waitChange(path, at, (c) => c.get('Active')?.value === false);
     await assertLikeGet(path, IFACE.Domain, changed);
     await view.assertCurrent('destroy');
+
+    // A rename keeps the UUID, so the path: the new name comes as PropertiesChanged.
+    at = view.changes.length;
+    await lv.virsh(lv.testUri, 'domrename', 'changes-dom', 'changes-renamed');
+    changed = await view.waitChange(path, at, (c) => c.get('Name')?.value === 'changes-renamed');
+    await assertLikeGet(path, IFACE.Domain, changed);
+    await view.assertCurrent('domrename');
+    at = view.changes.length;
+    await lv.virsh(lv.testUri, 'domrename', 'changes-renamed', 'changes-dom');
+    await view.waitChange(path, at, (c) => c.get('Name')?.value === 'changes-dom');
 
     from = view.log.length;
     await lv.virsh(lv.testUri, 'undefine', 'changes-dom');
