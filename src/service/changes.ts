@@ -4,9 +4,11 @@
 // It sits between the Connect object and the bus as its signal sink, so it sees every signal the
 // existing bindings make of an event (Connect.DomainEvent, NetworkEvent, StoragePoolEvent,
 // NodeDeviceEvent, SecretEvent and StoragePool.Refresh) without a second registration with the
-// daemon. After such a signal it looks the object up again and reads what changed; all signals
-// of the Connect object pass through one queue, so a PropertiesChanged comes right after the
-// signal of its event and before that of any later one. Nothing is added to method calls.
+// daemon. After such a signal it looks the object up again and reads what changed. All signals of
+// the Connect object are emitted in event order, so a PropertiesChanged comes right after the
+// signal of its event and before that of any later one, while the reads of successive events run
+// in parallel; each read starts after its event, so the last emission about an object carries its
+// state after its last event. Nothing is added to method calls.
 //
 // Which objects exist: a per-connection set of known paths, filled by listing every kind that has
 // lifecycle events when the libvirt connection opens (again after a reconnect, announcing what
@@ -58,37 +60,50 @@ const NOT_FOUND = new Set([
   'VIR_ERR_NO_STORAGE_VOL',
 ]);
 
-/** How long one read may hold the signal queue (a daemon that stopped answering must not stall signals). */
-const TASK_TIMEOUT_MS = 15_000;
+/** How long one step may hold the signals behind it (a daemon that stopped answering must not stall them). */
+const STEP_TIMEOUT_MS = 15_000;
 
-/** Runs tasks one after another: a synchronous one at once when nothing is pending, the rest in order. */
-class OrderedTasks {
+/** What a step emits once every step before it has emitted (may still read, in the rare case it must). */
+type Emission = () => void | Promise<void>;
+
+/**
+ * Signals in order, reads in parallel: each step's reading starts at once, and its emission runs
+ * after every earlier step's — at once when nothing is pending (the existing signals then pass
+ * straight through). A burst of events thus costs about one round of reads, not one per event.
+ */
+class OrderedSteps {
   private pending = 0;
   private tail: Promise<void> = Promise.resolve();
 
-  /** Runs `task` after every task run before it; its failure is dropped. */
-  run(task: () => void | Promise<void>): void {
+  /** Emits `emission` now if nothing is pending, else after the steps before it. */
+  now(emission: () => void): void {
     if (this.pending === 0) {
-      let r: void | Promise<void>;
       try {
-        r = task();
+        emission();
       } catch {
-        return;
+        // a signal that cannot be sent is dropped, never fatal
       }
-      if (r) this.track(r);
       return;
     }
-    this.track(this.tail.then(task));
+    this.after(Promise.resolve(emission));
   }
 
-  private track(p: Promise<void>): void {
+  /** Starts `read` at once and runs the emission it gives after the steps before it; a failure (or none) emits nothing. */
+  after(read: Promise<Emission | undefined>): void {
     this.pending++;
+    read.catch(() => undefined); // settled here; its failure is handled in the chain
     let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, TASK_TIMEOUT_MS);
+    const limit = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), STEP_TIMEOUT_MS);
       timer.unref();
     });
-    this.tail = Promise.race([p, limit])
+    const step = async (): Promise<void> => {
+      const emission = await Promise.race([read, limit]);
+      clearTimeout(timer);
+      await Promise.race([emission?.(), limit]);
+    };
+    this.tail = this.tail
+      .then(step)
       .catch(() => undefined)
       .finally(() => {
         clearTimeout(timer);
@@ -113,7 +128,7 @@ export class ChangeNotifier {
   private known: Map<string, Set<string>> | undefined;
   /** Known volume paths of each storage pool, by pool path. */
   private volumes = new Map<string, Set<string>>();
-  private readonly queue = new OrderedTasks();
+  private readonly steps = new OrderedSteps();
 
   /** The Connect object's signals pass through here on their way to `emit`. */
   readonly sink: SignalSink;
@@ -126,17 +141,15 @@ export class ChangeNotifier {
     private readonly emit: SignalSink,
   ) {
     this.sink = (path, iface, member, signature, body) => {
-      this.queue.run(() => emit(path, iface, member, signature, body));
+      this.steps.now(() => emit(path, iface, member, signature, body));
       const kind = iface === CONNECT ? LIFECYCLE_SIGNALS.get(member) : undefined;
-      if (kind) {
-        const objectPath = body[0] as string;
-        this.queue.run(() => this.reconcile(kind, objectPath));
-      } else if (iface === Kinds.storagePool.interface && member === 'Refresh') {
-        this.queue.run(() => this.reconcile(Kinds.storagePool as EventKind, path));
+      if (kind) this.steps.after(this.reconcile(kind, body[0] as string));
+      else if (iface === Kinds.storagePool.interface && member === 'Refresh') {
+        this.steps.after(this.reconcile(Kinds.storagePool as EventKind, path));
       }
     };
     this.hook = async (conn) => {
-      this.queue.run(() => this.seed(conn));
+      this.steps.after(this.seed(conn));
     };
   }
 
@@ -152,8 +165,7 @@ export class ChangeNotifier {
    * Lists every object with events; after a reconnect, announces what changed while the connection
    * was down: objects added and removed, and the notified properties of the others (read again).
    */
-  private async seed(conn: LibvirtConnection): Promise<void> {
-    const first = this.known === undefined;
+  private async seed(conn: LibvirtConnection): Promise<Emission> {
     const lists = await Promise.all(
       [...LIFECYCLE_SIGNALS.values()].map(async (kind) => {
         try {
@@ -170,21 +182,24 @@ export class ChangeNotifier {
     const volumes = await Promise.all(
       pools.map(async (pool) => [Kinds.storagePool.pathOf(this.path, pool), await this.volumesOf(conn, pool)] as const),
     );
-    if (first) {
-      this.known = new Map(lists.map(([kind, paths]) => [kind.segment, paths]));
-      this.volumes = new Map(volumes);
-      return;
-    }
-    for (const [kind, paths] of lists) {
-      const known = this.knownOf(kind);
-      // What was there before and still is may have changed while the connection was down.
-      const kept = [...paths].filter((p) => known.has(p));
-      await this.update(kind, known, paths);
-      await Promise.all(kept.map((p) => this.propertiesChanged(p, interfaceOf(kind))));
-    }
-    const poolPaths = new Set(volumes.map(([p]) => p));
-    for (const [poolPath, vols] of volumes) await this.updateVolumes(poolPath, vols);
-    for (const poolPath of [...this.volumes.keys()]) if (!poolPaths.has(poolPath)) await this.updateVolumes(poolPath, new Set());
+    return async () => {
+      if (this.known === undefined) {
+        this.known = new Map(lists.map(([kind, paths]) => [kind.segment, paths]));
+        this.volumes = new Map(volumes);
+        return;
+      }
+      for (const [kind, paths] of lists) {
+        const known = this.knownOf(kind);
+        // What was there before and still is may have changed while the connection was down.
+        const kept = [...paths].filter((p) => known.has(p));
+        await this.update(kind, known, paths);
+        const bodies = await Promise.all(kept.map((p) => this.readNotified(p, interfaceOf(kind))));
+        for (const [i, p] of kept.entries()) this.propertiesChanged(p, bodies[i]);
+      }
+      const poolPaths = new Set(volumes.map(([p]) => p));
+      for (const [poolPath, vols] of volumes) await this.updateVolumes(poolPath, vols);
+      for (const poolPath of [...this.volumes.keys()]) if (!poolPaths.has(poolPath)) await this.updateVolumes(poolPath, new Set());
+    };
   }
 
   private async poolRefs(conn: LibvirtConnection): Promise<RemoteNonnullStoragePool[]> {
@@ -243,33 +258,44 @@ export class ChangeNotifier {
   }
 
   /**
-   * After an event about the object at `path`: InterfacesAdded when it is new, InterfacesRemoved
-   * when it is gone, else PropertiesChanged with the new values of its notified properties (and,
-   * for a pool, its volumes listed again).
+   * After an event about the object at `path`: reads at once whether it exists and its properties
+   * (all of them if it is not known now, else the notified ones), and gives what to emit in turn —
+   * InterfacesAdded when it is new, InterfacesRemoved when it is gone, else PropertiesChanged with
+   * the new values of its notified properties (and, for a pool, its volumes listed again).
    */
-  private async reconcile(kind: EventKind, path: string): Promise<void> {
-    if (this.known === undefined) return; // not listed yet: the listing, queued before, will see it
+  private async reconcile(kind: EventKind, path: string): Promise<Emission | undefined> {
     const conn = await this.connect().connection();
     let ref: unknown;
     try {
       ref = await kind.lookup(conn, kind.key.decode(lastElement(path)));
     } catch (err) {
-      if (!isNotFound(err)) return;
+      if (!isNotFound(err)) return undefined;
     }
-    const known = this.knownOf(kind);
     const iface = interfaceOf(kind);
-    if (ref === undefined) {
-      if (known.delete(path)) this.interfacesRemoved(path, iface);
-    } else if (!known.has(path)) {
-      known.add(path);
-      this.interfacesAdded(path, iface, await this.readAll(iface, path));
-    } else {
-      await this.propertiesChanged(path, iface);
-    }
-    if (kind === (Kinds.storagePool as EventKind)) {
-      const vols = ref === undefined ? new Set<string>() : await this.volumesOf(conn, ref as RemoteNonnullStoragePool);
-      await this.updateVolumes(path, vols);
-    }
+    const wasKnown = this.known?.get(kind.segment)?.has(path) === true;
+    const [all, notified, vols] = await Promise.all([
+      ref !== undefined && !wasKnown ? this.readAll(iface, path) : undefined,
+      ref !== undefined && wasKnown ? this.readNotified(path, iface) : undefined,
+      kind === (Kinds.storagePool as EventKind) && ref !== undefined ? this.volumesOf(conn, ref as RemoteNonnullStoragePool) : undefined,
+    ]);
+    return async () => {
+      if (this.known === undefined) return; // not listed yet: the listing's own emission comes first
+      const known = this.knownOf(kind);
+      if (ref === undefined) {
+        if (known.delete(path)) this.interfacesRemoved(path, iface);
+      } else if (!known.has(path)) {
+        known.add(path);
+        // Read for the state known when the event came; that changed meanwhile (rarely): read now.
+        this.interfacesAdded(path, iface, all ?? (await this.readAll(iface, path)));
+      } else if (notified) {
+        this.propertiesChanged(path, notified);
+      } else if (all) {
+        const names = NOTIFIED_PROPERTIES[iface.name] ?? [];
+        const picked = new Map([...all].filter(([name]) => names.includes(name)));
+        if (picked.size > 0) this.propertiesChanged(path, [iface.name, picked, []]);
+      }
+      if (kind === (Kinds.storagePool as EventKind)) await this.updateVolumes(path, vols ?? new Set());
+    };
   }
 
   /** Every property of `iface` at `path` that can be read, in its declared type. */
@@ -277,10 +303,10 @@ export class ChangeNotifier {
     return managedProperties(iface.declaration, iface.implementationFor(this.object(path)), path);
   }
 
-  /** Reads the notified properties of the object at `path` (in parallel) and emits those read. */
-  private async propertiesChanged(path: string, iface: DefinedInterface<ServiceObject>): Promise<void> {
+  /** The arguments of a PropertiesChanged with the notified properties of `path` that can be read (undefined: none). */
+  private async readNotified(path: string, iface: DefinedInterface<ServiceObject>): Promise<unknown[] | undefined> {
     const names = NOTIFIED_PROPERTIES[iface.name] ?? [];
-    if (names.length === 0) return;
+    if (names.length === 0) return undefined;
     const impl = iface.implementationFor(this.object(path));
     const read = await Promise.allSettled(names.map((n) => impl.properties[n]?.get?.()));
     const changed = new Map<string, unknown>();
@@ -288,7 +314,11 @@ export class ChangeNotifier {
       const r = read[i];
       if (r?.status === 'fulfilled') changed.set(n, r.value);
     });
-    if (changed.size > 0) this.emit(path, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', changedProperties(iface.declaration, changed, []));
+    return changed.size > 0 ? changedProperties(iface.declaration, changed, []) : undefined;
+  }
+
+  private propertiesChanged(path: string, args: unknown[] | undefined): void {
+    if (args) this.emit(path, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', args);
   }
 
   private interfacesAdded(path: string, iface: DefinedInterface<ServiceObject>, values: Map<string, Variant>): void {
