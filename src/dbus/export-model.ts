@@ -102,6 +102,11 @@ export interface SubtreeHandler {
 export interface SubtreeOptions {
   /** Dispatch calls to children that enumerate() does not list (G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES); saves an enumerate() per call. */
   dispatchToUnenumeratedNodes?: boolean;
+  /**
+   * Whether an object manager above lists the subtree's root itself when introspect(null) gives it
+   * interfaces (default true); false where the root only answers like its children for compatibility.
+   */
+  rootIsManaged?: boolean;
 }
 
 /** Options of an exporter. */
@@ -220,6 +225,7 @@ export interface Subtree {
   path: string;
   handler: SubtreeHandler;
   unenumerated: boolean;
+  rootIsManaged: boolean;
 }
 
 /** What is at one path: regular interfaces, and the subtree node if a subtree covers the path. */

@@ -139,7 +139,12 @@ export class ObjectExporter {
   registerSubtree(path: string, handler: SubtreeHandler, options: SubtreeOptions = {}): Registration {
     assertObjectPath(path);
     if (this.subtrees.has(path)) throw new ObjectPathInUseError(`A subtree is already exported for ${path}`);
-    const st: Subtree = { path, handler, unenumerated: options.dispatchToUnenumeratedNodes === true };
+    const st: Subtree = {
+      path,
+      handler,
+      unenumerated: options.dispatchToUnenumeratedNodes === true,
+      rootIsManaged: options.rootIsManaged !== false,
+    };
     this.subtrees.set(path, st);
     this.addAnchor(path);
     let registered = true;

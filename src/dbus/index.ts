@@ -61,6 +61,7 @@ export {
   type SubtreeHandler,
   type SubtreeOptions,
 } from './export.js';
+export { changedProperties, managedProperties } from './properties.js';
 export type {
   Annotations,
   ArgDeclaration,

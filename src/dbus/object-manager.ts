@@ -53,43 +53,60 @@ export class ObjectManagers {
     this.paths.delete(path);
   }
 
-  /** The out values of GetManagedObjects at `root`: every object below it, regular and subtree nodes, with their properties. */
+  /**
+   * The out values of GetManagedObjects at `root`: every object below it, regular and subtree
+   * nodes, with their properties. Subtrees are enumerated, and every node's properties read, all
+   * at once (each may be a round trip to a backend); the answer keeps registration order.
+   */
   async managedObjects(root: string, msg: Message): Promise<unknown[]> {
+    const read = (path: string, t: Target) =>
+      readAllLenient(t, { path, interfaceName: t.iface.decl.name, propertyName: '', sender: msg.sender, message: msg });
+    const nodes: Array<Promise<Array<[string, Target[]]>>> = [];
+    for (const [path, obj] of this.registry.objects) {
+      if (isBelow(path, root)) nodes.push(Promise.resolve([[path, [...obj.entries.values()]]]));
+    }
+    for (const st of this.registry.subtrees.values()) {
+      if (st.path !== root && !isBelow(st.path, root)) continue;
+      nodes.push(this.subtreeNodes(st, root, msg));
+    }
+    const found = (await Promise.all(nodes)).flat();
+    const values = await Promise.all(found.map(([path, targets]) => Promise.all(targets.map((t) => read(path, t)))));
     const result = new Map<string, Map<string, Map<string, Variant>>>();
-    const add = async (path: string, targets: Target[]): Promise<void> => {
+    found.forEach(([path, targets], i) => {
       let ifaces = result.get(path);
       if (!ifaces) {
         ifaces = new Map();
         result.set(path, ifaces);
       }
-      for (const t of targets) {
-        if (ifaces.has(t.iface.decl.name)) continue;
-        const ctx = { path, interfaceName: t.iface.decl.name, propertyName: '', sender: msg.sender, message: msg };
-        ifaces.set(t.iface.decl.name, await readAllLenient(t, ctx));
+      for (const [j, t] of targets.entries()) {
+        if (!ifaces.has(t.iface.decl.name)) ifaces.set(t.iface.decl.name, values[i]?.[j] as Map<string, Variant>);
       }
-    };
-    for (const [path, obj] of this.registry.objects) {
-      if (isBelow(path, root)) await add(path, [...obj.entries.values()]);
-    }
-    for (const st of this.registry.subtrees.values()) {
-      if (st.path !== root && !isBelow(st.path, root)) continue;
-      const ctx: SubtreeContext = { path: st.path, sender: msg.sender, message: msg };
-      const nodes: Array<string | null> = [...(await st.handler.enumerate(ctx))];
-      if (st.path !== root) nodes.unshift(null);
-      for (const child of nodes) {
-        const path = child === null ? st.path : joinPath(st.path, child);
-        const decls = await st.handler.introspect(child, ctx);
-        if (!decls) continue;
-        const targets: Target[] = [];
-        for (const d of decls) {
-          if (this.registry.objects.get(path)?.entries.has(d.name)) continue;
-          const impl = await st.handler.dispatch(child, d.name, ctx);
-          if (impl) targets.push({ iface: compileDeclared(d), impl });
-        }
-        if (targets.length > 0) await add(path, targets);
-      }
-    }
+    });
     return [result];
+  }
+
+  /** The nodes of subtree `st` below the manager at `root`, each with the interfaces regular objects do not shadow. */
+  private async subtreeNodes(st: Subtree, root: string, msg: Message): Promise<Array<[string, Target[]]>> {
+    const ctx: SubtreeContext = { path: st.path, sender: msg.sender, message: msg };
+    const nodes: Array<string | null> = [...(await st.handler.enumerate(ctx))];
+    if (st.path !== root && st.rootIsManaged) nodes.unshift(null);
+    const out = await Promise.all(
+      nodes.map(async (child): Promise<[string, Target[]]> => {
+        const path = child === null ? st.path : joinPath(st.path, child);
+        const decls = (await st.handler.introspect(child, ctx)) ?? [];
+        const shadowed = this.registry.objects.get(path)?.entries;
+        const targets = await Promise.all(
+          decls
+            .filter((d) => !shadowed?.has(d.name))
+            .map(async (d): Promise<Target | undefined> => {
+              const impl = await st.handler.dispatch(child, d.name, ctx);
+              return impl ? { iface: compileDeclared(d), impl } : undefined;
+            }),
+        );
+        return [path, targets.filter((t): t is Target => t !== undefined)];
+      }),
+    );
+    return out.filter(([, targets]) => targets.length > 0);
   }
 
   private managersAbove(path: string): string[] {

@@ -8,6 +8,7 @@ import {
   type CompiledProperty,
   compileInterface,
   type NodeView,
+  type ObjectImplementation,
   type PropertyContext,
   type Target,
   unknownError,
@@ -143,10 +144,19 @@ function readAll(t: Target, ctx: PropertyContext): MaybePromise<Map<string, Vari
   return pending.length === 0 ? out : Promise.all(pending).then(() => out);
 }
 
-/** Like readAll but skips properties that fail (for ObjectManager data, where one bad getter must not hide the object). */
+/**
+ * Like readAll but skips properties that fail (for ObjectManager data, where one bad getter must not
+ * hide the object), and every value is of its declared type: a GetAll answer wrapped twice for
+ * compatibility is unwrapped, as ObjectManager data has no such history to keep.
+ */
 export async function readAllLenient(t: Target, ctx: PropertyContext): Promise<Map<string, Variant>> {
   try {
-    return await readAll(t, ctx);
+    const values = await readAll(t, ctx);
+    for (const [name, v] of values) {
+      const p = t.iface.properties.get(name)?.decl;
+      if (p && isWrappedTwice(p, v)) values.set(name, v.value as Variant);
+    }
+    return values;
   } catch {
     const out = new Map<string, Variant>();
     for (const p of t.iface.properties.values()) {
@@ -159,6 +169,16 @@ export async function readAllLenient(t: Target, ctx: PropertyContext): Promise<M
     }
     return out;
   }
+}
+
+/**
+ * The properties of interface `iface` as `impl` at `path` answers them, as ObjectManager data (every
+ * readable property that can be read, in its declared type): for an exporter's user announcing an
+ * object itself, e.g. in an InterfacesAdded it emits once for several connections.
+ */
+export function managedProperties(iface: InterfaceDeclaration, impl: ObjectImplementation, path: string): Promise<Map<string, Variant>> {
+  const ctx: PropertyContext = { path, interfaceName: iface.name, propertyName: '', sender: undefined, message: undefined };
+  return readAllLenient({ iface: compileInterface(iface), impl }, ctx);
 }
 
 /**

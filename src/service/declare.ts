@@ -393,3 +393,24 @@ function buildInterface<O>(name: string, spec: InterfaceSpec<O>): DefinedInterfa
     },
   };
 }
+
+/** The values of the EmitsChangedSignal annotation. */
+export type EmitsChanged = 'true' | 'false' | 'const' | 'invalidates';
+
+/**
+ * `defined` with the EmitsChangedSignal annotation of the properties named in `overrides` replaced
+ * (the declaration is copied; handlers, spec and signals are shared). Change notification sets
+ * them in one table (emits-changed.ts) instead of in every interface's file; throws on a name
+ * that is not a property.
+ */
+export function withEmitsChanged<O>(defined: DefinedInterface<O>, overrides: Readonly<Record<string, EmitsChanged>>): DefinedInterface<O> {
+  const names = new Set(defined.declaration.properties.map((p) => p.name));
+  for (const name of Object.keys(overrides)) {
+    if (!names.has(name)) throw new Error(`${defined.name} has no property ${name}`);
+  }
+  const properties = defined.declaration.properties.map((p) => {
+    const value = overrides[p.name];
+    return value === undefined ? p : { ...p, annotations: { ...p.annotations, [EmitsChangedAnnotation]: value } };
+  });
+  return { ...defined, declaration: { ...defined.declaration, properties } };
+}

@@ -1,11 +1,13 @@
 // The eleven interfaces of org.libvirt: Connect, and one per object kind (object-kinds.ts names
-// each kind's interface; its declaration is in its own file).
+// each kind's interface; its declaration is in its own file), with the EmitsChangedSignal
+// annotations of change notification (emits-changed.ts) applied.
 
 import { ConnectInterface } from './connect.js';
-import type { DefinedInterface } from './declare.js';
+import { type DefinedInterface, withEmitsChanged } from './declare.js';
 import { DomainInterface } from './domain.js';
 import { DomainCheckpointInterface } from './domain-checkpoint.js';
 import { DomainSnapshotInterface } from './domain-snapshot.js';
+import { EMITS_CHANGED_OVERRIDES } from './emits-changed.js';
 import { InterfaceInterface } from './interface.js';
 import { NetworkInterface } from './network.js';
 import { NodeDeviceInterface } from './node-device.js';
@@ -26,7 +28,7 @@ const kindInterfaces: readonly DefinedInterface<ServiceObject>[] = [
   SecretInterface,
   StoragePoolInterface,
   StorageVolInterface,
-];
+].map((i) => withEmitsChanged(i, EMITS_CHANGED_OVERRIDES[i.name] ?? {}));
 
 /** All eleven interfaces of org.libvirt, by name. */
 export const interfaces: ReadonlyMap<string, DefinedInterface<never>> = new Map<string, DefinedInterface<never>>(

@@ -1,10 +1,12 @@
 // The org.libvirt service: a set of Connect objects (one per hypervisor URI) exported on any
 // number of D-Bus connections — the bus it owns org.libvirt on, and peers of a DBusServer.
-// Each Connect object is one registered object plus one dynamic subtree per object kind.
+// Each Connect object is one registered object plus one dynamic subtree per object kind, and an
+// object manager over them.
 
 import type { DBusConnection, Registration } from '../dbus/index.js';
 import { RequestNameFlags, RequestNameReply } from '../dbus/index.js';
 import { CallerConnections, type CallerConnectionsOptions } from './caller-identity.js';
+import { ChangeNotifier } from './changes.js';
 import { ConnectInterface } from './connect.js';
 import { ConnectObject, type OpenHook, type SignalSink } from './connect-object.js';
 import { registerDomainEvents } from './domain-events.js';
@@ -92,18 +94,18 @@ export class LibvirtDBusService {
     const emit: SignalSink = (path, iface, member, signature, body) => this.emitSignal(path, iface, member, signature, body);
     for (const spec of options.connects) {
       if (!/^[A-Za-z0-9_]+$/.test(spec.name)) throw new Error(`invalid Connect object name '${spec.name}'`);
-      this.connects.set(
-        spec.name,
-        new ConnectObject({
-          name: spec.name,
-          uri: spec.uri,
-          emit,
-          events: connectEventBindings,
-          hooks: [domainEventsHook],
-          reconnectDelays: options.reconnectDelays,
-          callers: this.callers,
-        }),
-      );
+      // Change notification sees the Connect object's signals on their way out (changes.ts).
+      const changes: ChangeNotifier = new ChangeNotifier((): ConnectObject => connect, emit);
+      const connect: ConnectObject = new ConnectObject({
+        name: spec.name,
+        uri: spec.uri,
+        emit: changes.sink,
+        events: connectEventBindings,
+        hooks: [domainEventsHook, changes.hook],
+        reconnectDelays: options.reconnectDelays,
+        callers: this.callers,
+      });
+      this.connects.set(spec.name, connect);
     }
   }
 
@@ -135,10 +137,13 @@ export class LibvirtDBusService {
                   ? iface.implementationFor({ connect, path: child === null ? root : `${root}/${child}` })
                   : undefined,
             },
-            { dispatchToUnenumeratedNodes: true },
+            // The root answers like an object only for the reference's sake: the manager leaves it out.
+            { dispatchToUnenumeratedNodes: true, rootIsManaged: false },
           ),
         );
       }
+      // org.freedesktop.DBus.ObjectManager on the Connect object: every object below it (changes.ts announces them).
+      regs.push(conn.objects.addObjectManager(connect.path));
     }
     this.exported.set(conn, regs);
     conn.once('closed', () => this.unexport(conn));

@@ -3,6 +3,7 @@
 // collection of every signal org.libvirt emits on a bus.
 import assert from 'node:assert/strict';
 import { DBusError, type Message, Variant } from '../../src/dbus/index.js';
+import { isChangeSignal } from './additions.js';
 import type { Client } from './fixture.js';
 
 /** What a call answered: its out arguments, or an error name and message. */
@@ -117,9 +118,11 @@ export class SignalLog {
     });
   }
 
-  /** Signals seen so far. */
+  /** Signals seen so far, but for those change notification adds (additions.ts). */
   get tuples(): SignalTuple[] {
-    return this.collector.signals.map((m) => [m.path ?? '', m.interface ?? '', m.member ?? '', m.body]);
+    return this.collector.signals
+      .filter((m) => !isChangeSignal(m.interface ?? '', m.member ?? ''))
+      .map((m) => [m.path ?? '', m.interface ?? '', m.member ?? '', m.body]);
   }
 
   /** How many arrived. */

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { type InterfaceDeclaration, parseIntrospectionXml } from '../../src/dbus/index.js';
 import { interfaces } from '../../src/service/index.js';
 import { writeInterfaceFiles } from '../../tools/gen-interfaces.js';
-import { ADDITIONS, isAddition, NEW_INTERFACES } from './additions.js';
+import { ADDITIONS, ANNOTATION_CHANGES, isAddition, NEW_INTERFACES } from './additions.js';
 
 const REFERENCE_DIR = '/usr/share/dbus-1/interfaces';
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -109,16 +109,44 @@ test('emptyIsNull arguments are those of the API table', () => {
   }
 });
 
-test('property access and EmitsChangedSignal annotations match the reference', () => {
+test('EmitsChangedSignal annotations match the reference except the listed changes of change notification', () => {
   const key = 'org.freedesktop.DBus.Property.EmitsChangedSignal';
   for (const [name, defined] of referenceInterfaces) {
     const ref = reference(name);
     assert.equal(defined.declaration.annotations?.[key], ref.annotations?.[key], `${name} interface annotation`);
     for (const p of ref.properties) {
       const ours = defined.declaration.properties.find((q) => q.name === p.name);
-      assert.equal(ours?.annotations?.[key], p.annotations?.[key], `${name}.${p.name}`);
+      const expected = ANNOTATION_CHANGES[name]?.[p.name] ?? p.annotations?.[key];
+      assert.equal(ours?.annotations?.[key], expected, `${name}.${p.name}`);
+    }
+    // Each listed change is one (an addition's annotation counts as listed too).
+    for (const [prop, value] of Object.entries(ANNOTATION_CHANGES[name] ?? {})) {
+      const ours = defined.declaration.properties.find((q) => q.name === prop);
+      assert.equal(ours?.annotations?.[key], value, `${name}.${prop} is annotated ${value}`);
+      const refProp = ref.properties.find((q) => q.name === prop);
+      if (refProp) assert.notEqual(refProp.annotations?.[key], value, `${name}.${prop} differs from the reference`);
     }
   }
+});
+
+test('every EmitsChangedSignal annotation tells the truth: true only where PropertiesChanged is emitted', () => {
+  const key = 'org.freedesktop.DBus.Property.EmitsChangedSignal';
+  const emitted = Object.entries(ANNOTATION_CHANGES).flatMap(([i, props]) =>
+    Object.entries(props)
+      .filter(([, v]) => v === 'true')
+      .map(([p]) => `${i}.${p}`),
+  );
+  const claimed: string[] = [];
+  for (const [name, defined] of interfaces) {
+    const d = defined.declaration;
+    for (const p of d.properties) {
+      // The property's own annotation, else its interface's, else the specification's default 'true'.
+      const value = p.annotations?.[key] ?? d.annotations?.[key] ?? 'true';
+      assert.ok(['true', 'false', 'const', 'invalidates'].includes(value), `${name}.${p.name}: ${value}`);
+      if (value === 'true' || value === 'invalidates') claimed.push(`${name}.${p.name}`);
+    }
+  }
+  assert.deepEqual(claimed.sort(), emitted.sort());
 });
 
 test('data/*.xml is exactly what tools/gen-interfaces.ts generates', () => {

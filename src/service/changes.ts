@@ -1,0 +1,331 @@
+// Change notification for one Connect object: PropertiesChanged with the new values, and the
+// ObjectManager's InterfacesAdded / InterfacesRemoved, driven by libvirt's lifecycle events.
+//
+// It sits between the Connect object and the bus as its signal sink, so it sees every signal the
+// existing bindings make of an event (Connect.DomainEvent, NetworkEvent, StoragePoolEvent,
+// NodeDeviceEvent, SecretEvent and StoragePool.Refresh) without a second registration with the
+// daemon. After such a signal it looks the object up again and reads what changed. All signals of
+// the Connect object are emitted in event order, so a PropertiesChanged comes right after the
+// signal of its event and before that of any later one, while the reads of successive events run
+// in parallel; each read starts after its event, so the last emission about an object carries its
+// state after its last event. Nothing is added to method calls.
+//
+// Which objects exist: a per-connection set of known paths, filled by listing every kind that has
+// lifecycle events when the libvirt connection opens (again after a reconnect, announcing what
+// changed meanwhile: objects added and removed, and the others' notified properties read again)
+// and kept by the events. Storage volumes have no events: a pool's volumes are
+// listed again on its lifecycle and refresh events (`virsh pool-refresh`), so a volume created or
+// deleted behind the service's back is announced at the next such event. Snapshots, checkpoints,
+// host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
+// them, but no signal announces their coming or going.
+
+import { changedProperties, managedProperties, type Variant } from '../dbus/index.js';
+import {
+  type LibvirtConnection,
+  LibvirtConnectionClosedError,
+  LibvirtError,
+  LibvirtProtocolError,
+  type RemoteNonnullStoragePool,
+} from '../libvirt/index.js';
+import type { OpenHook, SignalSink } from './connect-object.js';
+import type { DefinedInterface } from './declare.js';
+import { NOTIFIED_PROPERTIES } from './emits-changed.js';
+import { interfaceOf } from './interfaces.js';
+import { type ConnectHandle, Kinds, type ObjectKind, type ServiceObject } from './object-kinds.js';
+import { lastElement } from './paths.js';
+
+const OBJECT_MANAGER = 'org.freedesktop.DBus.ObjectManager';
+const PROPERTIES = 'org.freedesktop.DBus.Properties';
+const CONNECT = 'org.libvirt.Connect';
+
+/** A kind whose objects have lifecycle events. */
+type EventKind = ObjectKind<unknown, unknown>;
+
+/** The Connect signal of each lifecycle event and the kind of object its first argument names. */
+const LIFECYCLE_SIGNALS: ReadonlyMap<string, EventKind> = new Map<string, EventKind>([
+  ['DomainEvent', Kinds.domain as EventKind],
+  ['NetworkEvent', Kinds.network as EventKind],
+  ['NodeDeviceEvent', Kinds.nodeDevice as EventKind],
+  ['SecretEvent', Kinds.secret as EventKind],
+  ['StoragePoolEvent', Kinds.storagePool as EventKind],
+]);
+
+/** libvirt's error codes for "no such object": the object is gone (any other failure decides nothing). */
+const NOT_FOUND = new Set([
+  'VIR_ERR_NO_DOMAIN',
+  'VIR_ERR_NO_NETWORK',
+  'VIR_ERR_NO_NODE_DEVICE',
+  'VIR_ERR_NO_SECRET',
+  'VIR_ERR_NO_STORAGE_POOL',
+  'VIR_ERR_NO_STORAGE_VOL',
+]);
+
+/** How long one step may hold the signals behind it (a daemon that stopped answering must not stall them). */
+const STEP_TIMEOUT_MS = 15_000;
+
+/** What a step emits once every step before it has emitted (may still read, in the rare case it must). */
+type Emission = () => void | Promise<void>;
+
+/**
+ * Signals in order, reads in parallel: each step's reading starts at once, and its emission runs
+ * after every earlier step's — at once when nothing is pending (the existing signals then pass
+ * straight through). A burst of events thus costs about one round of reads, not one per event.
+ */
+class OrderedSteps {
+  private pending = 0;
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Emits `emission` now if nothing is pending, else after the steps before it. */
+  now(emission: () => void): void {
+    if (this.pending === 0) {
+      try {
+        emission();
+      } catch {
+        // a signal that cannot be sent is dropped, never fatal
+      }
+      return;
+    }
+    this.after(Promise.resolve(emission));
+  }
+
+  /** Starts `read` at once and runs the emission it gives after the steps before it; a failure (or none) emits nothing. */
+  after(read: Promise<Emission | undefined>): void {
+    this.pending++;
+    read.catch(() => undefined); // settled here; its failure is handled in the chain
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), STEP_TIMEOUT_MS);
+      timer.unref();
+    });
+    const step = async (): Promise<void> => {
+      const emission = await Promise.race([read, limit]);
+      clearTimeout(timer);
+      await Promise.race([emission?.(), limit]);
+    };
+    this.tail = this.tail
+      .then(step)
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        this.pending--;
+      });
+  }
+}
+
+/** Whether `err` says the object does not exist (rather than that libvirt could not be asked). */
+function isNotFound(err: unknown): boolean {
+  return err instanceof LibvirtError && NOT_FOUND.has(err.codeName);
+}
+
+/** Whether `err` says libvirt could not be asked at all (rather than answering with an error of its own). */
+function isConnectionProblem(err: unknown): boolean {
+  return !(err instanceof LibvirtError) || err instanceof LibvirtConnectionClosedError || err instanceof LibvirtProtocolError;
+}
+
+/** Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject. */
+export class ChangeNotifier {
+  /** Known object paths of each kind with lifecycle events, by kind segment; undefined before the first listing. */
+  private known: Map<string, Set<string>> | undefined;
+  /** Known volume paths of each storage pool, by pool path. */
+  private volumes = new Map<string, Set<string>>();
+  private readonly steps = new OrderedSteps();
+
+  /** The Connect object's signals pass through here on their way to `emit`. */
+  readonly sink: SignalSink;
+  /** Lists what exists on every (re)opened libvirt connection. */
+  readonly hook: OpenHook;
+
+  /** `connect` gives the Connect object (made after its notifier, which it needs as its sink). */
+  constructor(
+    private readonly connect: () => ConnectHandle,
+    private readonly emit: SignalSink,
+  ) {
+    this.sink = (path, iface, member, signature, body) => {
+      this.steps.now(() => emit(path, iface, member, signature, body));
+      const kind = iface === CONNECT ? LIFECYCLE_SIGNALS.get(member) : undefined;
+      if (kind) this.steps.after(this.reconcile(kind, body[0] as string));
+      else if (iface === Kinds.storagePool.interface && member === 'Refresh') {
+        this.steps.after(this.reconcile(Kinds.storagePool as EventKind, path));
+      }
+    };
+    this.hook = async (conn) => {
+      this.steps.after(this.seed(conn));
+    };
+  }
+
+  private get path(): string {
+    return this.connect().path;
+  }
+
+  private object(path: string): ServiceObject {
+    return { connect: this.connect(), path };
+  }
+
+  /**
+   * Lists every object with events; after a reconnect, announces what changed while the connection
+   * was down: objects added and removed, and the notified properties of the others (read again).
+   */
+  private async seed(conn: LibvirtConnection): Promise<Emission> {
+    const lists = await Promise.all(
+      [...LIFECYCLE_SIGNALS.values()].map(async (kind) => {
+        try {
+          return [kind, new Set(kind.pathsOf(this.path, await kind.list(conn, 0)))] as const;
+        } catch (err) {
+          // A driver without this kind (e.g. the test driver's secrets) has none; a lost connection
+          // decides nothing (the listing is done again when it is back).
+          if (isConnectionProblem(err)) throw err;
+          return [kind, new Set<string>()] as const;
+        }
+      }),
+    );
+    const pools = await this.poolRefs(conn);
+    const volumes = await Promise.all(
+      pools.map(async (pool) => [Kinds.storagePool.pathOf(this.path, pool), await this.volumesOf(conn, pool)] as const),
+    );
+    return async () => {
+      if (this.known === undefined) {
+        this.known = new Map(lists.map(([kind, paths]) => [kind.segment, paths]));
+        this.volumes = new Map(volumes);
+        return;
+      }
+      for (const [kind, paths] of lists) {
+        const known = this.knownOf(kind);
+        // What was there before and still is may have changed while the connection was down.
+        const kept = [...paths].filter((p) => known.has(p));
+        await this.update(kind, known, paths);
+        const bodies = await Promise.all(kept.map((p) => this.readNotified(p, interfaceOf(kind))));
+        for (const [i, p] of kept.entries()) this.propertiesChanged(p, bodies[i]);
+      }
+      const poolPaths = new Set(volumes.map(([p]) => p));
+      for (const [poolPath, vols] of volumes) await this.updateVolumes(poolPath, vols);
+      for (const poolPath of [...this.volumes.keys()]) if (!poolPaths.has(poolPath)) await this.updateVolumes(poolPath, new Set());
+    };
+  }
+
+  private async poolRefs(conn: LibvirtConnection): Promise<RemoteNonnullStoragePool[]> {
+    try {
+      return (await conn.connectListAllStoragePools({ need_results: 1, flags: 0 })).pools;
+    } catch (err) {
+      if (isConnectionProblem(err)) throw err;
+      return [];
+    }
+  }
+
+  /** Paths of a pool's volumes (none while it is inactive, as libvirt lists none then). */
+  private async volumesOf(conn: LibvirtConnection, pool: RemoteNonnullStoragePool): Promise<Set<string>> {
+    try {
+      const { vols } = await conn.storagePoolListAllVolumes({ pool, need_results: 1, flags: 0 });
+      return new Set(Kinds.storageVol.pathsOf(this.path, vols));
+    } catch (err) {
+      if (isConnectionProblem(err)) throw err;
+      return new Set();
+    }
+  }
+
+  private knownOf(kind: EventKind): Set<string> {
+    let set = this.known?.get(kind.segment);
+    if (!set) {
+      set = new Set();
+      this.known?.set(kind.segment, set);
+    }
+    return set;
+  }
+
+  /** Announces the difference between `known` and `now` (and makes `known` equal to it). */
+  private async update(kind: EventKind, known: Set<string>, now: ReadonlySet<string>): Promise<void> {
+    const iface = interfaceOf(kind);
+    const added = [...now].filter((p) => !known.has(p));
+    const values = await Promise.all(added.map((p) => this.readAll(iface, p)));
+    added.forEach((p, i) => {
+      known.add(p);
+      this.interfacesAdded(p, iface, values[i] as Map<string, Variant>);
+    });
+    for (const p of [...known]) {
+      if (now.has(p)) continue;
+      known.delete(p);
+      this.interfacesRemoved(p, iface);
+    }
+  }
+
+  private async updateVolumes(poolPath: string, now: Set<string>): Promise<void> {
+    let known = this.volumes.get(poolPath);
+    if (!known) {
+      known = new Set();
+      this.volumes.set(poolPath, known);
+    }
+    await this.update(Kinds.storageVol as EventKind, known, now);
+    if (known.size === 0) this.volumes.delete(poolPath);
+  }
+
+  /**
+   * After an event about the object at `path`: reads at once whether it exists and its properties
+   * (all of them if it is not known now, else the notified ones), and gives what to emit in turn —
+   * InterfacesAdded when it is new, InterfacesRemoved when it is gone, else PropertiesChanged with
+   * the new values of its notified properties (and, for a pool, its volumes listed again).
+   */
+  private async reconcile(kind: EventKind, path: string): Promise<Emission | undefined> {
+    const conn = await this.connect().connection();
+    let ref: unknown;
+    try {
+      ref = await kind.lookup(conn, kind.key.decode(lastElement(path)));
+    } catch (err) {
+      if (!isNotFound(err)) return undefined;
+    }
+    const iface = interfaceOf(kind);
+    const wasKnown = this.known?.get(kind.segment)?.has(path) === true;
+    const [all, notified, vols] = await Promise.all([
+      ref !== undefined && !wasKnown ? this.readAll(iface, path) : undefined,
+      ref !== undefined && wasKnown ? this.readNotified(path, iface) : undefined,
+      kind === (Kinds.storagePool as EventKind) && ref !== undefined ? this.volumesOf(conn, ref as RemoteNonnullStoragePool) : undefined,
+    ]);
+    return async () => {
+      if (this.known === undefined) return; // not listed yet: the listing's own emission comes first
+      const known = this.knownOf(kind);
+      if (ref === undefined) {
+        if (known.delete(path)) this.interfacesRemoved(path, iface);
+      } else if (!known.has(path)) {
+        known.add(path);
+        // Read for the state known when the event came; that changed meanwhile (rarely): read now.
+        this.interfacesAdded(path, iface, all ?? (await this.readAll(iface, path)));
+      } else if (notified) {
+        this.propertiesChanged(path, notified);
+      } else if (all) {
+        const names = NOTIFIED_PROPERTIES[iface.name] ?? [];
+        const picked = new Map([...all].filter(([name]) => names.includes(name)));
+        if (picked.size > 0) this.propertiesChanged(path, [iface.name, picked, []]);
+      }
+      if (kind === (Kinds.storagePool as EventKind)) await this.updateVolumes(path, vols ?? new Set());
+    };
+  }
+
+  /** Every property of `iface` at `path` that can be read, in its declared type. */
+  private readAll(iface: DefinedInterface<ServiceObject>, path: string): Promise<Map<string, Variant>> {
+    return managedProperties(iface.declaration, iface.implementationFor(this.object(path)), path);
+  }
+
+  /** The arguments of a PropertiesChanged with the notified properties of `path` that can be read (undefined: none). */
+  private async readNotified(path: string, iface: DefinedInterface<ServiceObject>): Promise<unknown[] | undefined> {
+    const names = NOTIFIED_PROPERTIES[iface.name] ?? [];
+    if (names.length === 0) return undefined;
+    const impl = iface.implementationFor(this.object(path));
+    const read = await Promise.allSettled(names.map((n) => impl.properties[n]?.get?.()));
+    const changed = new Map<string, unknown>();
+    names.forEach((n, i) => {
+      const r = read[i];
+      if (r?.status === 'fulfilled') changed.set(n, r.value);
+    });
+    return changed.size > 0 ? changedProperties(iface.declaration, changed, []) : undefined;
+  }
+
+  private propertiesChanged(path: string, args: unknown[] | undefined): void {
+    if (args) this.emit(path, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', args);
+  }
+
+  private interfacesAdded(path: string, iface: DefinedInterface<ServiceObject>, values: Map<string, Variant>): void {
+    this.emit(this.path, OBJECT_MANAGER, 'InterfacesAdded', 'oa{sa{sv}}', [path, new Map([[iface.name, values]])]);
+  }
+
+  private interfacesRemoved(path: string, iface: DefinedInterface<ServiceObject>): void {
+    this.emit(this.path, OBJECT_MANAGER, 'InterfacesRemoved', 'oas', [path, [iface.name]]);
+  }
+}

@@ -1,0 +1,56 @@
+// Change notification across a libvirtd restart: the test driver starts again from its built-in
+// state, so a domain and a network defined before are gone and the built-in network, stopped
+// before, is active again; after the service reconnects (by itself) the ObjectManager announces
+// what changed while the daemon was away, and a view kept only from signals equals a fresh
+// GetManagedObjects.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { View } from './changes-view.js';
+import { type Fixture, IFACE, startFixture } from './fixture.js';
+
+const T = '/org/libvirt/Test';
+let fx: Fixture;
+
+before(async () => {
+  fx = await startFixture();
+});
+
+after(async () => {
+  await fx?.stop();
+});
+
+test('after libvirtd restarts, what changed meanwhile is announced: InterfacesRemoved, PropertiesChanged', async () => {
+  const lv = fx.libvirtd;
+  const view = new View(fx.client, T);
+  await view.start();
+  try {
+    const uuid = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c06';
+    const path = `${T}/domain/_${uuid.replaceAll('-', '_')}`;
+    const xml = join(lv.dir, 'changes-restart.xml');
+    writeFileSync(
+      xml,
+      `<domain type='test'><name>changes-restart</name><uuid>${uuid}</uuid><memory>65536</memory><os><type>hvm</type></os></domain>`,
+    );
+    let from = view.log.length;
+    await lv.virsh(lv.testUri, 'define', xml);
+    await view.waitSignal('InterfacesAdded', path, from);
+    const [net] = (await fx.client.call(T, IFACE.Connect, 'NetworkLookupByName', 's', ['default'])) as [string];
+    let at = view.changes.length;
+    await lv.virsh(lv.testUri, 'net-destroy', 'default');
+    await view.waitChange(net, at, (c) => c.get('Active')?.value === false);
+    await view.assertCurrent('define and net-destroy');
+
+    from = view.log.length;
+    at = view.changes.length;
+    await lv.restart();
+    // The service reconnects in the background and lists again; no call of ours is needed.
+    await view.waitSignal('InterfacesRemoved', path, from);
+    await view.waitChange(net, at, (c) => c.get('Active')?.value === true);
+    assert.equal(view.objects.has(path), false);
+    await view.assertCurrent('the restart');
+  } finally {
+    view.stop();
+  }
+});
