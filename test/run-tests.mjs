@@ -9,7 +9,7 @@
 // - before and after, it records the host's own qemu:///system objects (domains, networks, pools,
 //   secrets, network filters), /dev/kvm's mode and owner, and the home's entries and keyring files;
 //   any difference fails the run (and /dev/kvm is put back as it was).
-import { readdirSync, statSync, existsSync, mkdtempSync, rmSync, chmodSync, chownSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, mkdtempSync, rmSync, chmodSync, chownSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -72,9 +72,33 @@ function hostState() {
   return state;
 }
 
+// Daemons the tests start (in sandboxes they must stop): any of these begun during the run and
+// still running after it was left behind.
+const DAEMONS = /^(qemu-system-\S+|libvirtd|virtlogd|virtqemud|dbus-daemon|polkitd|nbdkit|cockpit-ws|cockpit-bridge)$/;
+const ticks = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+/** Live daemon processes started at or after `since` (clock ticks since boot): pid and name. */
+function daemonsSince(since) {
+  const found = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || Number(fields[19]) < since) continue;
+      const exe = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0].split('/').pop();
+      if (DAEMONS.test(exe) || DAEMONS.test(name)) found.push({ pid: Number(entry), name: exe || name });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
 const asRoot = process.getuid?.() === 0;
 const namespaces = asRoot && spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { stdio: 'ignore' }).status === 0;
 const before = hostState();
+const started = ticks();
 const testHome = mkdtempSync(join(tmpdir(), 'test-home-'));
 chmodSync(testHome, 0o700);
 const env = { ...process.env, HOME: namespaces ? home : testHome };
@@ -117,5 +141,14 @@ if (changed.includes('/dev/kvm') && typeof kvm === 'object') {
   chmodSync('/dev/kvm', kvm.mode);
   console.error('/dev/kvm: mode and owner put back');
 }
-if (changed.length === 0) console.log(`host unchanged: ${Object.keys(before).join(', ')}`);
-process.exit(changed.length ? 1 : (r.status ?? 1));
+// Left running: reported, then ended so that the machine is as found.
+const leftBehind = daemonsSince(started);
+for (const d of leftBehind) {
+  console.error(`the test run left a process running: ${d.name} (pid ${d.pid}); killing it`);
+  try {
+    process.kill(d.pid, 'SIGKILL');
+  } catch {}
+}
+if (changed.length === 0 && leftBehind.length === 0)
+  console.log(`host unchanged: ${Object.keys(before).join(', ')}; no process left running`);
+process.exit(changed.length || leftBehind.length ? 1 : (r.status ?? 1));

@@ -197,6 +197,26 @@ function polkitMounts(dir: string, polkit: PolkitOptions): string[] {
   ];
 }
 
+/** SIGKILLs the QEMU processes named by the `*.pid` files in `dir` (checking each pid is still a QEMU). */
+function killQemuByPidFiles(dir: string): void {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.pid'));
+  } catch {
+    return; // no QEMU ever ran
+  }
+  for (const f of files) {
+    const pid = Number(readFileSync(join(dir, f), 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('qemu-system')) continue;
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /** The mount namespace identity of a process, or undefined if it is gone. */
 function mountNamespace(pid: number): string | undefined {
   try {
@@ -444,7 +464,11 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
         // libvirtd is not answering: the namespace sweep below still ends QEMU
       }
       for (const name of ['cockpit', 'service', 'monitor', 'libvirtd', 'virtlogd', 'polkitd', 'dbus']) await killGroup(name);
-      // Anything still in our namespace is ours (QEMU, helpers); the holder goes last.
+      // QEMU runs in a mount namespace of its own (libvirt's qemu.conf `namespaces`), so the sweep
+      // below misses it when libvirtd could not destroy it (a test stopped libvirtd): its pid files
+      // in our /run/libvirt/qemu name it.
+      killQemuByPidFiles(join(libvirtState('/run/libvirt'), 'qemu'));
+      // Anything still in our namespace is ours (helpers); the holder goes last.
       if (ns) {
         for (const entry of readdirSync('/proc')) {
           const pid = Number(entry);
