@@ -11,7 +11,7 @@
 //   any difference fails the run (and /dev/kvm is put back as it was).
 import { readFileSync, readdirSync, statSync, existsSync, mkdtempSync, rmSync, chmodSync, chownSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -72,22 +72,31 @@ function hostState() {
   return state;
 }
 
-// Daemons the tests start (in sandboxes they must stop): any of these begun during the run and
-// still running after it was left behind.
+// Daemons the tests start (in sandboxes they must stop): any of these that belongs to this run and is
+// still running after it was left behind. The run has a temporary folder of its own (TMPDIR, where
+// every sandbox lives), so its daemons name that folder in their command line, environment or, for
+// QEMU (which libvirt starts with a clean environment in a mount namespace of its own), mounts —
+// and suites running beside this one on the same machine are never mistaken for it.
 const DAEMONS = /^(qemu-system-\S+|libvirtd|virtlogd|virtqemud|dbus-daemon|polkitd|nbdkit|cockpit-ws|cockpit-bridge)$/;
-const ticks = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
-/** Live daemon processes started at or after `since` (clock ticks since boot): pid and name. */
-function daemonsSince(since) {
+/** Live daemon processes that mention `marker`: pid and name. */
+function daemonsOf(marker) {
   const found = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z' || Number(fields[19]) < since) continue;
-      const exe = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0].split('/').pop();
-      if (DAEMONS.test(exe) || DAEMONS.test(name)) found.push({ pid: Number(entry), name: exe || name });
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const exe = cmdline.split('\0')[0].split('/').pop();
+      if (!DAEMONS.test(exe)) continue;
+      const mentions = [`/proc/${entry}/cmdline`, `/proc/${entry}/environ`, `/proc/${entry}/mountinfo`].some((f) => {
+        try {
+          return readFileSync(f, 'utf8').includes(marker);
+        } catch {
+          return false;
+        }
+      });
+      if (mentions) found.push({ pid: Number(entry), name: exe });
     } catch {
       // exited meanwhile
     }
@@ -98,10 +107,11 @@ function daemonsSince(since) {
 const asRoot = process.getuid?.() === 0;
 const namespaces = asRoot && spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { stdio: 'ignore' }).status === 0;
 const before = hostState();
-const started = ticks();
+const runTmp = mkdtempSync(join(tmpdir(), 'test-run-'));
+chmodSync(runTmp, 0o1777); // as /tmp: tests run some commands as other users
 const testHome = mkdtempSync(join(tmpdir(), 'test-home-'));
 chmodSync(testHome, 0o700);
-const env = { ...process.env, HOME: namespaces ? home : testHome };
+const env = { ...process.env, HOME: namespaces ? home : testHome, TMPDIR: runTmp };
 // Per-user folders default to the (now temporary) home.
 for (const v of ['XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) delete env[v];
 const nodeArgs = ['--test', '--test-concurrency=2', ...chosen];
@@ -142,13 +152,14 @@ if (changed.includes('/dev/kvm') && typeof kvm === 'object') {
   console.error('/dev/kvm: mode and owner put back');
 }
 // Left running: reported, then ended so that the machine is as found.
-const leftBehind = daemonsSince(started);
+const leftBehind = daemonsOf(basename(runTmp));
 for (const d of leftBehind) {
   console.error(`the test run left a process running: ${d.name} (pid ${d.pid}); killing it`);
   try {
     process.kill(d.pid, 'SIGKILL');
   } catch {}
 }
+rmSync(runTmp, { recursive: true, force: true });
 if (changed.length === 0 && leftBehind.length === 0)
   console.log(`host unchanged: ${Object.keys(before).join(', ')}; no process left running`);
 process.exit(changed.length || leftBehind.length ? 1 : (r.status ?? 1));

@@ -32,6 +32,7 @@ import {
   methodCall,
 } from './connection-options.js';
 import { type ExporterOptions, ObjectExporter } from './export.js';
+import { FdReplies } from './fd-replies.js';
 import { encodeMessageWithFds } from './framing.js';
 import { MessageAssembler } from './incoming.js';
 import { sendErrorReply } from './invocation.js';
@@ -84,6 +85,8 @@ export class DBusConnection extends EventEmitter {
   private credentials: PeerCredentials | undefined;
   // Server side: the unique name handed to a peer that says Hello (see DBusServerOptions.emulateBusDriver).
   private readonly busDriverName: string | undefined;
+  /** Where our replies with descriptors went, to tell the caller when the bus refuses them. */
+  private readonly fdReplies = new FdReplies();
   // Serials of the peer's calls our handlers have not answered yet (bounded by maxPendingCalls).
   private readonly answering = new Set<number>();
   private readonly maxPendingCalls: number;
@@ -248,9 +251,12 @@ export class DBusConnection extends EventEmitter {
     }
     switch (msg.type) {
       case MessageType.MethodReturn:
-      case MessageType.Error:
-        this.onReply(msg);
+      case MessageType.Error: {
+        const forCaller = this.isBus ? this.fdReplies.errorForCaller(msg, BUS_NAME) : undefined;
+        if (forCaller) this.sendMessage({ ...forCaller, serial: 0 } as Message);
+        else this.onReply(msg);
         break;
+      }
       case MessageType.Signal:
         this.subscriptions.deliver(msg);
         break;
@@ -356,6 +362,7 @@ export class DBusConnection extends EventEmitter {
       return false;
     }
     this.transport.write(bytes, fds.length > 0 ? fds : undefined);
+    if (this.isBus) this.fdReplies.note(msg, fds.length);
     const queued = this.transport.writableLength;
     if (queued > this.writeLimit) this.scheduleWritableCheck();
     return queued <= this.writeLimit;

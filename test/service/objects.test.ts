@@ -344,6 +344,6 @@ test('--listen: peers of the D-Bus server get the same objects and the signals',
       conn.close();
     }
   } finally {
-    assert.equal(await p2p.stop(), 0);
+    assert.equal(await p2p.stop(), 0, `the service's exit on SIGTERM; its stderr: ${p2p.stderr()}`);
   }
 });
