@@ -136,7 +136,15 @@ export class Transport {
     this.batch = [];
     this.batchBytes = 0;
     // Tell the reader there is room again (the stream emits 'drain' only after a refused write).
-    if ((this.stream as { write(b: Buffer): boolean }).write(data)) this.handlers?.drain();
+    // The stream may have ended since the bytes were queued (the peer hung up): they are moot then.
+    let room: boolean;
+    try {
+      room = (this.stream as { write(b: Buffer): boolean }).write(data);
+    } catch (err) {
+      this.closeError ??= err as Error;
+      return;
+    }
+    if (room) this.handlers?.drain();
   }
 
   pause(): void {

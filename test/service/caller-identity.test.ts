@@ -88,6 +88,11 @@ after(async () => {
   await sandbox?.stop();
 });
 
+/** What the sandbox's daemons said last, for a failure's message. */
+function diagnostics(): string {
+  return ['sandbox', 'libvirtd', 'service', 'polkitd'].map((n) => `--- ${n}:\n${sandbox.log(n).slice(-1500)}`).join('\n');
+}
+
 /** gdbus call on the private system bus as `user`. */
 function gdbusAs(user: SandboxUser, path: string, method: string, ...args: string[]) {
   return sandbox.runAs(user, ['gdbus', 'call', '--system', '--dest', 'org.libvirt', '--object-path', path, '--method', method, ...args]);
@@ -223,7 +228,7 @@ test('when the identity cannot be set the call fails with org.libvirt.Error: no 
     // The service's own rights would have listed both domains.
     await sandbox.startService('ours', { user: 'libvirtdbus', serviceArgs: [] });
     const plain = await gdbusAs(ALICE, '/org/libvirt/QEMU', 'org.libvirt.Connect.ListDomains', '0');
-    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.code, 0, `${plain.stderr}\n${diagnostics()}`);
     assert.deepEqual(objectPaths(plain.stdout), [paths.get('alice-vm'), paths.get('bob-vm')].sort());
   } finally {
     await sandbox.startService('ours');
@@ -234,7 +239,7 @@ test('without --caller-identity the service acts with its own rights, as the ref
   await sandbox.startService('ours', { serviceArgs: ['--connect', `RO=qemu+unix:///system?socket=/run/libvirt/libvirt-sock-ro`] });
   const all = [paths.get('alice-vm'), paths.get('bob-vm')].sort();
   const alice = await gdbusAs(ALICE, '/org/libvirt/QEMU', 'org.libvirt.Connect.ListDomains', '0');
-  assert.equal(alice.code, 0, alice.stderr);
+  assert.equal(alice.code, 0, `${alice.stderr}\n${diagnostics()}`);
   assert.deepEqual(objectPaths(alice.stdout), all);
   const ro = await gdbusAs(ALICE, '/org/libvirt/RO', 'org.libvirt.Connect.ListDomains', '0');
   assert.equal(ro.code, 0, ro.stderr);
