@@ -11,9 +11,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import type { CallScope, DBusConnection } from '../dbus/index.js';
+import { type CallScope, type DBusConnection, Variant } from '../dbus/index.js';
 import { LibvirtConnection, type RemoteTypedParam } from '../libvirt/index.js';
 import { OrgLibvirtError } from './errors.js';
+import { dictToTypedParams } from './typed-params.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -235,16 +236,16 @@ function identityKeyOf(i: CallerIdentity): string {
 
 /** The VIR_CONNECT_IDENTITY_* typed parameters of an identity. */
 export function identityParams(i: CallerIdentity): RemoteTypedParam[] {
-  const params: RemoteTypedParam[] = [
-    { field: 'unix-user-id', value: { type: 4, ul: BigInt(i.uid) } },
-    { field: 'unix-group-id', value: { type: 4, ul: BigInt(i.gid) } },
-    { field: 'process-id', value: { type: 3, l: BigInt(i.pid) } },
-    { field: 'process-time', value: { type: 4, ul: i.processTime } },
-  ];
-  if (i.userName !== undefined) params.push({ field: 'user-name', value: { type: 7, s: i.userName } });
-  if (i.groupName !== undefined) params.push({ field: 'group-name', value: { type: 7, s: i.groupName } });
-  if (i.selinuxContext !== undefined) params.push({ field: 'selinux-context', value: { type: 7, s: i.selinuxContext } });
-  return params;
+  const params = new Map<string, Variant>([
+    ['unix-user-id', new Variant('t', BigInt(i.uid))],
+    ['unix-group-id', new Variant('t', BigInt(i.gid))],
+    ['process-id', new Variant('x', BigInt(i.pid))],
+    ['process-time', new Variant('t', i.processTime)],
+  ]);
+  if (i.userName !== undefined) params.set('user-name', new Variant('s', i.userName));
+  if (i.groupName !== undefined) params.set('group-name', new Variant('s', i.groupName));
+  if (i.selinuxContext !== undefined) params.set('selinux-context', new Variant('s', i.selinuxContext));
+  return dictToTypedParams(params);
 }
 
 /** The caller's identity: its credentials from the bus or the socket, then what /proc and NSS say of its process and ids. */

@@ -103,7 +103,7 @@ export class ConnectObject implements ConnectHandle, ServiceObject {
     if (caller === undefined || callers === undefined) return this.ownConnection();
     if (this.closed) return Promise.reject(new Error(`${this.path} is shut down`));
     // Events keep arriving on the service's own connection, opened as without the option.
-    this.ownConnection().catch(() => {});
+    if (!this.current?.isOpen) this.ownConnection().catch(() => {});
     return callers.connectionFor(this.uri, caller);
   }
 
