@@ -11,15 +11,6 @@ import { UnixFdSocket } from '../unix/index.js';
 import { parseAddress, sessionBusAddress, systemBusAddress } from './address.js';
 import { type AuthMechanism, type AuthResult, authenticateClient, authenticateServer, type ServerAuthOptions } from './auth.js';
 import {
-  DBusCancelledError,
-  DBusClosedError,
-  DBusError,
-  DBusInvalidArgsError,
-  DBusProtocolError,
-  DBusTimeoutError,
-  StandardErrors,
-} from './errors.js';
-import {
   BUS_NAME,
   BUS_PATH,
   busDriverAnswer,
@@ -31,6 +22,15 @@ import {
   type MessageFilter,
   methodCall,
 } from './connection-options.js';
+import {
+  DBusCancelledError,
+  DBusClosedError,
+  DBusError,
+  DBusInvalidArgsError,
+  DBusProtocolError,
+  DBusTimeoutError,
+  StandardErrors,
+} from './errors.js';
 import { type ExporterOptions, ObjectExporter } from './export.js';
 import { FdReplies } from './fd-replies.js';
 import { encodeMessageWithFds } from './framing.js';

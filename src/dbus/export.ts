@@ -22,12 +22,12 @@ import {
   type SubtreeHandler,
   type SubtreeOptions,
   type Target,
-  unknownError,
   type UnknownKind,
+  unknownError,
   wrongSignature,
 } from './export-model.js';
-import { errorText, isPromiseLike, joinPath, type MaybePromise, then } from './export-util.js';
 import { buildSignal } from './export-signals.js';
+import { errorText, isPromiseLike, joinPath, type MaybePromise, then } from './export-util.js';
 import type { InterfaceDeclaration } from './interface.js';
 import { introspectNode } from './introspectable.js';
 import { MethodInvocation, sendErrorReply } from './invocation.js';
@@ -60,7 +60,7 @@ export {
   type SubtreeHandler,
   type SubtreeOptions,
 } from './export-model.js';
-export { buildSignal } from './export-signals.js';
+export { buildSignal, SignalQueue } from './export-signals.js';
 export { MethodInvocation } from './invocation.js';
 
 /** Runs `handle` (the handling of the call `msg`) and returns what it returns. */

@@ -3,7 +3,7 @@
 // caller would wait for its timeout. Remembering where such replies went lets the connection pass
 // the bus's error on to the caller as the answer to its call.
 
-import { MessageType, type Message } from './message.js';
+import { type Message, MessageType } from './message.js';
 
 /** At most this many fd-carrying replies are remembered (the oldest is forgotten first). */
 const REMEMBERED = 256;

@@ -20,6 +20,7 @@ export {
   CookieKeyring,
   type ServerAuthOptions,
 } from './auth.js';
+export { DBusConnection } from './connection.js';
 export {
   type CallOptions,
   type ConnectOptions,
@@ -31,7 +32,8 @@ export {
   RequestNameFlags,
   RequestNameReply,
 } from './connection-options.js';
-export { DBusConnection } from './connection.js';
+export { decodeBody } from './decoder.js';
+export { checkValues, encodeBody } from './encoder.js';
 export {
   DBusAuthError,
   DBusCancelledError,
@@ -46,22 +48,23 @@ export {
   buildSignal,
   type CallScope,
   compileInterface,
-  type ExportHost,
   type ExporterOptions,
+  type ExportHost,
   type MethodHandler,
   MethodInvocation,
   ObjectExporter,
   type ObjectImplementation,
   ObjectPathInUseError,
   type PropertyAccessor,
-  PropertyWriteOnlyError,
   type PropertyContext,
+  PropertyWriteOnlyError,
   type Registration,
+  SignalQueue,
   type SubtreeContext,
   type SubtreeHandler,
   type SubtreeOptions,
 } from './export.js';
-export { changedProperties, managedProperties } from './properties.js';
+export { decodeMessage, encodeMessage, encodeMessageWithFds, HeaderField, messageLength } from './framing.js';
 export type {
   Annotations,
   ArgDeclaration,
@@ -81,9 +84,6 @@ export {
   parseInterfaceXml,
   parseIntrospectionXml,
 } from './introspection.js';
-export { decodeBody } from './decoder.js';
-export { checkValues, encodeBody } from './encoder.js';
-export { decodeMessage, encodeMessage, encodeMessageWithFds, HeaderField, messageLength } from './framing.js';
 export { formatMatchRule, type MatchRule, matchesRule, parseMatchRule } from './match.js';
 export { type Message, MessageFlags, MessageType } from './message.js';
 export {
@@ -104,6 +104,7 @@ export {
   type MemberName,
   type ObjectPath,
 } from './names.js';
+export { changedProperties, managedProperties } from './properties.js';
 export {
   DBusServer,
   type DBusServerOptions,
@@ -111,7 +112,6 @@ export {
   DEFAULT_MAX_INCOMPLETE_CONNECTIONS,
   DEFAULT_MAX_PENDING_CALLS,
 } from './server.js';
-export type { SignalCallback, SignalSubscription } from './subscriptions.js';
 export {
   isSingleCompleteType,
   isValidSignature,
@@ -129,6 +129,7 @@ export {
   PropertiesInterface,
   StandardInterfaceNames,
 } from './standard-interfaces.js';
+export type { SignalCallback, SignalSubscription } from './subscriptions.js';
 export { type PeerCredentials, unixFdSupported } from './transport.js';
 export { Variant } from './variant.js';
 export { type Endianness, MAX_ARRAY_LENGTH, MAX_MESSAGE_LENGTH } from './wire.js';

@@ -9,8 +9,8 @@ import {
   type SubtreeContext,
   type Target,
 } from './export-model.js';
-import { isBelow, joinPath } from './export-util.js';
 import { buildSignal, SignalQueue } from './export-signals.js';
+import { isBelow, joinPath } from './export-util.js';
 import type { ExportHost } from './invocation.js';
 import type { Message } from './message.js';
 import { readAllLenient } from './properties.js';

@@ -5,7 +5,12 @@
 // generated event table.
 
 import { EventEmitter } from 'node:events';
+import { authenticate } from './auth.js';
+import type { ClosedEvent, ConnectionEvent, OpenOptions } from './connection-types.js';
+import { asProtocolError, dial, fdPassingError } from './dial.js';
 import { type CloseReason, LibvirtConnectError, LibvirtConnectionClosedError, LibvirtError, LibvirtProtocolError } from './errors.js';
+import { EventRegistrations } from './event-registrations.js';
+import { EventRouter, tableEventCalls } from './events.js';
 import {
   DEFAULT_KEEPALIVE_COUNT,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
@@ -15,35 +20,30 @@ import {
   KEEPALIVE_PROTOCOL_VERSION,
   Keepalive,
 } from './keepalive.js';
+import { VirConnectFlags } from './libvirt-enums.gen.js';
+import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
 import {
+  checkLength,
+  decodeError,
+  encodePacket,
   PAYLOAD_OFFSET,
   type Packet,
   PacketDecoder,
   PacketStatus,
   PacketType,
-  checkLength,
-  decodeError,
-  encodePacket,
   writeHeader,
 } from './packet.js';
-import { authenticate } from './auth.js';
-import { asProtocolError, dial, fdPassingError } from './dial.js';
-import type { ClosedEvent, ConnectionEvent, OpenOptions } from './connection-types.js';
-import { EventRegistrations } from './event-registrations.js';
-import { EventRouter, tableEventCalls } from './events.js';
-import { LXC_PROGRAM, LxcProcedures } from './lxc-protocol.gen.js';
 import { bindProgram, type CallInfo, callWithInfo, type ProcedureInfo } from './procedure-info.js';
 import { QEMU_PROGRAM, QemuProcedures, qemuEventDecoders } from './qemu-protocol.gen.js';
-import { VirConnectFlags } from './libvirt-enums.gen.js';
 import { REMOTE_PROC_CONNECT_CLOSE, REMOTE_PROGRAM, remoteEventDecoders, remoteProcedureInfo } from './remote-protocol.gen.js';
 import { LibvirtStream, type StreamHost } from './stream.js';
-import { type Wire, closeFds } from './wire.js';
 import { type ConnectPlan, resolveUri } from './uri.js';
+import { closeFds, type Wire } from './wire.js';
 import { XdrReader, XdrWriter } from './xdr.js';
 
-export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
 export type { ClosedEvent, ConnectionEvent, OpenOptions, RemoteCallbackEvent } from './connection-types.js';
 export type { CallInfo } from './procedure-info.js';
+export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
 
 /** VIR_DRV_FEATURE_PROGRAM_KEEPALIVE (libvirt_internal.h) */
 const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;

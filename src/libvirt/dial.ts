@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { LibvirtConnectError, LibvirtError, LibvirtProtocolError, LibvirtUnsupportedError } from './errors.js';
 import type { ConnectPlan, ConnectTarget } from './uri.js';
-import { type Wire, commandWire, fdWire, isFdPassingAvailable, netWire, unixSupportMessage } from './wire.js';
+import { commandWire, fdWire, isFdPassingAvailable, netWire, unixSupportMessage, type Wire } from './wire.js';
 
 /** How long connecting may take by default (OpenOptions.connectTimeout). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;

@@ -3,8 +3,8 @@
 // Apart from the RPC core (connection.ts), which supplies the router.
 
 import type { RemoteCallbackEvent } from './connection-types.js';
-import { type CallbackEvent, callbackEventID, type EventRegistration, type EventRouter } from './events.js';
 import { LibvirtProtocolError } from './errors.js';
+import { type CallbackEvent, callbackEventID, type EventRegistration, type EventRouter } from './events.js';
 import {
   type RemoteEventMessages,
   type RemoteNonnullDomain,

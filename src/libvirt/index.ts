@@ -1,6 +1,8 @@
 // libvirt-dbus/libvirt: a pure TypeScript client of libvirt's RPC protocol.
 // LibvirtConnection speaks to libvirtd (or virtqemud & co.) over UNIX, TCP, TLS, ssh or ext with the
 // typed procedures generated from remote_protocol.x; errors are LibvirtError with libvirt's codes.
+
+export { authConfigPath, credentialsFor, lookupCredentials, parseKeyFile } from './auth-config.js';
 export {
   type CallInfo,
   type ClosedEvent,
@@ -9,9 +11,7 @@ export {
   type OpenOptions,
   type RemoteCallbackEvent,
 } from './connection.js';
-export { authConfigPath, credentialsFor, lookupCredentials, parseKeyFile } from './auth-config.js';
 export * from './errors.js';
-export { SASL_MECHANISMS, type SaslClientMechanism, type SaslCredentials, SaslError, chooseMechanism, createMechanism } from './sasl.js';
 export {
   type CallbackEvent,
   type EventFamily,
@@ -20,22 +20,23 @@ export {
   eventFamily,
 } from './events.js';
 export { DEFAULT_KEEPALIVE_COUNT, DEFAULT_KEEPALIVE_INTERVAL_MS } from './keepalive.js';
+export * from './libvirt-enums.gen.js';
+export * from './lxc-protocol.gen.js';
 export { type Packet, type PacketHeader, PacketStatus, PacketType } from './packet.js';
 export type { EventTraits, ProcedureAnnotations, ProcedureInfo, ProcedureTable } from './procedure-info.js';
+export * from './qemu-protocol.gen.js';
+export * from './remote-protocol.gen.js';
+export { chooseMechanism, createMechanism, SASL_MECHANISMS, type SaslClientMechanism, type SaslCredentials, SaslError } from './sasl.js';
 export { LibvirtStream, STREAM_CHUNK_MAX, StreamHole } from './stream.js';
 export {
   type ConnectPlan,
   type ConnectTarget,
-  type LibvirtUri,
-  type ResolveContext,
-  type Transport,
   daemonUri,
+  type LibvirtUri,
   parseUri,
+  type ResolveContext,
   resolveUri,
+  type Transport,
 } from './uri.js';
-export { XdrError, XdrReader, XdrWriter } from './xdr.js';
-export * from './remote-protocol.gen.js';
-export * from './qemu-protocol.gen.js';
-export * from './lxc-protocol.gen.js';
-export * from './libvirt-enums.gen.js';
 export * from './virerror.gen.js';
+export { XdrError, XdrReader, XdrWriter } from './xdr.js';

@@ -4,6 +4,7 @@
 // CALL_WITH_FDS / REPLY_WITH_FDS carry a 4-byte descriptor count between header and payload.
 import { LibvirtError, LibvirtMessageSizeError, LibvirtProtocolError } from './errors.js';
 import {
+  decodeVirNetMessageError,
   VIR_NET_CALL,
   VIR_NET_CALL_WITH_FDS,
   VIR_NET_CONTINUE,
@@ -19,7 +20,6 @@ import {
   VIR_NET_REPLY_WITH_FDS,
   VIR_NET_STREAM,
   VIR_NET_STREAM_HOLE,
-  decodeVirNetMessageError,
 } from './virnet-protocol.gen.js';
 import { XdrReader } from './xdr.js';
 

@@ -4,7 +4,7 @@
 // OK ends the stream (and confirms a finish), ERROR aborts it (with a remote_error from the
 // daemon). VIR_NET_STREAM_HOLE carries a virNetStreamHole for sparse streams.
 import { LibvirtConnectionClosedError, LibvirtError, LibvirtProtocolError } from './errors.js';
-import { type Packet, PacketStatus, PacketType, decodeError } from './packet.js';
+import { decodeError, type Packet, PacketStatus, PacketType } from './packet.js';
 import { VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX } from './virnet-protocol.gen.js';
 
 /** VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: the chunk size libvirt uses for stream data. */

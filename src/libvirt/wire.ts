@@ -5,7 +5,7 @@
 import type { ChildProcessByStdio } from 'node:child_process';
 import type * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { UnixFdSocket, closeFd, isUnixFdSupported, unixSupportError } from '../unix/index.js';
+import { closeFd, isUnixFdSupported, UnixFdSocket, unixSupportError } from '../unix/index.js';
 
 /** What a connection needs from its socket. */
 export interface Wire {

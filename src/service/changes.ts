@@ -19,7 +19,7 @@
 // host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
 // them, but no signal announces their coming or going.
 
-import { changedProperties, managedProperties, type Variant } from '../dbus/index.js';
+import { changedProperties, managedProperties, SignalQueue, type Variant } from '../dbus/index.js';
 import {
   type LibvirtConnection,
   LibvirtConnectionClosedError,
@@ -70,45 +70,32 @@ type Emission = () => void | Promise<void>;
  * Signals in order, reads in parallel: each step's reading starts at once, and its emission runs
  * after every earlier step's — at once when nothing is pending (the existing signals then pass
  * straight through). A burst of events thus costs about one round of reads, not one per event.
+ * The ordering is the D-Bus library's SignalQueue; this adds the reads and their time limit.
  */
 class OrderedSteps {
-  private pending = 0;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly queue = new SignalQueue();
 
   /** Emits `emission` now if nothing is pending, else after the steps before it. */
   now(emission: () => void): void {
-    if (this.pending === 0) {
-      try {
-        emission();
-      } catch {
-        // a signal that cannot be sent is dropped, never fatal
-      }
-      return;
-    }
-    this.after(Promise.resolve(emission));
+    this.queue.enqueue(emission);
   }
 
   /** Starts `read` at once and runs the emission it gives after the steps before it; a failure (or none) emits nothing. */
   after(read: Promise<Emission | undefined>): void {
-    this.pending++;
-    read.catch(() => undefined); // settled here; its failure is handled in the chain
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), STEP_TIMEOUT_MS);
-      timer.unref();
-    });
-    const step = async (): Promise<void> => {
-      const emission = await Promise.race([read, limit]);
-      clearTimeout(timer);
-      await Promise.race([emission?.(), limit]);
-    };
-    this.tail = this.tail
-      .then(step)
-      .catch(() => undefined)
-      .finally(() => {
-        clearTimeout(timer);
-        this.pending--;
+    read.catch(() => undefined); // settled here; its failure is handled in the queue
+    this.queue.enqueue(async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), STEP_TIMEOUT_MS);
+        timer.unref();
       });
+      try {
+        const emission = await Promise.race([read, limit]);
+        await Promise.race([emission?.(), limit]);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   }
 }
 

@@ -14,8 +14,8 @@ import {
   VirDomainEventID,
 } from '../libvirt/index.js';
 import type { SignalSink } from './connect-object.js';
-import { Kinds } from './object-kinds.js';
 import { DomainInterface } from './domain.js';
+import { Kinds } from './object-kinds.js';
 import { typedParamsToDict } from './typed-params.js';
 
 /** The domain event ids the reference registers, in its order, by their names after VIR_DOMAIN_EVENT_ID_. */

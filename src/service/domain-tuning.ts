@@ -4,8 +4,8 @@
 
 import { type LibvirtConnection, type RemoteNonnullDomain, VirDomainMemoryStatTags, VirDomainMigrateFlags } from '../libvirt/index.js';
 import { defineMethods } from './declare.js';
-import { OrgLibvirtError } from './errors.js';
 import { boolsToCpumap, cpuMapLength, cpumapToBools, hostCpuCount, onDomain, withParams } from './domain-call.js';
+import { OrgLibvirtError } from './errors.js';
 import { type RemoteTypedParam, typedParamsToDict, VIR_TYPED_PARAM_STRING_OKAY } from './typed-params.js';
 
 /** How many memory statistics to ask for: every tag libvirt knows (VIR_DOMAIN_MEMORY_STAT_NR). */

@@ -10,10 +10,10 @@ import { blockMethods } from './domain-block.js';
 import { domainCheckpointMethods } from './domain-checkpoint.js';
 import { consoleMethods, DOMAIN_CONSOLE_ORDER } from './domain-console.js';
 import { lifecycleMethods } from './domain-lifecycle.js';
-import { read, write } from './object-calls.js';
-import { Kinds, type ServiceObject } from './object-kinds.js';
 import { domainSnapshotMethods } from './domain-snapshot.js';
 import { tuningMethods } from './domain-tuning.js';
+import { read, write } from './object-calls.js';
+import { Kinds, type ServiceObject } from './object-kinds.js';
 import { uuidToString } from './paths.js';
 
 /** Method names in the order of the reference's org.libvirt.Domain.xml. */

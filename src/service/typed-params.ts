@@ -25,10 +25,9 @@ const {
 /** VIR_TYPED_PARAM_STRING_OKAY: the flag libvirt's client adds to getters that may return strings. */
 export const { VIR_TYPED_PARAM_STRING_OKAY } = VirTypedParameterFlags;
 
+export type { RemoteTypedParam, RemoteTypedParamValue };
 /** VIR_TYPED_PARAM_FIELD_LENGTH: a field name must be shorter than this (it includes the NUL). */
 export { VIR_TYPED_PARAM_FIELD_LENGTH };
-
-export type { RemoteTypedParam, RemoteTypedParamValue };
 
 /** One typed parameter as a Variant (undefined for a type libvirt does not define). */
 export function typedParamToVariant(value: RemoteTypedParamValue): Variant | undefined {

@@ -2,10 +2,10 @@
 // Node's net.Socket reads with read(2), which drops received descriptors, so this class owns the fd
 // itself: every read is a recvmsg(2), every write a sendmsg(2), readiness comes from a libuv poll handle.
 import { EventEmitter } from 'node:events';
-import { type Socket, createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { constants } from 'node:os';
-import { type PeerCredentials, getPeerCredentials, socketFd } from './fd.js';
 import { UnixSocketError } from './errors.js';
+import { getPeerCredentials, type PeerCredentials, socketFd } from './fd.js';
 import { type NativePoller, type NativeUnix, requireNative } from './native.js';
 
 /** Options of a UnixFdSocket. */

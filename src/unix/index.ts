@@ -3,6 +3,6 @@
 // Optional at run time: isUnixFdSupported() says whether it works; without it every call throws UnixSupportError.
 // LIBVIRT_DBUS_NO_NATIVE=1 in the environment makes the loader act as if the addon were missing (for tests).
 export { UnixSocketError, UnixSupportError } from './errors.js';
-export { type PeerCredentials, abstractSocket, closeFd, dupFd, getPeerCredentials, socketFd } from './fd.js';
+export { abstractSocket, closeFd, dupFd, getPeerCredentials, type PeerCredentials, socketFd } from './fd.js';
 export { UnixFdSocket, type UnixFdSocketEvents, type UnixFdSocketOptions } from './fd-socket.js';
 export { isUnixFdSupported, unixSupportError } from './native.js';
