@@ -13,7 +13,8 @@
 //   --profile DIR     run our service with --cpu-prof into DIR (a .cpuprofile appears when it stops)
 //   --only TEXT       only the calls whose name contains TEXT (e.g. GetXMLDesc)
 //   --in-flight 1,8   only these numbers of calls in flight (default 1,8,64)
-//   --node-flag F     run our service's node with flag F (repeatable), e.g. --node-flag=--max-semi-space-size=2
+//   --node-flag F     run our service's node with option F (repeatable; node options, not V8 flags: the
+//                     start-up snapshot is built with bin/libvirt-dbus's own), e.g. --node-flag=--trace-gc
 
 import { mkdirSync } from 'node:fs';
 import type { DBusConnection } from '../src/dbus/index.js';

@@ -24,21 +24,16 @@ const BUS_NAME = 'org.libvirt';
 
 /**
  * Starts our service on a private session bus, its QEMU object pointed at the private daemon; `nodeArgs`
- * go to node itself (e.g. --cpu-prof, which Node 20 refuses in NODE_OPTIONS).
+ * go to node itself (e.g. --cpu-prof, which Node 20 refuses in NODE_OPTIONS), through
+ * bin/libvirt-dbus's LIBVIRT_DBUS_NODE_ARGS.
  */
 export async function startOurs(lvd: PrivateLibvirtd, nodeArgs: string[] = []): Promise<ServiceUnderTest> {
   const bus = await startBus();
   const bin = join(REPO, 'bin', 'libvirt-dbus');
-  // The node flags the command itself runs with (its `#!/usr/bin/env -S node FLAGS` line).
-  const own =
-    /^#!\/usr\/bin\/env -S node(.*)$/
-      .exec(readFileSync(bin, 'utf8').split('\n')[0] ?? '')?.[1]
-      ?.trim()
-      .split(/\s+/)
-      .filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...own, ...nodeArgs, bin, '--session', '--connect', `QEMU=${lvd.qemuUri}`], {
+  // bin/libvirt-dbus itself (from its start-up snapshot, as it is run); nodeArgs through its variable.
+  const child = spawn(bin, ['--session', '--connect', `QEMU=${lvd.qemuUri}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address },
+    env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address, LIBVIRT_DBUS_NODE_ARGS: nodeArgs.join(' ') },
   });
   return attach('ours', bus, child);
 }

@@ -6,7 +6,6 @@
 //
 // Run: npm run build && node dist/bench/service-startup.js [runs=11]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBusConnection } from '../src/dbus/index.js';
@@ -24,13 +23,7 @@ interface Sample {
 
 function spawnService(which: 'ours' | 'reference', lvd: PrivateLibvirtd, busAddress: string): ChildProcess {
   if (which === 'ours') {
-    const bin = join(REPO, 'bin', 'libvirt-dbus');
-    const flags =
-      /^#!\/usr\/bin\/env -S node(.*)$/
-        .exec(readFileSync(bin, 'utf8').split('\n')[0] ?? '')?.[1]
-        ?.trim()
-        .split(/\s+/) ?? [];
-    return spawn(process.execPath, [...flags.filter(Boolean), bin, '--session', '--connect', `QEMU=${lvd.qemuUri}`], {
+    return spawn(join(REPO, 'bin', 'libvirt-dbus'), ['--session', '--connect', `QEMU=${lvd.qemuUri}`], {
       stdio: 'ignore',
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: busAddress },
     });

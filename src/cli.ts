@@ -21,7 +21,17 @@
 // and when the bus connection is lost; SIGTERM and SIGINT shut down cleanly (exit 0).
 
 import { readFileSync } from 'node:fs';
-import { DBusConnection, DBusServer, type DBusServerOptions } from './dbus/index.js';
+import {
+  compileInterface,
+  DBusConnection,
+  DBusServer,
+  type DBusServerOptions,
+  IntrospectableInterface,
+  ObjectManagerInterface,
+  PeerInterface,
+  PropertiesInterface,
+} from './dbus/index.js';
+import { interfaces } from './service/interfaces.js';
 import { type ConnectSpec, defaultConnects, LibvirtDBusService, mergeConnects } from './service/service.js';
 
 /** Parsed command line. */
@@ -250,6 +260,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     servers.push(server);
     process.stdout.write(`${server.clientAddress}\n`);
   }
+}
+
+/** Work done once while the start-up snapshot is built (tools/bundle.mjs), so that no start repeats it. */
+export function prepareSnapshot(): void {
+  const standard = [PropertiesInterface, IntrospectableInterface, PeerInterface, ObjectManagerInterface];
+  for (const decl of [...[...interfaces.values()].map((i) => i.declaration), ...standard]) compileInterface(decl);
 }
 
 /** Entry point of bin/libvirt-dbus: runs main and reports a failure as one line. */

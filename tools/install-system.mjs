@@ -89,14 +89,13 @@ function copyTree(rel, filter) {
 copyTree('dist/src', (p) => p.endsWith('.js'));
 copyTree('src/unix', (p) => p.endsWith('.node'));
 put(join(paths.libdir, 'package.json'), readFileSync(join(root, 'package.json')));
-const node = process.execPath;
-const bin = readFileSync(join(root, 'bin/libvirt-dbus'), 'utf8');
-// The node flags come from the command's own first line (`#!/usr/bin/env -S node FLAGS`).
-const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(bin.split('\n')[0] ?? '')?.[1]?.trim() ?? '';
-put(join(paths.libdir, 'bin/libvirt-dbus'), bin, 0o755);
+// The start-up snapshot, after dist/src: bin/libvirt-dbus uses it only when it is the newer.
+copyTree('dist', (p) => /^dist\/libvirt-dbus-[^/]*\.blob$/.test(p));
+put(join(paths.libdir, 'bin/libvirt-dbus'), readFileSync(join(root, 'bin/libvirt-dbus')), 0o755);
+// The node that installed it runs it (node flags are in bin/libvirt-dbus).
 put(
   join(paths.sbindir, 'libvirt-dbus'),
-  `#!/bin/sh\nexec ${[node, nodeFlags, join(paths.libdir, 'bin/libvirt-dbus')].filter(Boolean).join(' ')} "$@"\n`,
+  `#!/bin/sh\nLIBVIRT_DBUS_NODE=${process.execPath} exec ${join(paths.libdir, 'bin/libvirt-dbus')} "$@"\n`,
   0o755,
 );
 

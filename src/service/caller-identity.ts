@@ -16,8 +16,6 @@ import { LibvirtConnection, type RemoteTypedParam } from '../libvirt/index.js';
 import { OrgLibvirtError } from './errors.js';
 import { dictToTypedParams } from './typed-params.js';
 
-const execFileAsync = promisify(execFile);
-
 /** The caller of the call being handled: the D-Bus connection it came on and its unique name there (none peer to peer). */
 export interface Caller {
   readonly conn: DBusConnection;
@@ -304,7 +302,7 @@ function readProcess(pid: number): { processTime: bigint; gid: number } {
 /** A user's or group's name through NSS (getent), or undefined when it has none. */
 async function lookupName(db: 'passwd' | 'group', id: number): Promise<string | undefined> {
   try {
-    const { stdout } = await execFileAsync('getent', [db, String(id)], { timeout: 5000 });
+    const { stdout } = await promisify(execFile)('getent', [db, String(id)], { timeout: 5000 });
     const name = stdout.split(':')[0];
     return name ? name : undefined;
   } catch {

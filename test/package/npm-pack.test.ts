@@ -58,6 +58,9 @@ test('npm pack gives a package whose libraries and command work where it is inst
     'dist/src/client/index.js',
     'dist/src/client/index.d.ts',
     'dist/src/cli.js',
+    'dist/src/main.js',
+    'dist/libvirt-dbus.cjs',
+    'tools/snapshot.mjs',
     'bin/libvirt-dbus',
     'data/org.libvirt.Domain.xml',
     'src/unix/native/unix.c',
@@ -187,6 +190,9 @@ export async function wrongName(d: DomainProxy): Promise<number> {
     assert.match(errors, /wrong\.ts\(7,\d+\): error TS2322/, `${moduleResolution}: ${errors}`);
   }
 
-  // The command.
+  // The command, from the start-up snapshot the install step built for this node.
+  const installed = join(app, 'node_modules', pkg.name);
+  const blob = join(installed, 'dist', `libvirt-dbus-${process.version}.blob`);
+  assert.ok(statSync(blob).mtimeMs > statSync(join(installed, 'dist', 'src', 'main.js')).mtimeMs, 'the snapshot is newer than dist/src');
   assert.equal(run('npx', ['--no', '--', 'libvirt-dbus', '--version'], app, env).trim(), `libvirt-dbus ${pkg.version}`);
 });
