@@ -21,7 +21,7 @@ export interface Recorded<A extends unknown[]> {
 }
 
 /**
- * Subscribes through `subscribe` (e.g. `(h) => conn.onNetworkEvent(h)`) and records every signal.
+ * Subscribes through `subscribe` (e.g. `conn.onNetworkEvent.bind(conn)`) and records every signal.
  * The match rule reaches the bus before any later call of the same connection, so a signal caused
  * by such a call is not missed.
  */
