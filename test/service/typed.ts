@@ -1,7 +1,7 @@
 // The service tests' way to the typed client (libvirt-dbus/client): a Connect proxy on the fixture's
 // client connection, and typed signals recorded so that a test waits for one with a deadline.
 import { type ConnectProxy, ORG_LIBVIRT, OrgLibvirt, type Unsubscribe } from '../../src/client/index.js';
-import type { DBusConnection } from '../../src/dbus/index.js';
+import { type DBusConnection, Variant } from '../../src/dbus/index.js';
 
 /** As the fixture's raw Client.call: a service call may wait for a slow libvirt this long. */
 export const CALL_TIMEOUT_MS = 60_000;
@@ -9,6 +9,16 @@ export const CALL_TIMEOUT_MS = 60_000;
 /** The typed proxy of /org/libvirt/NAME on an open bus connection (the fixture's `client.conn`). */
 export function connectOn(conn: DBusConnection, name = 'Test', timeout = CALL_TIMEOUT_MS): ConnectProxy {
   return OrgLibvirt.on(conn, name, ORG_LIBVIRT, { timeout });
+}
+
+/**
+ * The value inside every variant layer of `v` — a typed parameter's value arrives in a second
+ * variant, as from the reference (a{sv} whose values are variants again).
+ */
+export function unwrapped(v: unknown): unknown {
+  let x = v;
+  while (x instanceof Variant) x = x.value;
+  return x;
 }
 
 /** The signals one typed subscription delivered, in order of arrival. */
