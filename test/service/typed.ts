@@ -55,7 +55,7 @@ export function record<A extends unknown[]>(what: string, subscribe: (handler: (
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`no matching ${what} signal within ${ms} ms; got ${seen.length}: ${describe(seen)}`));
+          reject(new Error(`no matching ${what} signal within ${ms} ms; got ${seen.length}: ${summarize(seen)}`));
         }, ms);
         const done = () => {
           clearTimeout(timer);
@@ -69,7 +69,7 @@ export function record<A extends unknown[]>(what: string, subscribe: (handler: (
 }
 
 /** Signal arguments for a failure message: proxies by their object path. */
-function describe(seen: unknown[][]): string {
+function summarize(seen: unknown[][]): string {
   return JSON.stringify(seen, (_, v: unknown) =>
     typeof v === 'bigint' ? String(v) : v !== null && typeof v === 'object' && 'objectPath' in v ? v.objectPath : v,
   );
