@@ -6,10 +6,10 @@
 
 import type { ConnectOptions, DBusConnection } from '../dbus/index.js';
 import { ConnectProxy } from './org-libvirt.gen.js';
-import { ORG_LIBVIRT, openConnection } from './proxy.js';
+import { ORG_LIBVIRT, openConnection, type ProxyOptions } from './proxy.js';
 
 export * from './org-libvirt.gen.js';
-export { BASE_MEMBERS, ObjectProxy, ORG_LIBVIRT, type ProxyClass, type Unsubscribe } from './proxy.js';
+export { BASE_MEMBERS, ObjectProxy, ORG_LIBVIRT, type ProxyClass, type ProxyOptions, type Unsubscribe } from './proxy.js';
 
 /** Entry points: the Connect object of one hypervisor connection of the service. */
 export const OrgLibvirt = {
@@ -25,7 +25,7 @@ export const OrgLibvirt = {
   },
 
   /** The proxy of /org/libvirt/NAME on an open connection (destination undefined: peer to peer). */
-  on(connection: DBusConnection, name = 'QEMU', destination: string | undefined = ORG_LIBVIRT): ConnectProxy {
-    return new ConnectProxy(connection, `/org/libvirt/${name}`, destination);
+  on(connection: DBusConnection, name = 'QEMU', destination: string | undefined = ORG_LIBVIRT, options: ProxyOptions = {}): ConnectProxy {
+    return new ConnectProxy(connection, `/org/libvirt/${name}`, destination, options);
   },
 };

@@ -12,8 +12,19 @@ const PROPERTIES = 'org.freedesktop.DBus.Properties';
 /** Stops a signal subscription. */
 export type Unsubscribe = () => void;
 
+/** How a proxy calls; the proxies it returns (object paths in replies and signals) inherit it. */
+export interface ProxyOptions {
+  /** How long a call waits for its reply, in ms (default: the connection's default call timeout). */
+  timeout?: number;
+}
+
 /** A proxy class of one org.libvirt interface, as the generated code declares them. */
-export type ProxyClass<P extends ObjectProxy> = new (connection: DBusConnection, objectPath: string, destination?: string) => P;
+export type ProxyClass<P extends ObjectProxy> = new (
+  connection: DBusConnection,
+  objectPath: string,
+  destination?: string,
+  options?: ProxyOptions,
+) => P;
 
 /** Names every proxy has from ObjectProxy, which no generated member may take. */
 export const BASE_MEMBERS: readonly string[] = [
@@ -21,6 +32,7 @@ export const BASE_MEMBERS: readonly string[] = [
   'connection',
   'objectPath',
   'destination',
+  'options',
   'callMethod',
   'getProperty',
   'setProperty',
@@ -42,6 +54,7 @@ export abstract class ObjectProxy {
     readonly connection: DBusConnection,
     readonly objectPath: string,
     readonly destination: string | undefined = ORG_LIBVIRT,
+    readonly options: ProxyOptions = {},
   ) {}
 
   /** Calls a method of this proxy's interface and returns the reply's values. */
@@ -54,6 +67,7 @@ export abstract class ObjectProxy {
       signature,
       body,
       replySignature,
+      timeout: this.options.timeout,
     });
   }
 
@@ -67,6 +81,7 @@ export abstract class ObjectProxy {
       signature: 'ss',
       body: [this.interfaceName, name],
       replySignature: 'v',
+      timeout: this.options.timeout,
     });
     return unwrap(value);
   }
@@ -81,6 +96,7 @@ export abstract class ObjectProxy {
       signature: 'ssv',
       body: [this.interfaceName, name, new Variant(signature, value)],
       replySignature: '',
+      timeout: this.options.timeout,
     });
   }
 
@@ -94,6 +110,7 @@ export abstract class ObjectProxy {
       signature: 's',
       body: [this.interfaceName],
       replySignature: 'a{sv}',
+      timeout: this.options.timeout,
     });
     const out: Record<string, unknown> = {};
     for (const [name, value] of all as Map<string, unknown>) out[name] = unwrap(value);
@@ -111,7 +128,7 @@ export abstract class ObjectProxy {
 
   /** A proxy of another object of the same service. */
   protected proxy<P extends ObjectProxy>(cls: ProxyClass<P>, path: unknown): P {
-    return new cls(this.connection, path as string, this.destination);
+    return new cls(this.connection, path as string, this.destination, this.options);
   }
 }
 

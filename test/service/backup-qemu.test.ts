@@ -2,15 +2,19 @@
 // a private libvirtd (tools/sandbox/system-bus.ts), through our service on a private system bus: a
 // push-mode full backup of one disk to a file. The disk is served by nbdkit with its rate filter, so
 // the job runs for seconds and BackupGetXMLDesc is asked while it runs; its end is the JobCompleted
-// signal. Needs root (mount namespace), qemu-system-x86 and nbdkit.
+// signal. Needs root (mount namespace), qemu-system-x86 and nbdkit. Calls and the signal go through
+// the typed client.
 import assert from 'node:assert/strict';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DBusConnection, Message } from '../../src/dbus/index.js';
+import { DomainProxy } from '../../src/client/index.js';
+import { DBusError } from '../../src/dbus/index.js';
+import { errorOf } from '../helpers/errors.js';
 import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
 import { IFACE } from './iface.js';
 import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
+import { record } from './typed.js';
 
 const VM = 'backup-vm';
 const UUID = '8d7f2a3c-1b4e-4c5d-9e6f-7a8b9c0d1e2f';
@@ -21,35 +25,22 @@ const DISK_BYTES = 2 * 1024 * 1024;
 
 describe('Domain.BackupBegin and BackupGetXMLDesc on a real QEMU domain', { timeout: 300_000 }, () => {
   let sandbox: SystemSandbox | undefined;
-  let bus: DBusConnection | undefined;
+  let dom: DomainProxy | undefined;
   let qs: QemuSandbox | undefined;
   let images = '';
-  const seen: Message[] = [];
-
-  const call = async (member: string, signature: string, body: unknown[]) =>
-    (bus as DBusConnection).call({ destination: 'org.libvirt', path: PATH, interface: IFACE.Domain, member, signature, body });
-
-  /** Waits for signal `member` on the domain's path, seen since index `from`, before the deadline. */
-  async function waitSignal(member: string, from: number): Promise<Message> {
-    const deadline = Date.now() + WAIT;
-    for (;;) {
-      const hit = seen.slice(from).find((m) => m.member === member && m.path === PATH);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no ${member}; seen ${seen.map((m) => m.member).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   before(async () => {
     // QEMU writes the backup file into the images folder.
     qs = await startQemuSandbox({
       service: 'ours',
-      signals: { interface: IFACE.Domain },
-      onSignal: (m) => seen.push(m),
+      // The test subscribes to JobCompleted through the typed client instead.
+      signals: { interface: IFACE.Domain, member: 'JobCompleted' },
+      onSignal: () => undefined,
       prefix: 'backup-images-',
       mode: 0o777,
     });
-    ({ sandbox, bus, images } = qs);
+    ({ sandbox, images } = qs);
+    dom = new DomainProxy(qs.bus, PATH);
     // noextents: every byte is data, so QEMU reads (at the limited rate) rather than skipping holes.
     const port = await qs.nbdkit(['--filter=noextents', '--filter=rate', 'memory', String(DISK_BYTES), 'rate=2M']);
     const xml = join(images, `${VM}.xml`);
@@ -70,30 +61,28 @@ describe('Domain.BackupBegin and BackupGetXMLDesc on a real QEMU domain', { time
   it('a push-mode backup to a file: BackupGetXMLDesc while it runs, JobCompleted, the file written', async () => {
     const target = join(images, 'vdb.backup.raw');
     const backupXml = `<domainbackup mode='push'><disks><disk name='vdb' type='file'><target file='${target}'/><driver type='raw'/></disk></disks></domainbackup>`;
-    const from = seen.length;
-    // An empty checkpointXML is NULL: no checkpoint is made (a raw disk could not hold one).
-    assert.deepEqual(await call('BackupBegin', 'ssu', [backupXml, '', 0]), []);
-    const [desc] = (await call('BackupGetXMLDesc', 'u', [0])) as [string];
-    assert.match(desc, /<domainbackup mode='push'/);
-    assert.ok(desc.includes(`<target file='${target}'/>`), desc);
-    assert.equal(desc.trimEnd(), (await (sandbox as SystemSandbox).virsh('backup-dumpxml', VM)).trimEnd());
-    // A second backup while one runs is refused with libvirt's error.
-    const busy = await call('BackupBegin', 'ssu', [backupXml, '', 0]).then(
-      () => assert.fail('a second BackupBegin succeeded'),
-      (e: Error & { errorName?: string }) => e,
-    );
-    assert.equal(busy.errorName, 'org.libvirt.Error');
+    const d = dom as DomainProxy;
+    const completed = record('JobCompleted', d.onJobCompleted.bind(d));
+    try {
+      // An empty checkpointXML is NULL: no checkpoint is made (a raw disk could not hold one).
+      assert.equal(await d.backupBegin(backupXml, '', 0), undefined);
+      const desc = await d.backupGetXMLDesc(0);
+      assert.match(desc, /<domainbackup mode='push'/);
+      assert.ok(desc.includes(`<target file='${target}'/>`), desc);
+      assert.equal(desc.trimEnd(), (await (sandbox as SystemSandbox).virsh('backup-dumpxml', VM)).trimEnd());
+      // A second backup while one runs is refused with libvirt's error.
+      const busy = await errorOf(d.backupBegin(backupXml, '', 0), DBusError);
+      assert.equal(busy.errorName, 'org.libvirt.Error');
 
-    const done = await waitSignal('JobCompleted', from);
-    const stats = done.body[0] as Map<string, { value: { value: unknown } }>;
-    assert.equal(stats.get('operation')?.value.value, 9); // VIR_DOMAIN_JOB_OPERATION_BACKUP
-    assert.ok(existsSync(target));
-    assert.equal(statSync(target).size, DISK_BYTES);
-    // The job is over: libvirt says there is no backup any more.
-    const gone = await call('BackupGetXMLDesc', 'u', [0]).then(
-      () => assert.fail('BackupGetXMLDesc succeeded after the job ended'),
-      (e: Error & { errorName?: string }) => e,
-    );
-    assert.equal(gone.errorName, 'org.libvirt.Error');
+      const [stats] = await completed.waitFor(() => true, WAIT);
+      assert.equal((stats.get('operation')?.value as { value: unknown } | undefined)?.value, 9); // VIR_DOMAIN_JOB_OPERATION_BACKUP
+      assert.ok(existsSync(target));
+      assert.equal(statSync(target).size, DISK_BYTES);
+      // The job is over: libvirt says there is no backup any more.
+      const gone = await errorOf(d.backupGetXMLDesc(0), DBusError);
+      assert.equal(gone.errorName, 'org.libvirt.Error');
+    } finally {
+      completed.stop();
+    }
   });
 });

@@ -1,13 +1,13 @@
 // One slow libvirt call must not stall unrelated calls of other clients: a domain whose QEMU is
 // frozen (SIGSTOP) makes GetStats wait on its monitor; meanwhile another client's calls — on the
 // connection, on another object, on the same domain without its monitor — are answered. When QEMU
-// runs again, the slow call completes too.
+// runs again, the slow call completes too. Calls go through the typed client.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import { DomainProxy, ORG_LIBVIRT, OrgLibvirt } from '../../src/client/index.js';
 import { DBusConnection } from '../../src/dbus/index.js';
 import { startSystemSandbox, type SystemSandbox } from '../../tools/sandbox/system-bus.js';
-import { IFACE } from './iface.js';
 
 const VM = 'slow-vm';
 const XML = `<domain type='qemu'><name>${VM}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
@@ -37,43 +37,42 @@ after(async () => {
   await sandbox?.stop();
 });
 
-async function call(conn: DBusConnection, path: string, iface: string, member: string, signature = '', body: unknown[] = []) {
-  return conn.call({ destination: 'org.libvirt', path, interface: iface, member, signature, body, timeout: 120_000 });
-}
+/** The typed proxy of /org/libvirt/QEMU on `conn`; a call waits for its reply up to 120 s. */
+const qemuOn = (conn: DBusConnection) => OrgLibvirt.on(conn, 'QEMU', ORG_LIBVIRT, { timeout: 120_000 });
 
 test('a call stuck on a frozen QEMU does not hold up other calls', async () => {
   const slowClient = await DBusConnection.connect(sandbox.busAddress, { bus: true });
   const otherClient = await DBusConnection.connect(sandbox.busAddress, { bus: true });
   try {
-    const [paths] = (await call(otherClient, '/org/libvirt/QEMU', IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
+    const other = qemuOn(otherClient);
+    const domains = await other.listDomains(0);
+    const paths = domains.map((d) => d.objectPath);
     const vmPath = paths[0] as string;
     assert.equal(paths.length, 1);
+    const slowVm = new DomainProxy(slowClient, vmPath, ORG_LIBVIRT, { timeout: 120_000 });
 
     process.kill(qemuPid, 'SIGSTOP');
     let slowDone = false;
-    const slow = call(slowClient, vmPath, IFACE.Domain, 'GetStats', 'uu', [0, 0]).finally(() => {
+    const slow = slowVm.getStats(0, 0).finally(() => {
       slowDone = true;
     });
     // Let the slow call reach libvirt and block on the monitor.
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(slowDone, false, 'GetStats waits for the frozen QEMU');
 
-    const [hostname] = (await call(otherClient, '/org/libvirt/QEMU', 'org.freedesktop.DBus.Properties', 'Get', 'ss', [
-      IFACE.Connect,
-      'Hostname',
-    ])) as [{ value: string }];
-    assert.equal(typeof hostname.value, 'string');
-    const [again] = (await call(otherClient, '/org/libvirt/QEMU', IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
+    const hostname = await other.hostname;
+    assert.equal(typeof hostname, 'string');
+    const again = (await other.listDomains(0)).map((d) => d.objectPath);
     assert.deepEqual(again, paths);
-    const [xml] = (await call(otherClient, vmPath, IFACE.Domain, 'GetXMLDesc', 'u', [0])) as [string];
+    const xml = await (domains[0] as DomainProxy).getXMLDesc(0);
     assert.match(xml, new RegExp(`<name>${VM}</name>`));
     for (let i = 0; i < 10; i++) {
-      await call(otherClient, '/org/libvirt/QEMU', IFACE.Connect, 'ListNetworks', 'u', [0]);
+      await other.listNetworks(0);
     }
     assert.equal(slowDone, false, 'the other calls were answered while GetStats still waited');
 
     process.kill(qemuPid, 'SIGCONT');
-    const [stats] = (await slow) as [Map<string, unknown>];
+    const stats = await slow;
     assert.ok(stats instanceof Map && stats.size > 0, 'GetStats completes once QEMU runs again');
   } finally {
     slowClient.close();

@@ -1,15 +1,16 @@
 // The service run by an unprivileged user on its session bus — what Cockpit's Machines uses for a
 // user's own VMs: bin/libvirt-dbus --session as nobody (setpriv) starts that user's libvirtd
-// (libvirt's autostart) and answers /org/libvirt/Test and /org/libvirt/QEMU through it. Needs root.
+// (libvirt's autostart) and answers /org/libvirt/Test and /org/libvirt/QEMU through it (asked through
+// the typed client). Needs root.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { DBusConnection, Variant } from '../../src/dbus/index.js';
+import { type DomainProxy, ORG_LIBVIRT, OrgLibvirt } from '../../src/client/index.js';
+import { DBusConnection } from '../../src/dbus/index.js';
 import { startBus } from '../helpers/bus.js';
 import { NOBODY, prepareUnprivileged, type Unprivileged } from '../helpers/unprivileged.js';
-import { IFACE } from './iface.js';
 
 let user: Unprivileged;
 before(() => {
@@ -35,6 +36,7 @@ it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the au
   const conn = await DBusConnection.connect(bus.address, { bus: true });
   try {
     for (let i = 0; ; i++) {
+      // Raw: a question to the bus itself, not to the service.
       const [owned] = await conn.call({
         destination: 'org.freedesktop.DBus',
         path: '/org/freedesktop/DBus',
@@ -47,29 +49,12 @@ it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the au
       assert.ok(i < 200 && service.exitCode === null, `the service did not take org.libvirt: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const list = (path: string) =>
-      conn.call({
-        destination: 'org.libvirt',
-        path,
-        interface: IFACE.Connect,
-        member: 'ListDomains',
-        signature: 'u',
-        body: [0],
-        timeout: 90_000,
-      });
-    const [test] = (await list('/org/libvirt/Test')) as [string[]];
+    // The first call autostarts the user's daemon: allow it as long as before (90 s).
+    const typed = (name: string) => OrgLibvirt.on(conn, name, ORG_LIBVIRT, { timeout: 90_000 });
+    const test = await typed('Test').listDomains(0);
     assert.equal(test.length, 1);
-    const [name] = await conn.call({
-      destination: 'org.libvirt',
-      path: test[0] as string,
-      interface: 'org.freedesktop.DBus.Properties',
-      member: 'Get',
-      signature: 'ss',
-      body: [IFACE.Domain, 'Name'],
-    });
-    assert.ok(name instanceof Variant);
-    assert.equal(name.value, 'test');
-    assert.deepEqual(await list('/org/libvirt/QEMU'), [[]]); // qemu:///session of a user with no VMs
+    assert.equal(await (test[0] as DomainProxy).name, 'test');
+    assert.deepEqual(await typed('QEMU').listDomains(0), []); // qemu:///session of a user with no VMs
     const started = user.daemonPid();
     assert.ok(started, 'the user daemon runs');
     assert.match(readFileSync(`/proc/${started}/status`, 'utf8'), new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'));
