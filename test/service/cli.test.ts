@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseArgs, UsageError } from '../../src/cli.js';
 import { OrgLibvirt } from '../../src/client/index.js';
-import { DBusConnection, type DBusError, parseIntrospectionXml } from '../../src/dbus/index.js';
+import { DBusConnection, DBusError, parseIntrospectionXml } from '../../src/dbus/index.js';
 import { errorOf } from '../helpers/errors.js';
 import { defaultConnects, mergeConnects } from '../../src/service/service.js';
 import { type PrivateBus, startBus } from '../helpers/bus.js';
@@ -109,7 +109,7 @@ test('owns org.libvirt; a second instance fails because the name is taken; SIGTE
     // A call while libvirt is unreachable fails with org.libvirt.Error, it does not hang.
     const test = await OrgLibvirt.connect(bus.address, 'Test', { bus: true });
     try {
-      const err = await errorOf<DBusError>(test.listDomains(0));
+      const err = await errorOf(test.listDomains(0), DBusError);
       assert.equal(err.errorName, 'org.libvirt.Error');
     } finally {
       test.connection.close();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ConnectProxy, DomainProxy, DomainSnapshotProxy, OrgLibvirt } from '../../src/client/index.js';
-import { type DBusError, type Message, Variant } from '../../src/dbus/index.js';
+import { DBusError, type Message, Variant } from '../../src/dbus/index.js';
 import { errorOf } from '../helpers/errors.js';
 import { type Fixture, IFACE, startFixture, TEST, TEST_PATH, waitFor } from './fixture.js';
 import { runOk } from '../helpers/run.js';
@@ -169,16 +169,16 @@ describe('org.libvirt.Domain on the test driver', () => {
     assert.match(await virsh('snapshot-current', 'test', '--name'), /^one$/m);
     await two.delete(0);
     assert.equal((await dom.snapshotLookupByName('one', 0)).objectPath, `${enc}_one`);
-    const gone = await errorOf<DBusError>(two.isCurrent(0));
+    const gone = await errorOf(two.isCurrent(0), DBusError);
     assert.equal(gone.errorName, 'org.libvirt.Error');
     assert.equal(gone.message, 'unknown error');
     const orphan = new DomainSnapshotProxy(s.client.conn, `${TEST}/domainsnapshot/_00000000_0000_0000_0000_000000000000_one`);
-    const noDomain = await errorOf<DBusError>(orphan.getXMLDesc(0));
+    const noDomain = await errorOf(orphan.getXMLDesc(0), DBusError);
     assert.equal(noDomain.message, 'invalid domain pointer in virDomainSnapshotLookupByName');
   });
 
   it('answers libvirt errors as org.libvirt.Error with libvirt’s message', async () => {
-    const fails = (p: Promise<unknown>) => errorOf<DBusError>(p);
+    const fails = (p: Promise<unknown>) => errorOf(p, DBusError);
     // The reference crashes on SetGuestVcpus; ours answers the test driver's refusal.
     const guest = await fails(dom.setGuestVcpus([true, false, true], 1, 0));
     assert.equal(guest.errorName, 'org.libvirt.Error');
