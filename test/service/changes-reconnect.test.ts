@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { OrgLibvirt } from '../../src/client/index.js';
 import { View } from './changes-view.js';
-import { type Fixture, IFACE, startFixture } from './fixture.js';
+import { type Fixture, startFixture } from './fixture.js';
 
 const T = '/org/libvirt/Test';
 let fx: Fixture;
@@ -36,7 +37,7 @@ test('after libvirtd restarts, what changed meanwhile is announced: InterfacesRe
     let from = view.log.length;
     await lv.virsh(lv.testUri, 'define', xml);
     await view.waitSignal('InterfacesAdded', path, from);
-    const [net] = (await fx.client.call(T, IFACE.Connect, 'NetworkLookupByName', 's', ['default'])) as [string];
+    const { objectPath: net } = await OrgLibvirt.on(fx.client.conn, 'Test').networkLookupByName('default');
     let at = view.changes.length;
     await lv.virsh(lv.testUri, 'net-destroy', 'default');
     await view.waitChange(net, at, (c) => c.get('Active')?.value === false);

@@ -1,6 +1,8 @@
 // A client's view of one Connect object's objects for the change notification tests: one
 // GetManagedObjects, then only the ObjectManager's and Properties' signals (no polling of the
 // service); waits for signals with deadlines and compares itself with a fresh GetManagedObjects.
+// Raw D-Bus throughout, on purpose: the ObjectManager's a{oa{sa{sv}}} shape and PropertiesChanged
+// are what is checked, and the typed client of org.libvirt's own interfaces has neither.
 import assert from 'node:assert/strict';
 import { type Message, Variant } from '../../src/dbus/index.js';
 import { type Client, DEST, waitFor } from './fixture.js';

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { type ConnectProxy, DomainProxy, NetworkProxy, NodeDeviceProxy, OrgLibvirt, StoragePoolProxy } from '../../src/client/index.js';
 import { parseIntrospectionXml, Variant } from '../../src/dbus/index.js';
 import { NOTIFIED_PROPERTIES } from '../../src/service/emits-changed.js';
 import type { PrivateLibvirtd } from '../helpers/libvirtd.js';
@@ -26,6 +27,8 @@ const OM = 'org.freedesktop.DBus.ObjectManager';
 const EMITS = 'org.freedesktop.DBus.Property.EmitsChangedSignal';
 
 let fx: Fixture;
+/** The typed client's Connect object of the test driver. */
+let testDriver: ConnectProxy;
 let lv: PrivateLibvirtd;
 let dir: string;
 
@@ -34,6 +37,7 @@ before(async () => {
     args: (lv) => ['--session', '--no-default-connects', '--connect', `Test=${lv.testUri}`, '--connect', `QEMU=${lv.qemuUri}`],
   });
   lv = fx.libvirtd;
+  testDriver = OrgLibvirt.on(fx.client.conn, 'Test');
   dir = mkdtempSync(join(tmpdir(), 'changes-'));
 });
 
@@ -51,14 +55,33 @@ async function xmlFile(name: string, xml: string): Promise<string> {
   return file;
 }
 
+/** The typed client's getters (Properties.Get) of the notified properties of `iface` at `path`, by property name. */
+function notifiedGetters(path: string, iface: string): Record<string, () => Promise<unknown>> {
+  const conn = fx.client.conn;
+  if (iface === IFACE.Domain) {
+    const d = new DomainProxy(conn, path);
+    return { Active: () => d.active, Id: () => d.id, Name: () => d.name, Persistent: () => d.persistent };
+  }
+  const cls = iface === IFACE.Network ? NetworkProxy : iface === IFACE.StoragePool ? StoragePoolProxy : NodeDeviceProxy;
+  const p = new cls(conn, path);
+  assert.equal(p.interfaceName, iface, `${iface} has notified properties`);
+  return { Active: () => p.active, Persistent: () => p.persistent };
+}
+
 /** Asserts each notified property in `changed` is what Get answers now, and that all of them came. */
 async function assertLikeGet(path: string, iface: string, changed: Map<string, Variant>): Promise<void> {
   assert.deepEqual([...changed.keys()].sort(), [...(NOTIFIED_PROPERTIES[iface] ?? [])].sort(), `${path}: every notified property`);
-  for (const [name, v] of changed) assert.deepEqual(plain(v.value), plain(await fx.client.get(path, iface, name)), `${path} ${name}`);
+  const getters = notifiedGetters(path, iface);
+  for (const [name, v] of changed) {
+    const get = getters[name];
+    assert.ok(get, `${path}: a getter of ${name}`);
+    assert.deepEqual(plain(v.value), plain(await get()), `${path} ${name}`);
+  }
 }
 
 test('the ObjectManager is on each Connect object, and GetManagedObjects lists the objects below it only', async () => {
   for (const manager of [T, Q]) {
+    // Raw: the introspection XML itself is checked.
     const [xml] = (await fx.client.call(manager, 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
     const node = parseIntrospectionXml(xml);
     assert.ok(
@@ -67,25 +90,26 @@ test('the ObjectManager is on each Connect object, and GetManagedObjects lists t
     );
   }
   const objects = await managedObjects(fx.client, T);
-  const [domains] = (await fx.client.call(T, IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
-  const [networks] = (await fx.client.call(T, IFACE.Connect, 'ListNetworks', 'u', [0])) as [string[]];
-  const [pools] = (await fx.client.call(T, IFACE.Connect, 'ListStoragePools', 'u', [0])) as [string[]];
-  for (const p of [...domains, ...networks, ...pools]) assert.ok(objects.has(p), `${p} is managed`);
+  const domains = await testDriver.listDomains(0);
+  const networks = await testDriver.listNetworks(0);
+  const pools = await testDriver.listStoragePools(0);
+  for (const p of [...domains, ...networks, ...pools]) assert.ok(objects.has(p.objectPath), `${p.objectPath} is managed`);
   // The subtree roots answer like objects for the reference's sake, but are none.
   for (const p of objects.keys()) assert.match(p, /^\/org\/libvirt\/Test\/[a-z]+\/[^/]+$/);
   // Properties of their declared types (not wrapped twice as the reference's GetAll).
-  const name = objects
-    .get(domains[0] as string)
-    ?.get(IFACE.Domain)
-    ?.get('Name');
+  const first = domains[0];
+  assert.ok(first);
+  const name = objects.get(first.objectPath)?.get(IFACE.Domain)?.get('Name');
   assert.ok(name instanceof Variant);
   assert.equal(name.signature, 's');
-  assert.equal(name.value, await fx.client.get(domains[0] as string, IFACE.Domain, 'Name'));
+  assert.equal(name.value, await first.name);
 });
 
 test('the EmitsChangedSignal annotations introspected: true for the notified properties, false or const for the rest', async () => {
-  const [domains] = (await fx.client.call(T, IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
-  const [xml] = (await fx.client.call(domains[0] as string, 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
+  const [first] = await testDriver.listDomains(0);
+  assert.ok(first);
+  // Raw: the introspection XML itself is checked.
+  const [xml] = (await fx.client.call(first.objectPath, 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
   const iface = parseIntrospectionXml(xml).interfaces.find((i) => i.name === IFACE.Domain);
   assert.ok(iface);
   assert.equal(iface.annotations?.[EMITS], 'false');
@@ -158,13 +182,15 @@ test('domains: define, start, destroy, rename, undefine, create (transient), des
 
 test('PropertiesChanged comes after the lifecycle signal of its event, before the next one', async () => {
   const events: string[] = [];
+  // Raw: the order of two interfaces' signals on the wire is checked, and the typed client has no PropertiesChanged.
   const id = fx.client.conn.signalSubscribe({ sender: DEST }, (m) => {
     if (m.member === 'DomainEvent' || m.member === 'PropertiesChanged') events.push(m.member);
   });
   try {
-    const [domains] = (await fx.client.call(T, IFACE.Connect, 'ListDomains', 'u', [0])) as [string[]];
+    const domains = await testDriver.listDomains(0);
     assert.ok(domains.length > 0);
     const name = 'test';
+    assert.ok((await Promise.all(domains.map((d) => d.name))).includes(name));
     await lv.virsh(lv.testUri, 'suspend', name);
     await lv.virsh(lv.testUri, 'resume', name);
     await waitFor(() => events.filter((e) => e === 'PropertiesChanged').length >= 2, DEADLINE);
@@ -295,8 +321,8 @@ test('node devices (test driver vHBA): nodedev-create and nodedev-destroy — th
     await waitFor(() => view.log.slice(from).some((l) => l.startsWith(prefix)), DEADLINE);
     const path = (view.log.slice(from).find((l) => l.startsWith(prefix)) as string).slice('InterfacesAdded '.length);
     const name = view.value(path, IFACE.NodeDevice, 'Name') as string;
-    const [found] = (await fx.client.call(T, IFACE.Connect, 'NodeDeviceLookupByName', 's', [name])) as [string];
-    assert.equal(found, path);
+    const found = await testDriver.nodeDeviceLookupByName(name);
+    assert.equal(found.objectPath, path);
     assert.equal(view.value(path, IFACE.NodeDevice, 'Parent'), 'scsi_host1');
     await view.assertCurrent('nodedev-create');
     const before = view.log.length;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DomainProxy, OrgLibvirt } from '../../src/client/index.js';
 import { lines, type PrivateLibvirtd } from '../helpers/libvirtd.js';
 import { runOk } from '../helpers/run.js';
 import { type PrivateSshd, startSshd } from '../helpers/sshd.js';
@@ -57,8 +58,11 @@ describe('org.libvirt over ssh', () => {
       ]);
       const paths = [...stdout.matchAll(/'(\/org\/libvirt\/Remote\/domain\/[^']+)'/g)].map((m) => m[1] as string);
       assert.equal(paths.length, (await virshNames(fx.libvirtd)).length, stdout);
+      // Our typed client lists the same objects as gdbus, with the names virsh gives.
+      const remote = OrgLibvirt.on(fx.client.conn, 'Remote');
+      assert.deepEqual((await remote.listDomains(0)).map((d) => d.objectPath).sort(), [...paths].sort());
       const names: string[] = [];
-      for (const path of paths) names.push((await fx.client.get(path, IFACE.Domain, 'Name')) as string);
+      for (const path of paths) names.push(await new DomainProxy(fx.client.conn, path).name);
       assert.deepEqual(names.sort(), await virshNames(fx.libvirtd));
     } finally {
       await fx.stop();
