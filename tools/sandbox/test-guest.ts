@@ -1,8 +1,8 @@
 // The small test guest of the guest agent and channel tests: a Linux kernel and an initramfs in which
 // busybox is /init and QEMU's guest agent (qemu-ga) answers on the virtio-serial port
 // org.qemu.guest_agent.0 — a real agent protocol peer on the guest side of libvirt's agent channel,
-// booted diskless under TCG — and busybox `tr` echoes the port org.libvirt-dbus.test.echo, each byte
-// plus one, when the domain has it (the guest side of Domain.OpenChannel's test).
+// booted diskless under TCG — and busybox `tr` echoes the ports org.libvirt-dbus.test.echo and …echo2,
+// each byte plus one, when the domain has them (the guest side of Domain.OpenChannel's test).
 //
 // Built from Debian packages without installing anything on the host: `apt-get download` fetches the
 // cloud kernel, busybox-static and qemu-guest-agent into `.cache/test-guest/` (git-ignored), `dpkg-deb
@@ -57,8 +57,8 @@ export const GUEST = {
   loginTime: 1_767_225_600,
   /** The virtio-serial port qemu-ga listens on, as libvirt names the agent channel. */
   agentPort: 'org.qemu.guest_agent.0',
-  /** The virtio-serial port the guest echoes on, each byte plus one (0xff wraps to 0x00). */
-  echoPort: 'org.libvirt-dbus.test.echo',
+  /** The virtio-serial ports the guest echoes on (those the domain has), each byte plus one (0xff wraps to 0x00). */
+  echoPorts: ['org.libvirt-dbus.test.echo', 'org.libvirt-dbus.test.echo2'],
 } as const;
 
 /** The files a domain boots: `<os><kernel>` and `<os><initrd>`, and the kernel's release. */
@@ -193,20 +193,23 @@ port_named() {
   done
   return 1
 }
-# The echo, in the background: every byte read on its port is written back plus one (255 wraps to 0),
-# so the host tells the guest's answer from its own bytes. The port is opened once, read-write (it
-# allows one open at a time), and kept open: closing it would discard what the host already sent.
+# The echo of port $1, in the background: every byte read on it is written back plus one (255 wraps
+# to 0), so the host tells the guest's answer from its own bytes. The port is opened once, read-write
+# (it allows one open at a time), and kept open: closing it would discard what the host already sent.
 # A read ends (tr exits) whenever no host side is connected; tr then runs again on the same port
-# after a pause, so each new host connection gets the echo. Domains without the port skip it.
-(
-  echo_port=$(port_named ${GUEST.echoPort} 300) || exit 0
-  exec 3<>"/dev/$echo_port"
-  echo "test-guest: echo port /dev/$echo_port"
-  while :; do
-    tr '\\000-\\376\\377' '\\001-\\377\\000' <&3 >&3
-    sleep 0.2
-  done
-) &
+# after a pause, so each new host connection gets the echo. A domain without the port skips it.
+echo_on() {
+  (
+    echo_port=$(port_named "$1" 300) || exit 0
+    exec 3<>"/dev/$echo_port"
+    echo "test-guest: echo on $1 at /dev/$echo_port"
+    while :; do
+      tr '\\000-\\376\\377' '\\001-\\377\\000' <&3 >&3
+      sleep 0.2
+    done
+  ) &
+}
+${GUEST.echoPorts.map((p) => `echo_on ${p}`).join('\n')}
 port=$(port_named ${GUEST.agentPort} 600)
 echo "test-guest: agent port /dev/\${port:-(none)}"
 # PID 1 must never exit (the kernel would panic): restart the agent if it ends.
