@@ -197,8 +197,8 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
 
   it('OpenChannel opens the virtio channel for real: it is held until the descriptor is closed; an unknown channel is org.libvirt.Error', async () => {
     const channel = await openOnceFree('OpenChannel', CHANNEL);
-    // No guest driver opens the port, so nothing answers; that libvirt holds the channel for our
-    // stream shows it is open.
+    // No guest driver opens the port, so nothing answers (test/service/channel-qemu.test.ts has a
+    // guest that does); that libvirt holds the channel for our stream shows it is open.
     const busy = await errorOf(call('OpenChannel', 'su', [CHANNEL, 0]), DBusError);
     assert.equal(busy.errorName, 'org.libvirt.Error', busy.message);
     assert.match(busy.message, /[Aa]ctive channel stream exists/);
