@@ -12,7 +12,8 @@ import { UnixFdSocket } from '../../src/unix/index.js';
 import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
 import { errorOf } from '../helpers/errors.js';
 import { imageSize } from './console-images.js';
-import { echoed, echoGuestDisk } from './echo-guest.js';
+import { echoGuestDisk } from './echo-guest.js';
+import { Received, whenFree as retryWhileBusy, roundTrip } from './fd-received.js';
 import { startService } from './fixture.js';
 import { IFACE } from './iface.js';
 import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
@@ -25,49 +26,6 @@ const CHANNEL = 'org.example.test';
 const VIR_DOMAIN_CONSOLE_FORCE = 1;
 // QEMU under TCG on a busy machine is slow to boot and to answer.
 const WAIT = 30_000;
-
-/** Everything a socket received, and a way to wait for more (or its end) with a deadline. */
-class Received {
-  text = '';
-  ended = false;
-  private wake: (() => void) | undefined;
-
-  constructor(readonly sock: UnixFdSocket) {
-    sock.on('data', (d) => {
-      this.text += d.toString('latin1');
-      this.wake?.();
-    });
-    sock.on('end', () => {
-      this.ended = true;
-      this.wake?.();
-    });
-    sock.on('close', () => {
-      this.ended = true;
-      this.wake?.();
-    });
-    sock.on('error', () => undefined);
-  }
-
-  /** Waits until `done()` holds, failing with what arrived once `ms` have passed. */
-  async until(what: string, done: () => boolean, ms = WAIT): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done()) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        const tail = JSON.stringify(this.text.slice(-80));
-        throw new Error(`waited for ${what}; received ${this.text.length} bytes ending in ${tail}, ended: ${this.ended}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-}
 
 describe('Domain consoles, channels and screenshots on a real QEMU domain', { timeout: 300_000 }, () => {
   let qs: QemuSandbox | undefined;
@@ -93,45 +51,14 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
   function received(fd: number): Received {
     const sock = new UnixFdSocket(fd);
     open.push(sock);
-    return new Received(sock);
+    return new Received(sock, WAIT);
   }
 
-  /**
-   * Runs `openIt` until it succeeds: the service ends libvirt's stream when it sees the descriptor
-   * closed, which happens after the close returned here, so the first attempts may still find the
-   * device busy. Fails if that is still so at the deadline.
-   */
-  async function whenFree<T>(openIt: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + WAIT;
-    for (;;) {
-      try {
-        return await openIt();
-      } catch (err) {
-        if (!(err instanceof DBusError) || !/[Aa]ctive .* exists/.test(err.message) || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }
+  /** Runs `openIt` until the device is free (test/service/fd-received.ts). */
+  const whenFree = <T>(openIt: () => Promise<T>): Promise<T> => retryWhileBusy(openIt, WAIT);
 
   /** OpenConsole/OpenChannel once the device is free. */
   const openOnceFree = (member: 'OpenConsole' | 'OpenChannel', name: string) => whenFree(() => openFd(member, name));
-
-  /** Writes `text` to the console and waits for the guest's answer. */
-  async function roundTrip(console: Received, text: string): Promise<void> {
-    const from = console.text.length;
-    const want = echoed(text);
-    console.sock.write(Buffer.from(text, 'latin1'));
-    const what = `the guest's answer to ${text.length} bytes (${JSON.stringify(text.slice(0, 40))}…)`;
-    await console.until(what, () => console.text.length - from >= want.length);
-    const got = console.text.slice(from);
-    if (got !== want) {
-      let i = 0;
-      while (got[i] === want[i]) i++;
-      assert.fail(
-        `the answer differs at byte ${i}: ${JSON.stringify(got.slice(i, i + 20))} instead of ${JSON.stringify(want.slice(i, i + 20))}`,
-      );
-    }
-  }
 
   before(async () => {
     qs = await startQemuSandbox({ service: 'ours', signals: {}, onSignal: () => undefined, prefix: 'console-images-' });
@@ -270,8 +197,8 @@ describe('Domain consoles, channels and screenshots on a real QEMU domain', { ti
 
   it('OpenChannel opens the virtio channel for real: it is held until the descriptor is closed; an unknown channel is org.libvirt.Error', async () => {
     const channel = await openOnceFree('OpenChannel', CHANNEL);
-    // No guest driver opens the port, so nothing answers; that libvirt holds the channel for our
-    // stream shows it is open.
+    // No guest driver opens the port, so nothing answers (test/service/channel-qemu.test.ts has a
+    // guest that does); that libvirt holds the channel for our stream shows it is open.
     const busy = await errorOf(call('OpenChannel', 'su', [CHANNEL, 0]), DBusError);
     assert.equal(busy.errorName, 'org.libvirt.Error', busy.message);
     assert.match(busy.message, /[Aa]ctive channel stream exists/);

@@ -1,6 +1,8 @@
-// The small test guest of the guest agent tests: a Linux kernel and an initramfs in which busybox is
-// /init and QEMU's guest agent (qemu-ga) answers on the virtio-serial port org.qemu.guest_agent.0 —
-// a real agent protocol peer on the guest side of libvirt's agent channel, booted diskless under TCG.
+// The small test guest of the guest agent and channel tests: a Linux kernel and an initramfs in which
+// busybox is /init and QEMU's guest agent (qemu-ga) answers on the virtio-serial port
+// org.qemu.guest_agent.0 — a real agent protocol peer on the guest side of libvirt's agent channel,
+// booted diskless under TCG — and busybox `tr` echoes the ports org.libvirt-dbus.test.echo and …echo2,
+// each byte plus one, when the domain has them (the guest side of Domain.OpenChannel's test).
 //
 // Built from Debian packages without installing anything on the host: `apt-get download` fetches the
 // cloud kernel, busybox-static and qemu-guest-agent into `.cache/test-guest/` (git-ignored), `dpkg-deb
@@ -12,6 +14,7 @@
 // `node dist/tools/sandbox/test-guest.js` prepares it (test/all runs it); the tests only read it
 // through testGuestFiles(), which fails with what to run when it is missing.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,8 +27,17 @@ const execFileAsync = promisify(execFile);
 /** The cache folder, at the repository's root (this file runs as dist/tools/sandbox/test-guest.js). */
 export const TEST_GUEST_DIR = fileURLToPath(new URL('../../../.cache/test-guest/', import.meta.url));
 
-/** Bumped whenever the guest's contents change, so an older cached build is rebuilt. */
-const BUILD_VERSION = '1';
+/** Bumped whenever the guest's contents change (/init's text is hashed into the key as well), so an older cached build is rebuilt. */
+const BUILD_VERSION = '2';
+
+/**
+ * The key a build is stamped with: BUILD_VERSION and a hash of /init's text, so a change of the init
+ * script alone also makes testGuestFiles() ask for a rebuild (the module list is the wanted one, not
+ * the resolved one, which is only known after unpacking: the template is what is hashed).
+ */
+function buildKey(): string {
+  return `${BUILD_VERSION}-${createHash('sha256').update(initScript(MODULES)).digest('hex').slice(0, 16)}`;
+}
 
 /** The Debian packages the guest is made of (the kernel through its metapackage's dependency). */
 const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
@@ -45,6 +57,8 @@ export const GUEST = {
   loginTime: 1_767_225_600,
   /** The virtio-serial port qemu-ga listens on, as libvirt names the agent channel. */
   agentPort: 'org.qemu.guest_agent.0',
+  /** The virtio-serial ports the guest echoes on (those the domain has), each byte plus one (0xff wraps to 0x00). */
+  echoPorts: ['org.libvirt-dbus.test.echo', 'org.libvirt-dbus.test.echo2'],
 } as const;
 
 /** The files a domain boots: `<os><kernel>` and `<os><initrd>`, and the kernel's release. */
@@ -68,7 +82,7 @@ export function testGuestFiles(): TestGuestFiles {
     : {};
   const kernel = join(TEST_GUEST_DIR, 'vmlinuz');
   const initrd = join(TEST_GUEST_DIR, 'initrd.img');
-  if (stamp.version !== BUILD_VERSION || !stamp.kernelRelease || !existsSync(kernel) || !existsSync(initrd)) {
+  if (stamp.version !== buildKey() || !stamp.kernelRelease || !existsSync(kernel) || !existsSync(initrd)) {
     throw new TestGuestMissingError(
       `the test guest is not prepared in ${TEST_GUEST_DIR}: run \`npm run build && node dist/tools/sandbox/test-guest.js\` ` +
         '(test/all does; it downloads the Debian packages linux-image-cloud-amd64, busybox-static and qemu-guest-agent with apt-get download)',
@@ -155,7 +169,7 @@ function utmpLogin(user: string, loginTime: number): Buffer {
   return b;
 }
 
-/** The guest's /init: mounts, modules, then qemu-ga on the agent port for as long as the guest runs. */
+/** The guest's /init: mounts, modules, the echo on its port (when the domain has it), then qemu-ga on the agent port. */
 function initScript(modules: readonly string[]): string {
   return `#!/bin/busybox sh
 # /init of the libvirt-dbus test guest (tools/sandbox/test-guest.ts).
@@ -166,15 +180,37 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 hostname -F /etc/hostname
 ${modules.map((m) => `insmod /lib/modules/${m}.ko || echo "test-guest: insmod ${m} failed"`).join('\n')}
-# The port appears once virtio_console has probed the device (asynchronously): look for it by name.
-port=
-i=0
-while [ -z "$port" ] && [ $i -lt 600 ]; do
-  for d in /sys/class/virtio-ports/*; do
-    [ "$(cat "$d/name" 2>/dev/null)" = ${GUEST.agentPort} ] && port=\${d##*/}
+# Prints the device of the virtio-serial port named $1, waiting up to $2 tenths of a second: ports
+# appear once virtio_console has probed the device (asynchronously), so they are looked up by name.
+port_named() {
+  i=0
+  while [ $i -lt $2 ]; do
+    for d in /sys/class/virtio-ports/*; do
+      [ "$(cat "$d/name" 2>/dev/null)" = "$1" ] && { echo "\${d##*/}"; return 0; }
+    done
+    sleep 0.1
+    i=$((i + 1))
   done
-  [ -z "$port" ] && { sleep 0.1; i=$((i + 1)); }
-done
+  return 1
+}
+# The echo of port $1, in the background: every byte read on it is written back plus one (255 wraps
+# to 0), so the host tells the guest's answer from its own bytes. The port is opened once, read-write
+# (it allows one open at a time), and kept open: closing it would discard what the host already sent.
+# A read ends (tr exits) whenever no host side is connected; tr then runs again on the same port
+# after a pause, so each new host connection gets the echo. A domain without the port skips it.
+echo_on() {
+  (
+    echo_port=$(port_named "$1" 300) || exit 0
+    exec 3<>"/dev/$echo_port"
+    echo "test-guest: echo on $1 at /dev/$echo_port"
+    while :; do
+      tr '\\000-\\376\\377' '\\001-\\377\\000' <&3 >&3
+      sleep 0.2
+    done
+  ) &
+}
+${GUEST.echoPorts.map((p) => `echo_on ${p}`).join('\n')}
+port=$(port_named ${GUEST.agentPort} 600)
 echo "test-guest: agent port /dev/\${port:-(none)}"
 # PID 1 must never exit (the kernel would panic): restart the agent if it ends.
 while :; do
@@ -238,7 +274,7 @@ export async function prepareTestGuest(log: (line: string) => void = () => {}): 
   const initrd = join(TEST_GUEST_DIR, 'initrd.img');
   copyFileSync(join(root, 'boot', `vmlinuz-${kernelRelease}`), kernel);
   writeFileSync(initrd, gzipSync(newcArchive(entries)), { mode: 0o644 });
-  writeFileSync(stampPath(), `${JSON.stringify({ version: BUILD_VERSION, kernelRelease, packages })}\n`);
+  writeFileSync(stampPath(), `${JSON.stringify({ version: buildKey(), kernelRelease, packages })}\n`);
   log(`test guest ready: ${kernel} (${kernelRelease}), ${initrd}`);
   return { kernel, initrd, kernelRelease };
 }
