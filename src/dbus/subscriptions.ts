@@ -43,6 +43,21 @@ interface Subscription {
   callback: SignalCallback;
 }
 
+/** A well-known name signals are subscribed from, and what is known of its owner. */
+interface TrackedName {
+  owner: string | undefined;
+  /** Whether `owner` is known (GetNameOwner answered, or NameOwnerChanged came first). */
+  known: boolean;
+  /** Signals that came while the owner was not known, with the subscription they may be for. */
+  held: Array<{ id: number; msg: Message }>;
+  refs: number;
+  subscription: number;
+}
+
+// Bounds the signals held for one name while its owner is looked up (a flood cannot grow it).
+const MAX_HELD_SIGNALS = 1024;
+const anySender = (): boolean => true;
+
 const NAME_OWNER_CHANGED = { sender: BUS_NAME, interface: BUS_NAME, member: 'NameOwnerChanged', path: BUS_PATH };
 
 /** The signal subscriptions of one connection. */
@@ -50,7 +65,7 @@ export class SignalSubscriptions {
   private readonly subscriptions = new Map<number, Subscription>();
   private lastId = 0;
   private readonly matchRefs = new Map<string, number>();
-  private readonly nameOwners = new Map<string, { owner: string | undefined; refs: number; subscription: number }>();
+  private readonly nameOwners = new Map<string, TrackedName>();
 
   constructor(private readonly host: SubscriptionHost) {}
 
@@ -106,15 +121,45 @@ export class SignalSubscriptions {
     if (this.host.isBus() && msg.sender === BUS_NAME && msg.member === 'NameOwnerChanged' && msg.interface === BUS_NAME) {
       const [name, , newOwner] = msg.body as [string, string, string];
       const tracked = this.nameOwners.get(name);
-      if (tracked) tracked.owner = newOwner || undefined;
-    }
-    for (const sub of [...this.subscriptions.values()]) {
-      if (!matchesRule(sub.rule, msg, this.senderMatches)) continue;
-      try {
-        sub.callback(msg);
-      } catch (err) {
-        process.emitWarning(`D-Bus signal callback threw: ${(err as Error).message}`);
+      if (tracked) {
+        tracked.owner = newOwner || undefined;
+        this.ownerKnown(tracked);
       }
+    }
+    for (const [id, sub] of [...this.subscriptions]) {
+      const waiting = this.ownerPending(sub.rule.sender);
+      if (waiting) {
+        // The owner's GetNameOwner reply came in the same read as this signal and its promise has
+        // not settled yet: hold the signal until it has, rather than drop it.
+        if (waiting.held.length < MAX_HELD_SIGNALS && matchesRule(sub.rule, msg, anySender)) waiting.held.push({ id, msg });
+        continue;
+      }
+      if (matchesRule(sub.rule, msg, this.senderMatches)) this.call(sub, msg);
+    }
+  }
+
+  private call(sub: Subscription, msg: Message): void {
+    try {
+      sub.callback(msg);
+    } catch (err) {
+      process.emitWarning(`D-Bus signal callback threw: ${(err as Error).message}`);
+    }
+  }
+
+  /** The tracked well-known name `sender` whose owner is not known yet, if it is one. */
+  private ownerPending(sender: string | undefined): TrackedName | undefined {
+    if (!sender || sender.startsWith(':') || sender === BUS_NAME || !this.host.isBus()) return undefined;
+    const tracked = this.nameOwners.get(sender);
+    return tracked && !tracked.known ? tracked : undefined;
+  }
+
+  /** The owner of a tracked name is now known: hand it the signals held meanwhile, in order. */
+  private ownerKnown(tracked: TrackedName): void {
+    if (tracked.known) return;
+    tracked.known = true;
+    for (const { id, msg } of tracked.held.splice(0)) {
+      const sub = this.subscriptions.get(id);
+      if (sub && matchesRule(sub.rule, msg, this.senderMatches)) this.call(sub, msg);
     }
   }
 
@@ -170,7 +215,7 @@ export class SignalSubscriptions {
       tracked.refs++;
       return;
     }
-    const entry = { owner: undefined as string | undefined, refs: 1, subscription: 0 };
+    const entry: TrackedName = { owner: undefined, known: false, held: [], refs: 1, subscription: 0 };
     this.nameOwners.set(name, entry);
     entry.subscription = this.subscribe(
       { ...NAME_OWNER_CHANGED, arg0: name },
@@ -178,9 +223,11 @@ export class SignalSubscriptions {
     );
     this.host.getNameOwner(name).then(
       (owner) => {
-        if (this.nameOwners.get(name) === entry && entry.owner === undefined) entry.owner = owner;
+        if (this.nameOwners.get(name) !== entry || entry.known) return;
+        entry.owner = owner;
+        this.ownerKnown(entry);
       },
-      () => {},
+      () => this.ownerKnown(entry), // no owner known: what was held cannot match and is dropped
     );
   }
 
