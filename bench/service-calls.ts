@@ -68,6 +68,11 @@ function cases(domainPath: string): Case[] {
         }),
     },
     {
+      // The floor of a call: no libvirt behind it, only the D-Bus path through the service.
+      name: 'Peer.Ping',
+      call: (c) => c.call({ destination: DEST, path: CONNECT, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }),
+    },
+    {
       name: 'Cockpit refresh',
       oneAtATime: true,
       call: async (c) => {

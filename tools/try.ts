@@ -39,11 +39,10 @@ async function main(): Promise<void> {
     console.log('==> starting a private libvirtd (test driver, qemu:///system) with its own sockets and state');
     libvirtd = await startLibvirtd();
     console.log('==> starting libvirt-dbus on that bus');
-    service = spawn(
-      process.execPath,
-      [cli, '--session', '--connect', `Test=${libvirtd.testUri}`, '--connect', `QEMU=${libvirtd.qemuUri}`],
-      { env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address }, stdio: ['ignore', 'inherit', 'inherit'] },
-    );
+    service = spawn(cli, ['--session', '--connect', `Test=${libvirtd.testUri}`, '--connect', `QEMU=${libvirtd.qemuUri}`], {
+      env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: bus.address },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     service.once('exit', (code) => {
       if (!stopping) {
         console.error(`libvirt-dbus exited unexpectedly (${code}); see its message above`);

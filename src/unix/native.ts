@@ -1,6 +1,5 @@
 // Loads the optional addon (src/unix/native/unix.c) once, remembering why it is unavailable if it is.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UnixSupportError } from './errors.js';
 
@@ -56,7 +55,10 @@ function load(): void {
     return;
   }
   try {
-    addon = createRequire(import.meta.url)(path) as NativeUnix;
+    // process.dlopen, not require(): it skips the CommonJS loader's path and package.json lookups.
+    const module = { exports: {} as NativeUnix };
+    process.dlopen(module, path);
+    addon = module.exports;
   } catch (cause) {
     loadError = new UnixSupportError(`native UNIX socket addon failed to load: ${(cause as Error).message}`, {
       cause,

@@ -1,7 +1,7 @@
 // An unprivileged user's world for tests run as root: nobody (uid 65534) through setpriv, with its
 // own HOME and XDG_RUNTIME_DIR, and a copy of the compiled code (dist/src, bin) it can read — the
 // checkout itself may sit where nobody cannot.
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,9 @@ export function prepareUnprivileged(): Unprivileged {
   const code = join(dir, 'code');
   cpSync(fileURLToPath(new URL('../../src', import.meta.url)), join(code, 'dist', 'src'), { recursive: true });
   cpSync(fileURLToPath(new URL('../../../bin', import.meta.url)), join(code, 'bin'), { recursive: true });
+  // The start-up snapshot, copied after dist/src so that it is the newer (bin/libvirt-dbus checks).
+  const dist = fileURLToPath(new URL('../../../dist', import.meta.url));
+  for (const f of readdirSync(dist).filter((f) => f.endsWith('.blob'))) cpSync(join(dist, f), join(code, 'dist', f));
   writeFileSync(join(code, 'package.json'), '{"type":"module"}\n');
   const home = join(dir, 'home');
   const runtime = join(dir, 'run');

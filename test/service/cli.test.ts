@@ -75,16 +75,16 @@ test('default Connect objects, and --connect replacing or adding', () => {
 });
 
 test('--help and --version', async () => {
-  const help = { stdout: await runOk(process.execPath, [BIN, '--help']) };
+  const help = { stdout: await runOk(BIN, ['--help']) };
   assert.match(help.stdout, /--system/);
   assert.match(help.stdout, /--connect NAME=URI/);
-  const version = { stdout: await runOk(process.execPath, [BIN, '--version']) };
+  const version = { stdout: await runOk(BIN, ['--version']) };
   assert.match(version.stdout, /^libvirt-dbus \d+\.\d+\.\d+\n$/);
 });
 
 /** Runs the binary expecting failure; returns its exit code and stderr. */
 async function runFailing(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
-  const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
+  const r = await run(BIN, args, { env: { ...process.env, ...env }, timeout: 30_000 });
   assert.notEqual(r.code, 0, 'the service exited with 0');
   return { code: r.code, stderr: r.err };
 }

@@ -25,8 +25,8 @@ it('bin/libvirt-dbus --session as that user: Test and QEMU answer through the au
   const busDir = join(user.dir, 'bus');
   mkdirSync(busDir, { mode: 0o755 });
   const bus = await startBus({ listen: `unix:dir=${busDir}` });
-  const service = spawn('setpriv', user.setpriv(process.execPath, join(user.code, 'bin', 'libvirt-dbus'), '--session'), {
-    env: user.env({ DBUS_SESSION_BUS_ADDRESS: bus.address }),
+  const service = spawn('setpriv', user.setpriv(join(user.code, 'bin', 'libvirt-dbus'), '--session'), {
+    env: user.env({ DBUS_SESSION_BUS_ADDRESS: bus.address, LIBVIRT_DBUS_NODE: process.execPath }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

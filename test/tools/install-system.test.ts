@@ -47,8 +47,11 @@ for (const prefix of ['/usr', '/usr/local']) {
       assert.equal(statSync(wrapper).mode & 0o777, 0o755);
       assert.match(
         readFileSync(wrapper, 'utf8'),
-        new RegExp(` --max-semi-space-size=2 ${prefix}/lib/libvirt-dbus/bin/libvirt-dbus "\\$@"`),
+        new RegExp(`^LIBVIRT_DBUS_NODE=${process.execPath} exec ${prefix}/lib/libvirt-dbus/bin/libvirt-dbus "\\$@"$`, 'm'),
       );
+      // The start-up snapshot, newer than dist/src (else bin/libvirt-dbus would not use it).
+      const blob = join(dest, prefix, `lib/libvirt-dbus/dist/libvirt-dbus-${process.version}.blob`);
+      assert.ok(statSync(blob).mtimeMs > statSync(join(dest, prefix, 'lib/libvirt-dbus/dist/src/main.js')).mtimeMs);
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/bin/libvirt-dbus')));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/dist/src/cli.js')));
       assert.ok(existsSync(join(dest, prefix, 'lib/libvirt-dbus/package.json')));

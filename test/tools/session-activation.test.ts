@@ -83,7 +83,11 @@ test('nobody calls org.libvirt on its session bus: the installed service is acti
     );
     const pid = Number(/uint32 (\d+)/.exec(pidOut)?.[1]);
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'), 'the service runs as nobody');
-    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /\/usr\/local\/lib\/libvirt-dbus\/bin\/libvirt-dbus\0--session/);
+    assert.match(
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+      /--snapshot-blob\0\/usr\/local\/lib\/libvirt-dbus\/dist\/libvirt-dbus-v[\d.]+\.blob\0--\0--session\0$/,
+      'started from the installed snapshot',
+    );
     const daemon = user.daemonPid();
     assert.ok(daemon, "nobody's libvirtd was started");
     assert.match(readFileSync(`/proc/${daemon}/status`, 'utf8'), new RegExp(`^Uid:\\s+${NOBODY}\\s`, 'm'));

@@ -89,7 +89,11 @@ test('installed service is D-Bus activated on the system bus as libvirtdbus; the
   const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
   const expectedUid = Number(spawnSync('id', ['-u', 'libvirtdbus'], { encoding: 'utf8' }).stdout.trim());
   assert.equal(uid, expectedUid, 'the service runs as libvirtdbus');
-  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /\/usr\/local\/lib\/libvirt-dbus\/bin\/libvirt-dbus\0--system/);
+  assert.match(
+    readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+    /--snapshot-blob\0\/usr\/local\/lib\/libvirt-dbus\/dist\/libvirt-dbus-v[\d.]+\.blob\0--\0--system\0$/,
+    'started from the installed snapshot',
+  );
 
   await t.test('a caller outside root and group libvirt is refused', async () => {
     const refused = await run('setpriv', [

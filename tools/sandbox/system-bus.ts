@@ -24,7 +24,7 @@ export type ServiceChoice = 'ours' | 'reference' | 'none';
 
 /** Options for startSystemSandbox(). */
 export interface SystemSandboxOptions {
-  /** Which org.libvirt service to start (default 'ours': bin/libvirt-dbus --system, which runs dist/src/cli.js). */
+  /** Which org.libvirt service to start (default 'ours': bin/libvirt-dbus --system). */
   service?: ServiceChoice;
   /** Also start cockpit-ws (no TLS, local session as root) on a free port of 127.0.0.1. */
   cockpit?: boolean;
@@ -442,12 +442,7 @@ export async function startSystemSandbox(options: SystemSandboxOptions = {}): Pr
       const argv =
         choice === 'reference'
           ? ['/usr/sbin/libvirt-dbus', '--system']
-          : [
-              process.execPath,
-              join(o?.user ? '/mnt' : REPO_ROOT, 'bin/libvirt-dbus'),
-              '--system',
-              ...(o?.serviceArgs ?? options.serviceArgs ?? []),
-            ];
+          : [join(o?.user ? '/mnt' : REPO_ROOT, 'bin/libvirt-dbus'), '--system', ...(o?.serviceArgs ?? options.serviceArgs ?? [])];
       launch('service', o?.user ? ['setpriv', `--reuid=${o.user}`, `--regid=${o.user}`, '--groups=0', '--', ...argv] : argv);
       await waitFor(`org.libvirt service (${choice})`, 'service', nameHasOwner, 30_000);
     },
