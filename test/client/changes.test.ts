@@ -11,12 +11,14 @@ import { after, before, test } from 'node:test';
 import {
   type ConnectProxy,
   DomainProxy,
+  type DomainProperties,
   type ManagedObject,
   NetworkProxy,
   type NetworkProperties,
   NodeDeviceProxy,
   OrgLibvirt,
   StoragePoolProxy,
+  type Unsubscribe,
 } from '../../src/client/index.js';
 import { lines, type PrivateLibvirtd } from '../helpers/libvirtd.js';
 import { type Fixture, startFixture, waitFor } from '../service/fixture.js';
@@ -192,4 +194,24 @@ export async function wrongUsesDoNotCompile(c: ConnectProxy, d: DomainProxy): Pr
   }
   // @ts-expect-error InterfacesRemoved gives the path and interface names
   c.onInterfacesRemoved((path: number) => path);
+}
+
+// The README's example of a current view, compiled by the build (kept in step by hand).
+export async function readmeViewCompiles(qemu: ConnectProxy): Promise<Map<string, DomainProperties>> {
+  const domains = new Map<string, DomainProperties>(); // by object path
+  const watch = (d: DomainProxy) => d.onPropertiesChanged((_iface, changed) => Object.assign(domains.get(d.objectPath) ?? {}, changed));
+  const stops = new Map<string, Unsubscribe>();
+  const add = (o: ManagedObject) => {
+    if (o.interfaceName !== 'org.libvirt.Domain') return;
+    domains.set(o.proxy.objectPath, o.properties);
+    stops.set(o.proxy.objectPath, watch(o.proxy));
+  };
+  qemu.onInterfacesAdded(add); // subscribe first, then read once
+  qemu.onInterfacesRemoved((path) => {
+    domains.delete(path);
+    stops.get(path)?.();
+    stops.delete(path);
+  });
+  for (const o of await qemu.getManagedObjects()) add(o);
+  return domains;
 }
