@@ -17,9 +17,11 @@ import {
   type NetworkProperties,
   NodeDeviceProxy,
   OrgLibvirt,
+  proxyClasses,
   StoragePoolProxy,
   type Unsubscribe,
 } from '../../src/client/index.js';
+import type { Variant } from '../../src/dbus/index.js';
 import { lines, type PrivateLibvirtd } from '../helpers/libvirtd.js';
 import { type Fixture, startFixture, waitFor } from '../service/fixture.js';
 
@@ -71,6 +73,22 @@ test('getManagedObjects gives proxies of the right classes, named as virsh lists
   const test = domains.find((d) => d.properties.Name === 'test');
   assert.equal(test?.properties.Active, true);
   assert.equal(test?.properties.UUID, (await lv.virsh(lv.testUri, 'domuuid', 'test')).trim());
+});
+
+test('getManagedObjects is the raw a{oa{sa{sv}}} of GetManagedObjects, as proxies with unwrapped values', async () => {
+  const [raw] = (await fx.client.call(test_.objectPath, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects')) as [
+    Map<string, Map<string, Map<string, Variant>>>,
+  ];
+  const expected: Array<[string, string, Record<string, unknown>]> = [];
+  for (const [path, ifaces] of raw) {
+    for (const [iface, props] of ifaces) {
+      if (iface in proxyClasses) expected.push([path, iface, Object.fromEntries([...props].map(([k, v]) => [k, v.value]))]);
+    }
+  }
+  const typed = (await test_.getManagedObjects()).map((o) => [o.proxy.objectPath, o.interfaceName, o.properties]);
+  const order = (a: unknown[], b: unknown[]) => (`${a[0]} ${a[1]}` < `${b[0]} ${b[1]}` ? -1 : 1);
+  assert.ok(expected.length > 0);
+  assert.deepEqual(typed.sort(order), expected.sort(order));
 });
 
 test('a network defined, started, stopped and undefined with virsh is announced to the typed handlers', async () => {
