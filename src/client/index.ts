@@ -3,13 +3,28 @@
 //
 //   const qemu = await OrgLibvirt.connect('system', 'QEMU');
 //   for (const d of await qemu.listDomains(0)) console.log(await d.name);
+//
+// Change notification: getManagedObjects()/onInterfacesAdded/onInterfacesRemoved on a
+// ConnectProxy (the ObjectManager), onPropertiesChanged on every proxy.
 
 import type { ConnectOptions, DBusConnection } from '../dbus/index.js';
 import { ConnectProxy } from './org-libvirt.gen.js';
 import { ORG_LIBVIRT, openConnection, type ProxyOptions } from './proxy.js';
 
 export * from './org-libvirt.gen.js';
-export { BASE_MEMBERS, ObjectProxy, ORG_LIBVIRT, type ProxyClass, type ProxyOptions, type Unsubscribe } from './proxy.js';
+export {
+  BASE_MEMBERS,
+  type ManagedInterface,
+  type NoProperties,
+  ObjectProxy,
+  ORG_LIBVIRT,
+  type PropertiesChangedHandler,
+  type PropertiesOf,
+  type ProxyClass,
+  type ProxyClassTable,
+  type ProxyOptions,
+  type Unsubscribe,
+} from './proxy.js';
 
 /** Entry points: the Connect object of one hypervisor connection of the service. */
 export const OrgLibvirt = {

@@ -2,12 +2,42 @@
 // with the D-Bus library (calls, properties, signals). The classes themselves are generated from
 // the interface descriptions into org-libvirt.gen.ts.
 
-import { type ConnectOptions, DBusConnection, type Message, Variant } from '../dbus/index.js';
+import {
+  type ConnectOptions,
+  DBusConnection,
+  type InterfaceDeclaration,
+  type Message,
+  ObjectManagerInterface,
+  PropertiesInterface,
+  Variant,
+} from '../dbus/index.js';
 
 /** The well-known bus name of the service. */
 export const ORG_LIBVIRT = 'org.libvirt';
 
-const PROPERTIES = 'org.freedesktop.DBus.Properties';
+const PROPERTIES = PropertiesInterface.name;
+const OBJECT_MANAGER = ObjectManagerInterface.name;
+
+/** The argument signature of signal `name` of a standard interface, from the D-Bus library's declaration. */
+function signalSignature(decl: InterfaceDeclaration, name: string): string {
+  const signal = decl.signals.find((s) => s.name === name);
+  if (!signal) throw new Error(`${decl.name} declares no signal ${name}`);
+  return signal.args.map((a) => a.signature).join('');
+}
+
+/** The reply signature of method `name` of a standard interface, from the D-Bus library's declaration. */
+function replySignature(decl: InterfaceDeclaration, name: string): string {
+  const method = decl.methods.find((m) => m.name === name);
+  if (!method) throw new Error(`${decl.name} declares no method ${name}`);
+  return method.out.map((a) => a.signature).join('');
+}
+
+// Signals are checked against these before their bodies are trusted: a peer that sends a signal
+// of the same name with other arguments must not reach a typed handler.
+const PROPERTIES_CHANGED = signalSignature(PropertiesInterface, 'PropertiesChanged');
+const INTERFACES_ADDED = signalSignature(ObjectManagerInterface, 'InterfacesAdded');
+const INTERFACES_REMOVED = signalSignature(ObjectManagerInterface, 'InterfacesRemoved');
+const MANAGED_OBJECTS = replySignature(ObjectManagerInterface, 'GetManagedObjects');
 
 /** Stops a signal subscription. */
 export type Unsubscribe = () => void;
@@ -17,6 +47,22 @@ export interface ProxyOptions {
   /** How long a call waits for its reply, in ms (default: the connection's default call timeout). */
   timeout?: number;
 }
+
+/** The properties type of a proxy without properties. */
+export type NoProperties = Record<string, never>;
+
+/**
+ * A PropertiesChanged handler: the interface, the changed properties with their values as the
+ * typed getters return them, and the names of properties that changed without a value sent.
+ */
+export type PropertiesChangedHandler<Props extends object> = (
+  interfaceName: string,
+  changed: Partial<Props>,
+  invalidated: string[],
+) => void;
+
+/** The properties type of a proxy class's instances (DomainProxy → DomainProperties). */
+export type PropertiesOf<P> = P extends ObjectProxy<infer Props> ? Props : never;
 
 /** A proxy class of one org.libvirt interface, as the generated code declares them. */
 export type ProxyClass<P extends ObjectProxy> = new (
@@ -39,10 +85,35 @@ export const BASE_MEMBERS: readonly string[] = [
   'getAllProperties',
   'subscribe',
   'proxy',
+  'onPropertiesChanged',
+  'managedObjects',
+  'subscribeInterfacesAdded',
+  'subscribeInterfacesRemoved',
+  'subscribeManager',
+  'managed',
 ];
 
-/** One object of the service seen through one of its interfaces. */
-export abstract class ObjectProxy {
+/** Proxy classes by interface name (the generated `proxyClasses`), for the ObjectManager's objects. */
+export type ProxyClassTable = Readonly<Record<string, ProxyClass<ObjectProxy>>>;
+
+/**
+ * One interface of one object the ObjectManager reports: `proxy` of the class of `interfaceName`
+ * from `classes`, and its properties (those whose getter failed are absent). A union over the
+ * table, so testing `interfaceName` narrows `proxy` and `properties` together.
+ */
+export type ManagedInterface<T extends ProxyClassTable> = {
+  [K in keyof T & string]: {
+    interfaceName: K;
+    proxy: InstanceType<T[K]>;
+    properties: Partial<PropertiesOf<InstanceType<T[K]>>>;
+  };
+}[keyof T & string];
+
+/**
+ * One object of the service seen through one of its interfaces; `Props` is the interface's
+ * properties type (the generated DomainProperties, …), which types PropertiesChanged.
+ */
+export abstract class ObjectProxy<Props extends object = object> {
   /** The interface this proxy speaks, e.g. org.libvirt.Domain. */
   abstract readonly interfaceName: string;
 
@@ -112,9 +183,7 @@ export abstract class ObjectProxy {
       replySignature: 'a{sv}',
       timeout: this.options.timeout,
     });
-    const out: Record<string, unknown> = {};
-    for (const [name, value] of all as Map<string, unknown>) out[name] = unwrap(value);
-    return out;
+    return unwrapAll(all as Map<string, unknown>);
   }
 
   /** Calls `handler` with the arguments of each `member` signal this object emits. */
@@ -130,6 +199,76 @@ export abstract class ObjectProxy {
   protected proxy<P extends ObjectProxy>(cls: ProxyClass<P>, path: unknown): P {
     return new cls(this.connection, path as string, this.destination, this.options);
   }
+
+  /**
+   * Calls `handler` for each PropertiesChanged of this object and this proxy's interface, with
+   * the changed values unwrapped as the typed getters return them.
+   */
+  onPropertiesChanged(handler: PropertiesChangedHandler<Props>): Unsubscribe {
+    const id = this.connection.signalSubscribe(
+      { sender: this.destination, path: this.objectPath, interface: PROPERTIES, member: 'PropertiesChanged', arg0: this.interfaceName },
+      (signal: Message) => {
+        if (signal.signature !== PROPERTIES_CHANGED) return;
+        const [iface, changed, invalidated] = signal.body as [string, Map<string, unknown>, string[]];
+        handler(iface, unwrapAll(changed) as Partial<Props>, invalidated);
+      },
+    );
+    return () => this.connection.signalUnsubscribe(id);
+  }
+
+  /** GetManagedObjects of this object (an ObjectManager), each interface in `classes` as a proxy. */
+  protected async managedObjects<T extends ProxyClassTable>(classes: T): Promise<Array<ManagedInterface<T>>> {
+    const [objects] = await this.connection.call({
+      destination: this.destination,
+      path: this.objectPath,
+      interface: OBJECT_MANAGER,
+      member: 'GetManagedObjects',
+      replySignature: MANAGED_OBJECTS,
+      timeout: this.options.timeout,
+    });
+    const out: Array<ManagedInterface<T>> = [];
+    for (const [path, ifaces] of objects as Map<string, Map<string, Map<string, unknown>>>) {
+      out.push(...this.managed(classes, path, ifaces));
+    }
+    return out;
+  }
+
+  /** Calls `handler` once per interface in `classes` of each InterfacesAdded of this ObjectManager. */
+  protected subscribeInterfacesAdded<T extends ProxyClassTable>(classes: T, handler: (added: ManagedInterface<T>) => void): Unsubscribe {
+    return this.subscribeManager('InterfacesAdded', INTERFACES_ADDED, (body) => {
+      for (const added of this.managed(classes, body[0] as string, body[1] as Map<string, Map<string, unknown>>)) handler(added);
+    });
+  }
+
+  /** Calls `handler` with the object path and interface names of each InterfacesRemoved of this ObjectManager. */
+  protected subscribeInterfacesRemoved(handler: (objectPath: string, interfaces: string[]) => void): Unsubscribe {
+    return this.subscribeManager('InterfacesRemoved', INTERFACES_REMOVED, (body) => handler(body[0] as string, body[1] as string[]));
+  }
+
+  private subscribeManager(member: string, signature: string, handler: (body: unknown[]) => void): Unsubscribe {
+    const id = this.connection.signalSubscribe(
+      { sender: this.destination, path: this.objectPath, interface: OBJECT_MANAGER, member },
+      (signal: Message) => {
+        if (signal.signature === signature) handler(signal.body);
+      },
+    );
+    return () => this.connection.signalUnsubscribe(id);
+  }
+
+  /** The interfaces of object `path` that `classes` has a proxy class for; others (the standard ones) are left out. */
+  private managed<T extends ProxyClassTable>(
+    classes: T,
+    path: string,
+    ifaces: Map<string, Map<string, unknown>>,
+  ): Array<ManagedInterface<T>> {
+    const out: Array<ManagedInterface<T>> = [];
+    for (const [interfaceName, props] of ifaces) {
+      const cls = classes[interfaceName];
+      if (!cls) continue;
+      out.push({ interfaceName, proxy: this.proxy(cls, path), properties: unwrapAll(props) } as ManagedInterface<T>);
+    }
+    return out;
+  }
 }
 
 /**
@@ -141,6 +280,13 @@ function unwrap(value: unknown): unknown {
   let v = value;
   while (v instanceof Variant) v = v.value;
   return v;
+}
+
+/** Property values by name, each unwrapped. */
+function unwrapAll(values: Map<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of values) out[name] = unwrap(value);
+  return out;
 }
 
 /** Opens a connection to `target` ('system', 'session', or an address) for the client. */

@@ -1,8 +1,12 @@
 // A client's view of one Connect object's objects for the change notification tests: one
 // GetManagedObjects, then only the ObjectManager's and Properties' signals (no polling of the
 // service); waits for signals with deadlines and compares itself with a fresh GetManagedObjects.
-// Raw D-Bus throughout, on purpose: the ObjectManager's a{oa{sa{sv}}} shape and PropertiesChanged
-// are what is checked, and the typed client of org.libvirt's own interfaces has neither.
+// Raw D-Bus throughout, on purpose, although the typed client now has both (getManagedObjects,
+// onInterfacesAdded/Removed, onPropertiesChanged; test/client/changes.test.ts): the comparison
+// here is of the a{oa{sa{sv}}} itself, variant signatures included (the typed values drop them:
+// an `i` and a `u` are both numbers), and one PropertiesChanged subscription below the manager
+// sees every object's changes, also of an object announced a moment earlier (the typed client's
+// is per object, subscribed only once the object is known, and could miss that one).
 import assert from 'node:assert/strict';
 import { type Message, Variant } from '../../src/dbus/index.js';
 import { type Client, DEST, waitFor } from './fixture.js';

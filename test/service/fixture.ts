@@ -86,6 +86,8 @@ export async function startService(
 ): Promise<RunningService> {
   const env = { ...process.env };
   if (busAddress) env.DBUS_SESSION_BUS_ADDRESS = busAddress;
+  // bin/libvirt-dbus is a shell script (it starts node from the start-up snapshot), run as itself.
+  env.LIBVIRT_DBUS_NODE ??= process.execPath;
   const argv = program ? [program, ...args] : [BIN, ...args];
   const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
