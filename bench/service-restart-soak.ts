@@ -12,7 +12,7 @@
 import type { Message } from '../src/dbus/index.js';
 import { LibvirtConnection } from '../src/libvirt/index.js';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, defineInactiveDomains, listDomains, mixedCall, rssKiB, type ServiceUnderTest, startOurs } from './service-procs.js';
+import { CONNECT, defineInactiveDomains, listDomains, mixedCall, rssKiB, type ServiceUnderTest, startOurs } from './service-procs.js';
 
 const IN_FLIGHT = 64;
 /** A call not answered within this is counted as unanswered (the service must answer long before). */

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, listDomains, mixedCall, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
+import { listDomains, mixedCall, rssKiB, type ServiceUnderTest, startOurs, startReference } from './service-procs.js';
 
 const IN_FLIGHT = 16;
 

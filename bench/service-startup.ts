@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DBusConnection } from '../src/dbus/index.js';
 import { startBus } from '../tools/sandbox/bus.js';
 import { type PrivateLibvirtd, startLibvirtd } from '../tools/sandbox/libvirtd.js';
-import { CONNECT, DEST, defineInactiveDomains, listDomains, rssKiB } from './service-procs.js';
+import { DEST, defineInactiveDomains, listDomains, rssKiB } from './service-procs.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

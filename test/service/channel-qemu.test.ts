@@ -10,16 +10,17 @@
 // Needs root (the sandbox's mount namespace), qemu-system-x86 and the prepared guest (test/all
 // prepares it; without it this suite fails, saying what to run).
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { type DomainProxy, OrgLibvirt } from '../../src/client/index.js';
 import { DBusError } from '../../src/dbus/index.js';
 import { UnixFdSocket } from '../../src/unix/index.js';
 import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
-import { GUEST, testGuestFiles } from '../../tools/sandbox/test-guest.js';
+import { GUEST } from '../../tools/sandbox/test-guest.js';
 import { errorOf } from '../helpers/errors.js';
 import { Received, roundTrip, whenFree } from './fd-received.js';
+import { writeGuestDomain } from './guest-domain.js';
 import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
 
 const VM = 'channel-vm';
@@ -78,30 +79,16 @@ describe('Domain.OpenChannel with bytes both ways through a virtio-serial echo i
   }
 
   before(async () => {
-    // Fails (not skips) with what to run when the guest is not prepared.
-    const guest = testGuestFiles();
     // QEMU writes the guest's console log into the images folder.
     qs = await startQemuSandbox({ service: 'ours', signals: {}, onSignal: () => undefined, prefix: 'channel-', mode: 0o777 });
     ({ sandbox, images } = qs);
-    // QEMU (another user) reads kernel and initrd: copies in the sandbox's folder, not the repository's cache.
-    const kernel = join(images, 'vmlinuz');
-    const initrd = join(images, 'initrd.img');
-    copyFileSync(guest.kernel, kernel);
-    copyFileSync(guest.initrd, initrd);
-    const xml = join(images, `${VM}.xml`);
-    // The agent channel too: /init runs qemu-ga on it (and waits for it) as in every domain of this guest.
-    writeFileSync(
-      xml,
-      `<domain type='qemu'><name>${VM}</name><uuid>${UUID}</uuid><memory unit='MiB'>256</memory><vcpu>1</vcpu>
-      <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd><cmdline>console=ttyS0 panic=-1</cmdline></os>
-      <on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
-      <devices>
-        <serial type='file'><source path='${join(images, 'console.log')}'/><target port='0'/></serial>
-        <channel type='unix'><target type='virtio' name='${GUEST.agentPort}'/></channel>
-        <channel type='unix'><source mode='bind'/><target type='virtio' name='${CHANNEL}'/></channel>
+    const { xml } = writeGuestDomain(
+      images,
+      VM,
+      UUID,
+      `<channel type='unix'><source mode='bind'/><target type='virtio' name='${CHANNEL}'/></channel>
         <channel type='unix'><source mode='bind'/><target type='virtio' name='${CHANNEL2}'/></channel>
-        <channel type='pty'><target type='virtio' name='${PTY_CHANNEL}'/></channel>
-      </devices></domain>`,
+        <channel type='pty'><target type='virtio' name='${PTY_CHANNEL}'/></channel>`,
     );
     // Transient: the teardown has nothing to undefine.
     await sandbox.virsh('create', xml);

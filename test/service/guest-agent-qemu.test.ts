@@ -9,14 +9,15 @@
 // Needs root (the sandbox's mount namespace), qemu-system-x86 and the prepared guest (test/all
 // prepares it; without it this suite fails, saying what to run).
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OrgLibvirt } from '../../src/client/index.js';
 import { type DBusConnection, type Message, Variant } from '../../src/dbus/index.js';
 import { VirDomainAuthorizedSSHKeysSetFlags, VirDomainGuestInfoTypes } from '../../src/libvirt/index.js';
 import type { SystemSandbox } from '../../tools/sandbox/system-bus.js';
-import { GUEST, type TestGuestFiles, testGuestFiles } from '../../tools/sandbox/test-guest.js';
+import { GUEST, type TestGuestFiles } from '../../tools/sandbox/test-guest.js';
+import { writeGuestDomain } from './guest-domain.js';
 import { IFACE } from './iface.js';
 import { type QemuSandbox, startQemuSandbox } from './qemu-sandbox.js';
 
@@ -103,8 +104,6 @@ describe('guest agent members against qemu-ga in a small TCG guest', { timeout: 
   }
 
   before(async () => {
-    // Fails (not skips) with what to run when the guest is not prepared.
-    guest = testGuestFiles();
     qs = await startQemuSandbox({
       service: 'ours',
       signals: { interface: IFACE.Domain, member: 'AgentEvent' },
@@ -114,22 +113,8 @@ describe('guest agent members against qemu-ga in a small TCG guest', { timeout: 
       mode: 0o777,
     });
     ({ sandbox, bus, images } = qs);
-    // QEMU (another user) reads kernel and initrd: copies in the sandbox's folder, not the repository's cache.
-    const kernel = join(images, 'vmlinuz');
-    const initrd = join(images, 'initrd.img');
-    copyFileSync(guest.kernel, kernel);
-    copyFileSync(guest.initrd, initrd);
-    const xml = join(images, `${VM}.xml`);
-    writeFileSync(
-      xml,
-      `<domain type='qemu'><name>${VM}</name><uuid>${UUID}</uuid><memory unit='MiB'>256</memory><vcpu>1</vcpu>
-      <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd><cmdline>console=ttyS0 panic=-1</cmdline></os>
-      <on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
-      <devices>
-        <serial type='file'><source path='${join(images, 'console.log')}'/><target port='0'/></serial>
-        <channel type='unix'><target type='virtio' name='${GUEST.agentPort}'/></channel>
-      </devices></domain>`,
-    );
+    let xml: string;
+    ({ xml, guest } = writeGuestDomain(images, VM, UUID));
     const bareXml = join(images, `${BARE_VM}.xml`);
     writeFileSync(
       bareXml,
