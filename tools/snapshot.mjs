@@ -29,8 +29,6 @@ export function snapshotPath() {
 export function buildSnapshot({ bestEffort }) {
   const bundle = join(dist, 'libvirt-dbus.cjs');
   const blob = snapshotPath();
-  // Snapshots of other node versions are stale once the bundle changes.
-  for (const f of readdirSync(dist).filter((f) => /^libvirt-dbus-.*\.blob$/.test(f))) rmSync(join(dist, f));
   const fail = (why) => {
     if (!bestEffort) throw new Error(`start-up snapshot not built: ${why}`);
     console.warn(`libvirt-dbus: start-up snapshot not built (${why}); the service starts from dist/src, more slowly`);
@@ -41,6 +39,8 @@ export function buildSnapshot({ bestEffort }) {
     if (bestEffort) return undefined;
     return fail(`${bundle} is missing`);
   }
+  // Snapshots of other node versions are stale once the bundle changes.
+  for (const f of readdirSync(dist).filter((f) => /^libvirt-dbus-.*\.blob$/.test(f))) rmSync(join(dist, f));
   const r = spawnSync(process.execPath, [...nodeFlags(), '--snapshot-blob', blob, '--build-snapshot', bundle], {
     encoding: 'utf8',
   });
