@@ -49,6 +49,10 @@ export { LXC_PROGRAM, QEMU_PROGRAM, REMOTE_PROGRAM };
 const VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10;
 /** How long authentication and CONNECT_OPEN may take after connecting (OpenOptions.openTimeout). */
 const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
+// How long close() lets calls in flight finish first. libvirtd 9.0 can crash (SIGSEGV in
+// remoteClientFreePrivateCallbacks) when a client goes while an event registration of its is
+// still being checked by polkit; found when a service stopped right after starting.
+const CLOSE_DRAIN_MS = 2000;
 
 interface PendingCall {
   program: number;
@@ -84,6 +88,8 @@ export class LibvirtConnection extends EventRegistrations implements StreamHost 
   private fdCapture: FdCapture | undefined;
   private readonly receivedFds: number[] = [];
   private closeInfo: ClosedEvent | undefined;
+  /** Called when the last call in flight settles (see close()). */
+  private onIdle: (() => void) | undefined;
   private streamCapture: LibvirtStream[] | undefined;
   protected readonly router: EventRouter;
   readonly plan: ConnectPlan;
@@ -215,6 +221,7 @@ export class LibvirtConnection extends EventRegistrations implements StreamHost 
     }
     if (this.state === 'open') {
       this.state = 'closing';
+      await this.drain();
       try {
         // Past call()'s state check: the connection is closing.
         const info = remoteProcedureInfo[REMOTE_PROC_CONNECT_CLOSE]!;
@@ -225,6 +232,20 @@ export class LibvirtConnection extends EventRegistrations implements StreamHost 
     }
     this.wire?.end();
     this.shutdown('closed');
+  }
+
+  /** Waits until no call is in flight (no new call starts while closing), for CLOSE_DRAIN_MS at most. */
+  private drain(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, CLOSE_DRAIN_MS);
+      this.onIdle = done;
+    });
   }
 
   /** Makes a call of one procedure of the generated tables and decodes its reply (the generated methods go through here). */
@@ -473,6 +494,7 @@ export class LibvirtConnection extends EventRegistrations implements StreamHost 
       );
     }
     this.pending.delete(p.serial);
+    if (this.pending.size === 0) this.onIdle?.();
     if (p.fdCount > 0) {
       const fds = p.fds ?? [];
       if (fds.length !== p.fdCount) {
@@ -547,6 +569,7 @@ export class LibvirtConnection extends EventRegistrations implements StreamHost 
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const c of calls) c.reject(new LibvirtConnectionClosedError(reason, detail));
+    this.onIdle?.();
     const streams = [...this.streams.values()];
     this.streams.clear();
     for (const st of streams) st.connectionClosed(new LibvirtConnectionClosedError(reason, detail));
