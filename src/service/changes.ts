@@ -8,16 +8,21 @@
 // the Connect object are emitted in event order, so a PropertiesChanged comes right after the
 // signal of its event and before that of any later one, while the reads of successive events run
 // in parallel; each read starts after its event, so the last emission about an object carries its
-// state after its last event. Nothing is added to method calls.
+// state after its last event.
 //
-// Which objects exist: a per-connection set of known paths, filled by listing every kind that has
-// lifecycle events when the libvirt connection opens (again after a reconnect, announcing what
-// changed meanwhile: objects added and removed, and the others' notified properties read again)
-// and kept by the events. Storage volumes have no events: a pool's volumes are
+// Which objects exist: a per-connection set of known paths of every top-level kind, and of each
+// kind inside another (volumes, snapshots, checkpoints) per parent, filled by listing them when the
+// libvirt connection opens (again after a reconnect, announcing what changed meanwhile: objects
+// added and removed, and the others' notified properties read again) and kept by the events. The
+// facts are tables in change-tables.ts. Storage volumes have no events: a pool's volumes are
 // listed again on its lifecycle and refresh events (`virsh pool-refresh`), so a volume created or
-// deleted behind the service's back is announced at the next such event. Snapshots, checkpoints,
-// host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
-// them, but no signal announces their coming or going.
+// deleted behind the service's back is announced at the next such event; a domain's snapshots and
+// checkpoints likewise on each of its lifecycle events. Snapshots, checkpoints, host interfaces and
+// network filters have no events in libvirt at all: the D-Bus methods that create or delete them
+// (CALL_EFFECTS) are wrapped (implementationFor) so that, once one has succeeded, what it changed
+// is listed again and the difference announced — after the reply, in order with the other signals.
+// Host interfaces and network filters changed behind the service's back are announced only at the
+// next such call or reconnect.
 
 import { changedProperties, managedProperties, SignalQueue, type Variant } from '../dbus/index.js';
 import { type LibvirtConnection, LibvirtConnectionClosedError, LibvirtError, LibvirtProtocolError } from '../libvirt/index.js';
