@@ -110,7 +110,10 @@ function isConnectionProblem(err: unknown): boolean {
   return !(err instanceof LibvirtError) || err instanceof LibvirtConnectionClosedError || err instanceof LibvirtProtocolError;
 }
 
-/** Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject. */
+/**
+ * Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject,
+ * and the exporter binds the objects' interfaces through its `implementationFor`.
+ */
 export class ChangeNotifier {
   /** Known object paths of each top-level kind, by kind segment; undefined before the first listing. */
   private known: Map<string, Set<string>> | undefined;
