@@ -8,51 +8,52 @@
 // the Connect object are emitted in event order, so a PropertiesChanged comes right after the
 // signal of its event and before that of any later one, while the reads of successive events run
 // in parallel; each read starts after its event, so the last emission about an object carries its
-// state after its last event. Nothing is added to method calls.
+// state after its last event.
 //
-// Which objects exist: a per-connection set of known paths, filled by listing every kind that has
-// lifecycle events when the libvirt connection opens (again after a reconnect, announcing what
-// changed meanwhile: objects added and removed, and the others' notified properties read again)
-// and kept by the events. Storage volumes have no events: a pool's volumes are
+// Which objects exist: a per-connection set of known paths of every top-level kind, and of each
+// kind inside another (volumes, snapshots, checkpoints) per parent, filled by listing them when the
+// libvirt connection opens (again after a reconnect, announcing what changed meanwhile: objects
+// added and removed, and the others' notified properties read again) and kept by the events. The
+// facts are tables in change-tables.ts. Storage volumes have no events: a pool's volumes are
 // listed again on its lifecycle and refresh events (`virsh pool-refresh`), so a volume created or
-// deleted behind the service's back is announced at the next such event. Snapshots, checkpoints,
-// host interfaces and network filters have no events in libvirt at all: GetManagedObjects lists
-// them, but no signal announces their coming or going.
+// deleted behind the service's back is announced at the next such event; a domain's snapshots and
+// checkpoints likewise on each of its lifecycle events. Snapshots, checkpoints, host interfaces and
+// network filters have no events in libvirt at all: the D-Bus methods that create or delete them
+// (CALL_EFFECTS) are wrapped (implementationFor) so that, once one has succeeded, what it changed
+// is listed again and the difference announced — after the reply, in order with the other signals.
+// Host interfaces and network filters changed behind the service's back are announced only at the
+// next such call or reconnect.
 
 import { changedProperties, managedProperties, SignalQueue, type Variant } from '../dbus/index.js';
+import { type LibvirtConnection, LibvirtConnectionClosedError, LibvirtError, LibvirtProtocolError } from '../libvirt/index.js';
 import {
-  type LibvirtConnection,
-  LibvirtConnectionClosedError,
-  LibvirtError,
-  LibvirtProtocolError,
-  type RemoteNonnullStoragePool,
-} from '../libvirt/index.js';
+  type AnyKind,
+  CALL_EFFECTS,
+  type CallEffect,
+  CHILD_KINDS,
+  type ChildKind,
+  childKind,
+  LIFECYCLE_SIGNALS,
+  TOP_LEVEL_KINDS,
+} from './change-tables.js';
 import type { OpenHook, SignalSink } from './connect-object.js';
-import type { DefinedInterface } from './declare.js';
+import type { DefinedInterface, InterfaceImplementation } from './declare.js';
 import { NOTIFIED_PROPERTIES } from './emits-changed.js';
 import { interfaceOf } from './interfaces.js';
-import { type ConnectHandle, Kinds, type ObjectKind, type ServiceObject } from './object-kinds.js';
+import { type ConnectHandle, Kinds, type ServiceObject } from './object-kinds.js';
 import { lastElement } from './paths.js';
 
 const OBJECT_MANAGER = 'org.freedesktop.DBus.ObjectManager';
 const PROPERTIES = 'org.freedesktop.DBus.Properties';
 const CONNECT = 'org.libvirt.Connect';
 
-/** A kind whose objects have lifecycle events. */
-type EventKind = ObjectKind<unknown, unknown>;
-
-/** The Connect signal of each lifecycle event and the kind of object its first argument names. */
-const LIFECYCLE_SIGNALS: ReadonlyMap<string, EventKind> = new Map<string, EventKind>([
-  ['DomainEvent', Kinds.domain as EventKind],
-  ['NetworkEvent', Kinds.network as EventKind],
-  ['NodeDeviceEvent', Kinds.nodeDevice as EventKind],
-  ['SecretEvent', Kinds.secret as EventKind],
-  ['StoragePoolEvent', Kinds.storagePool as EventKind],
-]);
-
 /** libvirt's error codes for "no such object": the object is gone (any other failure decides nothing). */
 const NOT_FOUND = new Set([
   'VIR_ERR_NO_DOMAIN',
+  'VIR_ERR_NO_DOMAIN_CHECKPOINT',
+  'VIR_ERR_NO_DOMAIN_SNAPSHOT',
+  'VIR_ERR_NO_INTERFACE',
+  'VIR_ERR_NO_NWFILTER',
   'VIR_ERR_NO_NETWORK',
   'VIR_ERR_NO_NODE_DEVICE',
   'VIR_ERR_NO_SECRET',
@@ -109,12 +110,15 @@ function isConnectionProblem(err: unknown): boolean {
   return !(err instanceof LibvirtError) || err instanceof LibvirtConnectionClosedError || err instanceof LibvirtProtocolError;
 }
 
-/** Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject. */
+/**
+ * Change notification of one Connect object; its `sink` and `hook` are given to the ConnectObject,
+ * and the exporter binds the objects' interfaces through its `implementationFor`.
+ */
 export class ChangeNotifier {
-  /** Known object paths of each kind with lifecycle events, by kind segment; undefined before the first listing. */
+  /** Known object paths of each top-level kind, by kind segment; undefined before the first listing. */
   private known: Map<string, Set<string>> | undefined;
-  /** Known volume paths of each storage pool, by pool path. */
-  private volumes = new Map<string, Set<string>>();
+  /** Known object paths of each child kind, by kind segment and then by parent path. */
+  private children = new Map<string, Map<string, Set<string>>>();
   private readonly steps = new OrderedSteps();
 
   /** The Connect object's signals pass through here on their way to `emit`. */
@@ -132,12 +136,35 @@ export class ChangeNotifier {
       const kind = iface === CONNECT ? LIFECYCLE_SIGNALS.get(member) : undefined;
       if (kind) this.steps.after(this.reconcile(kind, body[0] as string));
       else if (iface === Kinds.storagePool.interface && member === 'Refresh') {
-        this.steps.after(this.reconcile(Kinds.storagePool as EventKind, path));
+        this.steps.after(this.reconcile(Kinds.storagePool as AnyKind, path));
       }
     };
     this.hook = async (conn) => {
       this.steps.after(this.seed(conn));
     };
+  }
+
+  /**
+   * `iface`'s implementation for `obj`, with each method of CALL_EFFECTS followed, once it has
+   * succeeded, by listing what it changes again and announcing the difference (the listing
+   * starts after the call's libvirt call has returned, so it sees its result, and its signals
+   * follow the reply).
+   */
+  implementationFor<O extends ServiceObject>(iface: DefinedInterface<O>, obj: O): InterfaceImplementation {
+    const impl = iface.implementationFor(obj);
+    const effects = CALL_EFFECTS.get(iface.name);
+    if (!effects) return impl;
+    const methods = Object.create(impl.methods) as InterfaceImplementation['methods'];
+    for (const [member, effect] of effects) {
+      const call = impl.methods[member];
+      if (!call) throw new Error(`${iface.name} has no method ${member}`);
+      methods[member] = async (body, invocation) => {
+        const out = await call.call(impl.methods, body, invocation);
+        this.steps.after(this.relist(effect, obj.path));
+        return out;
+      };
+    }
+    return { ...impl, methods };
   }
 
   private get path(): string {
@@ -149,67 +176,103 @@ export class ChangeNotifier {
   }
 
   /**
-   * Lists every object with events; after a reconnect, announces what changed while the connection
-   * was down: objects added and removed, and the notified properties of the others (read again).
+   * Lists every top-level kind and every parent's children; after a reconnect, announces what
+   * changed while the connection was down: objects added and removed, and the notified properties
+   * of the others (read again).
    */
   private async seed(conn: LibvirtConnection): Promise<Emission> {
     const lists = await Promise.all(
-      [...LIFECYCLE_SIGNALS.values()].map(async (kind) => {
+      TOP_LEVEL_KINDS.map(async (kind) => {
         try {
-          return [kind, new Set(kind.pathsOf(this.path, await kind.list(conn, 0)))] as const;
+          return [kind, await kind.list(conn, 0)] as const;
         } catch (err) {
           // A driver without this kind (e.g. the test driver's secrets) has none; a lost connection
           // decides nothing (the listing is done again when it is back).
           if (isConnectionProblem(err)) throw err;
-          return [kind, new Set<string>()] as const;
+          return [kind, [] as unknown[]] as const;
         }
       }),
     );
-    const pools = await this.poolRefs(conn);
-    const volumes = await Promise.all(
-      pools.map(async (pool) => [Kinds.storagePool.pathOf(this.path, pool), await this.volumesOf(conn, pool)] as const),
+    const refsOf = new Map(lists);
+    const children = await Promise.all(
+      CHILD_KINDS.map(async (child) => {
+        const parents = refsOf.get(child.parent) ?? [];
+        const byParent = await Promise.all(
+          parents.map(async (ref) => [child.parent.pathOf(this.path, ref), await this.childrenIn(conn, child, ref)] as const),
+        );
+        return [child, byParent] as const;
+      }),
     );
+    const paths = lists.map(([kind, refs]) => [kind, new Set(kind.pathsOf(this.path, refs))] as const);
     return async () => {
       if (this.known === undefined) {
-        this.known = new Map(lists.map(([kind, paths]) => [kind.segment, paths]));
-        this.volumes = new Map(volumes);
+        this.known = new Map(paths.map(([kind, set]) => [kind.segment, set]));
+        this.children = new Map(
+          children.map(([child, byParent]) => [
+            child.kind.segment,
+            new Map(byParent.filter((e): e is [string, Set<string>] => e[1] !== undefined && e[1].size > 0)),
+          ]),
+        );
         return;
       }
-      for (const [kind, paths] of lists) {
+      for (const [kind, now] of paths) {
         const known = this.knownOf(kind);
         // What was there before and still is may have changed while the connection was down.
-        const kept = [...paths].filter((p) => known.has(p));
-        await this.update(kind, known, paths);
+        const kept = [...now].filter((p) => known.has(p));
+        await this.update(kind, known, now);
         const bodies = await Promise.all(kept.map((p) => this.readNotified(p, interfaceOf(kind))));
         for (const [i, p] of kept.entries()) this.propertiesChanged(p, bodies[i]);
       }
-      const poolPaths = new Set(volumes.map(([p]) => p));
-      for (const [poolPath, vols] of volumes) await this.updateVolumes(poolPath, vols);
-      for (const poolPath of [...this.volumes.keys()]) if (!poolPaths.has(poolPath)) await this.updateVolumes(poolPath, new Set());
+      for (const [child, byParent] of children) {
+        for (const [parentPath, now] of byParent) if (now) await this.updateChildren(child, parentPath, now);
+        const parents = new Set(byParent.map(([p]) => p));
+        for (const parentPath of [...this.childrenOf(child).keys()]) {
+          if (!parents.has(parentPath)) await this.updateChildren(child, parentPath, new Set());
+        }
+      }
     };
   }
 
-  private async poolRefs(conn: LibvirtConnection): Promise<RemoteNonnullStoragePool[]> {
+  /** Paths of the children of kind `child` in the parent `ref` (none when it has none, e.g. an inactive pool; undefined when that cannot be told). */
+  private async childrenIn(conn: LibvirtConnection, child: ChildKind, ref: unknown): Promise<Set<string> | undefined> {
     try {
-      return (await conn.connectListAllStoragePools({ need_results: 1, flags: 0 })).pools;
+      return new Set(child.kind.pathsOf(this.path, await child.listIn(conn, ref)));
     } catch (err) {
       if (isConnectionProblem(err)) throw err;
-      return [];
+      // libvirt lists no volumes of an inactive pool, and a driver without snapshots or
+      // checkpoints has none; a parent gone meanwhile is its own event's business.
+      return isNotFound(err) ? undefined : new Set();
     }
   }
 
-  /** Paths of a pool's volumes (none while it is inactive, as libvirt lists none then). */
-  private async volumesOf(conn: LibvirtConnection, pool: RemoteNonnullStoragePool): Promise<Set<string>> {
-    try {
-      const { vols } = await conn.storagePoolListAllVolumes({ pool, need_results: 1, flags: 0 });
-      return new Set(Kinds.storageVol.pathsOf(this.path, vols));
-    } catch (err) {
-      if (isConnectionProblem(err)) throw err;
-      return new Set();
+  /**
+   * After a call of CALL_EFFECTS on `path`: lists what it changed (a top-level kind, or the
+   * children of one parent) and gives the emission announcing the difference.
+   */
+  private async relist(effect: CallEffect, path: string): Promise<Emission | undefined> {
+    const conn = await this.connect().connection();
+    if (effect.in === undefined) {
+      const now = new Set(effect.kind.pathsOf(this.path, await effect.kind.list(conn, 0)));
+      return async () => {
+        if (this.known !== undefined) await this.update(effect.kind, this.knownOf(effect.kind), now);
+      };
     }
+    const child = childKind(effect.kind);
+    const parentPath = effect.in === 'self' ? path : child.parentPathOf(this.path, path);
+    if (parentPath === undefined) return undefined;
+    let parent: unknown;
+    try {
+      parent = await child.parent.lookup(conn, child.parent.key.decode(lastElement(parentPath)));
+    } catch (err) {
+      if (!isNotFound(err)) return undefined;
+    }
+    const now = parent === undefined ? new Set<string>() : await this.childrenIn(conn, child, parent);
+    return async () => {
+      if (this.known !== undefined && now !== undefined) await this.updateChildren(child, parentPath, now);
+    };
   }
 
-  private knownOf(kind: EventKind): Set<string> {
+  private knownOf(kind: AnyKind): Set<string> {
     let set = this.known?.get(kind.segment);
     if (!set) {
       set = new Set();
@@ -218,8 +281,17 @@ export class ChangeNotifier {
     return set;
   }
 
+  private childrenOf(child: ChildKind): Map<string, Set<string>> {
+    let byParent = this.children.get(child.kind.segment);
+    if (!byParent) {
+      byParent = new Map();
+      this.children.set(child.kind.segment, byParent);
+    }
+    return byParent;
+  }
+
   /** Announces the difference between `known` and `now` (and makes `known` equal to it). */
-  private async update(kind: EventKind, known: Set<string>, now: ReadonlySet<string>): Promise<void> {
+  private async update(kind: AnyKind, known: Set<string>, now: ReadonlySet<string>): Promise<void> {
     const iface = interfaceOf(kind);
     const added = [...now].filter((p) => !known.has(p));
     const values = await Promise.all(added.map((p) => this.readAll(iface, p)));
@@ -234,23 +306,26 @@ export class ChangeNotifier {
     }
   }
 
-  private async updateVolumes(poolPath: string, now: Set<string>): Promise<void> {
-    let known = this.volumes.get(poolPath);
+  /** Announces the difference between the known children of `parentPath` and `now`. */
+  private async updateChildren(child: ChildKind, parentPath: string, now: ReadonlySet<string>): Promise<void> {
+    const byParent = this.childrenOf(child);
+    let known = byParent.get(parentPath);
     if (!known) {
       known = new Set();
-      this.volumes.set(poolPath, known);
+      byParent.set(parentPath, known);
     }
-    await this.update(Kinds.storageVol as EventKind, known, now);
-    if (known.size === 0) this.volumes.delete(poolPath);
+    await this.update(child.kind, known, now);
+    if (known.size === 0) byParent.delete(parentPath);
   }
 
   /**
    * After an event about the object at `path`: reads at once whether it exists and its properties
    * (all of them if it is not known now, else the notified ones), and gives what to emit in turn —
    * InterfacesAdded when it is new, InterfacesRemoved when it is gone, else PropertiesChanged with
-   * the new values of its notified properties (and, for a pool, its volumes listed again).
+   * the new values of its notified properties — and then its children listed again (a pool's
+   * volumes, a domain's snapshots and checkpoints).
    */
-  private async reconcile(kind: EventKind, path: string): Promise<Emission | undefined> {
+  private async reconcile(kind: AnyKind, path: string): Promise<Emission | undefined> {
     const conn = await this.connect().connection();
     let ref: unknown;
     try {
@@ -260,10 +335,11 @@ export class ChangeNotifier {
     }
     const iface = interfaceOf(kind);
     const wasKnown = this.known?.get(kind.segment)?.has(path) === true;
-    const [all, notified, vols] = await Promise.all([
+    const inside = CHILD_KINDS.filter((c) => c.parent === kind);
+    const [all, notified, children] = await Promise.all([
       ref !== undefined && !wasKnown ? this.readAll(iface, path) : undefined,
       ref !== undefined && wasKnown ? this.readNotified(path, iface) : undefined,
-      kind === (Kinds.storagePool as EventKind) && ref !== undefined ? this.volumesOf(conn, ref as RemoteNonnullStoragePool) : undefined,
+      Promise.all(inside.map((c) => (ref === undefined ? new Set<string>() : this.childrenIn(conn, c, ref)))),
     ]);
     return async () => {
       if (this.known === undefined) return; // not listed yet: the listing's own emission comes first
@@ -281,7 +357,10 @@ export class ChangeNotifier {
         const picked = new Map([...all].filter(([name]) => names.includes(name)));
         if (picked.size > 0) this.propertiesChanged(path, [iface.name, picked, []]);
       }
-      if (kind === (Kinds.storagePool as EventKind)) await this.updateVolumes(path, vols ?? new Set());
+      for (const [i, child] of inside.entries()) {
+        const now = children[i];
+        if (now) await this.updateChildren(child, path, now);
+      }
     };
   }
 

@@ -85,6 +85,8 @@ export class LibvirtDBusService {
   /** Connect objects by name. */
   readonly connects = new Map<string, ConnectObject>();
   private readonly exported = new Map<DBusConnection, Registration[]>();
+  /** Change notification of each Connect object (its implementations announce what calls create or delete). */
+  private readonly changes = new Map<ConnectObject, ChangeNotifier>();
   /** The connections acting as callers, with --caller-identity. */
   readonly callers: CallerConnections | undefined;
 
@@ -106,6 +108,7 @@ export class LibvirtDBusService {
         callers: this.callers,
       });
       this.connects.set(spec.name, connect);
+      this.changes.set(connect, changes);
     }
   }
 
@@ -115,7 +118,8 @@ export class LibvirtDBusService {
     if (this.callers) conn.objects.callScope = this.callers.callScopeFor(conn);
     const regs: Registration[] = [];
     for (const connect of this.connects.values()) {
-      regs.push(conn.registerObject(connect.path, ConnectInterface.declaration, ConnectInterface.implementationFor(connect)));
+      const changes = this.changes.get(connect) as ChangeNotifier;
+      regs.push(conn.registerObject(connect.path, ConnectInterface.declaration, changes.implementationFor(ConnectInterface, connect)));
       for (const kind of objectKinds) {
         const root = kind.subtreePath(connect.path);
         const iface = interfaceOf(kind);
@@ -134,7 +138,7 @@ export class LibvirtDBusService {
               introspect: () => [iface.declaration],
               dispatch: (child, ifaceName) =>
                 ifaceName === iface.name
-                  ? iface.implementationFor({ connect, path: child === null ? root : `${root}/${child}` })
+                  ? changes.implementationFor(iface, { connect, path: child === null ? root : `${root}/${child}` })
                   : undefined,
             },
             // The root answers like an object only for the reference's sake: the manager leaves it out.

@@ -1,6 +1,6 @@
 // Change notification across a libvirtd restart: the test driver starts again from its built-in
-// state, so a domain and a network defined before are gone and the built-in network, stopped
-// before, is active again; after the service reconnects (by itself) the ObjectManager announces
+// state, so a domain, a snapshot of the built-in domain and a host interface made before are gone
+// and the built-in network, stopped before, is active again; after the service reconnects (by itself) the ObjectManager announces
 // what changed while the daemon was away, and a view kept only from signals equals a fresh
 // GetManagedObjects.
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ after(async () => {
   await fx?.stop();
 });
 
-test('after libvirtd restarts, what changed meanwhile is announced: InterfacesRemoved, PropertiesChanged', async () => {
+test('after libvirtd restarts, what changed meanwhile is announced: InterfacesRemoved (snapshots and host interfaces too), PropertiesChanged', async () => {
   const lv = fx.libvirtd;
   const view = new View(fx.client, T);
   await view.start();
@@ -37,7 +37,20 @@ test('after libvirtd restarts, what changed meanwhile is announced: InterfacesRe
     let from = view.log.length;
     await lv.virsh(lv.testUri, 'define', xml);
     await view.waitSignal('InterfacesAdded', path, from);
-    const { objectPath: net } = await OrgLibvirt.on(fx.client.conn, 'Test').networkLookupByName('default');
+    const testDriver = OrgLibvirt.on(fx.client.conn, 'Test');
+    // Kinds without events: made through the service (announced), gone with the restart.
+    from = view.log.length;
+    const { objectPath: snap } = await (await testDriver.domainLookupByName('test')).snapshotCreateXML(
+      '<domainsnapshot><name>changes-restart</name></domainsnapshot>',
+      0,
+    );
+    const { objectPath: iface } = await testDriver.interfaceDefineXML(
+      "<interface type='ethernet' name='restart7'><mac address='aa:bb:cc:dd:ee:78'/></interface>",
+      0,
+    );
+    await view.waitSignal('InterfacesAdded', snap, from);
+    await view.waitSignal('InterfacesAdded', iface, from);
+    const { objectPath: net } = await testDriver.networkLookupByName('default');
     let at = view.changes.length;
     await lv.virsh(lv.testUri, 'net-destroy', 'default');
     await view.waitChange(net, at, (c) => c.get('Active')?.value === false);
@@ -48,8 +61,10 @@ test('after libvirtd restarts, what changed meanwhile is announced: InterfacesRe
     await lv.restart();
     // The service reconnects in the background and lists again; no call of ours is needed.
     await view.waitSignal('InterfacesRemoved', path, from);
+    await view.waitSignal('InterfacesRemoved', snap, from);
+    await view.waitSignal('InterfacesRemoved', iface, from);
     await view.waitChange(net, at, (c) => c.get('Active')?.value === true);
-    assert.equal(view.objects.has(path), false);
+    for (const gone of [path, snap, iface]) assert.equal(view.objects.has(gone), false, gone);
     await view.assertCurrent('the restart');
   } finally {
     view.stop();
