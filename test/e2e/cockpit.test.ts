@@ -5,7 +5,7 @@
 // made, and which failed, are written to test-output/cockpit-dbus-calls.txt.
 // Needs root and the Debian packages cockpit-ws cockpit-bridge cockpit-system cockpit-machines chromium.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -32,6 +32,11 @@ const consoleErrors: string[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The Machines page's frame (inside the Cockpit shell's iframe). */
+/** The last `n` characters of a file ('' when it does not exist). */
+function fileTail(path: string, n: number): string {
+  return existsSync(path) ? readFileSync(path, 'utf8').slice(-n) : '';
+}
+
 function machines(): Frame {
   const frame = page.frames().find((f) => /\/machines\/index\.html/.test(f.url()));
   assert.ok(
@@ -229,6 +234,13 @@ describe(`Cockpit Machines page on org.libvirt (${SERVICE})`, { timeout: 240_000
         '',
         'service log (tail):',
         sandbox.log('service').slice(-4000),
+        '',
+        // What libvirtd wrote (glibc's and GLib's abort messages land here) and its own log file.
+        'libvirtd output (tail):',
+        sandbox.log('libvirtd').slice(-4000),
+        '',
+        'libvirtd log file (tail):',
+        fileTail(join(sandbox.dir, 'logs', 'libvirtd.file.log'), 4000),
       ].join('\n');
       const path = join(OUTPUT, `cockpit-dbus-calls${suffix}.txt`);
       writeFileSync(path, report);
