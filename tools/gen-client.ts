@@ -214,7 +214,8 @@ function emitInterface(iface: InterfaceDeclaration): Emitted {
     return name;
   };
   let out = `${docComment(iface.annotations?.[DOC], '', `The ${iface.name} interface of an org.libvirt object.`)}`;
-  const propsType = iface.properties.length > 0 ? cls.replace(/Proxy$/, 'Properties') : 'NoProperties';
+  const propsName = cls.replace(/Proxy$/, 'Properties');
+  const propsType = iface.properties.length > 0 ? propsName : 'NoProperties';
   out += `export class ${cls} extends ObjectProxy<${propsType}> {\n  readonly interfaceName = '${iface.name}';\n\n`;
   const propTypes: string[] = [];
   for (const p of iface.properties) {
@@ -234,7 +235,7 @@ function emitInterface(iface: InterfaceDeclaration): Emitted {
   }
   if (iface.properties.length > 0) {
     out += `  /** Every readable property at once (Properties.GetAll); one whose getter failed is absent. */\n`;
-    out += `  async ${claim('getAll')}(): Promise<${cls.replace(/Proxy$/, 'Properties')}> {\n    return (await this.getAllProperties()) as ${cls.replace(/Proxy$/, 'Properties')};\n  }\n`;
+    out += `  async ${claim('getAll')}(): Promise<${propsName}> {\n    return (await this.getAllProperties()) as ${propsName};\n  }\n`;
   }
   for (const m of iface.methods) {
     claim(camelCase(m.name));
@@ -261,7 +262,7 @@ function emitInterface(iface: InterfaceDeclaration): Emitted {
   if (OBJECT_MANAGERS.has(iface.name)) out += emitObjectManager(claim);
   out += '}\n';
   if (iface.properties.length > 0) {
-    out += `\n/** The readable properties of ${iface.name}, as GetAll gives them. */\nexport interface ${cls.replace(/Proxy$/, 'Properties')} {\n${propTypes.join('\n')}\n}\n`;
+    out += `\n/** The readable properties of ${iface.name}, as GetAll gives them. */\nexport interface ${propsName} {\n${propTypes.join('\n')}\n}\n`;
   }
   return { code: out, uses };
 }

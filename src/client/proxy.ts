@@ -3,9 +3,9 @@
 // the interface descriptions into org-libvirt.gen.ts.
 
 import {
+  compileInterface,
   type ConnectOptions,
   DBusConnection,
-  type InterfaceDeclaration,
   type Message,
   ObjectManagerInterface,
   PropertiesInterface,
@@ -18,26 +18,15 @@ export const ORG_LIBVIRT = 'org.libvirt';
 const PROPERTIES = PropertiesInterface.name;
 const OBJECT_MANAGER = ObjectManagerInterface.name;
 
-/** The argument signature of signal `name` of a standard interface, from the D-Bus library's declaration. */
-function signalSignature(decl: InterfaceDeclaration, name: string): string {
-  const signal = decl.signals.find((s) => s.name === name);
-  if (!signal) throw new Error(`${decl.name} declares no signal ${name}`);
-  return signal.args.map((a) => a.signature).join('');
-}
-
-/** The reply signature of method `name` of a standard interface, from the D-Bus library's declaration. */
-function replySignature(decl: InterfaceDeclaration, name: string): string {
-  const method = decl.methods.find((m) => m.name === name);
-  if (!method) throw new Error(`${decl.name} declares no method ${name}`);
-  return method.out.map((a) => a.signature).join('');
-}
-
-// Signals are checked against these before their bodies are trusted: a peer that sends a signal
-// of the same name with other arguments must not reach a typed handler.
-const PROPERTIES_CHANGED = signalSignature(PropertiesInterface, 'PropertiesChanged');
-const INTERFACES_ADDED = signalSignature(ObjectManagerInterface, 'InterfacesAdded');
-const INTERFACES_REMOVED = signalSignature(ObjectManagerInterface, 'InterfacesRemoved');
-const MANAGED_OBJECTS = replySignature(ObjectManagerInterface, 'GetManagedObjects');
+// Signatures from the D-Bus library's declarations of the standard interfaces. Signals are checked
+// against them before their bodies are trusted: a peer that sends a signal of the same name with
+// other arguments must not reach a typed handler.
+const properties = compileInterface(PropertiesInterface);
+const objectManager = compileInterface(ObjectManagerInterface);
+const PROPERTIES_CHANGED = properties.signals.get('PropertiesChanged') as string;
+const INTERFACES_ADDED = objectManager.signals.get('InterfacesAdded') as string;
+const INTERFACES_REMOVED = objectManager.signals.get('InterfacesRemoved') as string;
+const MANAGED_OBJECTS = objectManager.methods.get('GetManagedObjects')?.outSignature as string;
 
 /** Stops a signal subscription. */
 export type Unsubscribe = () => void;
