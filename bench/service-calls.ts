@@ -131,6 +131,8 @@ function quantile(samples: number[], q: number): number {
 
 /** Resident set size of a process in MiB. */
 const rssMiB = (pid: number): number => rssKiB(pid) / 1024;
+/** How long both services are left idle before their resident size is read again. */
+const IDLE_MS = 3000;
 
 const ROUNDS = 4;
 
@@ -301,6 +303,11 @@ async function main(): Promise<void> {
       const ro = rssMiB(ours.pid);
       const rr = rssMiB(ref.pid);
       console.log(`RSS after ${count} domains: ours ${ro.toFixed(1)} MiB, reference ${rr.toFixed(1)} MiB (${(ro / rr).toFixed(2)}x)`);
+      // Both services idle for a while: ours gives memory back then (src/service/idle-memory.ts).
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      const io = rssMiB(ours.pid);
+      const ir = rssMiB(ref.pid);
+      console.log(`  ${IDLE_MS / 1000} s idle later: ours ${io.toFixed(1)} MiB, reference ${ir.toFixed(1)} MiB (${(io / ir).toFixed(2)}x)`);
     }
   } finally {
     process.off('SIGINT', onSignal);

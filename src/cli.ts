@@ -31,6 +31,7 @@ import {
   PeerInterface,
   PropertiesInterface,
 } from './dbus/index.js';
+import { IdleMemoryReducer } from './service/idle-memory.js';
 import { interfaces } from './service/interfaces.js';
 import { type ConnectSpec, defaultConnects, LibvirtDBusService, mergeConnects } from './service/service.js';
 
@@ -211,6 +212,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const base = opts.noDefaults ? [] : defaultConnects(opts.bus === 'system' ? 'system' : 'session');
   const service = new LibvirtDBusService({ connects: mergeConnects(base, opts.connects), callerIdentity: opts.callerIdentity });
+  new IdleMemoryReducer(); // lives as long as the process (its timer is unref'd)
 
   let stopping = false;
   let bus: DBusConnection | undefined;

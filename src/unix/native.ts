@@ -13,6 +13,7 @@ export interface NativeUnix {
   closeFd(fd: number): number;
   shutdownFd(fd: number, how: number): number;
   abstractSocket(name: Buffer, listen: boolean): number;
+  trimHeap(): number;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   UV_READABLE: number;
   UV_WRITABLE: number;

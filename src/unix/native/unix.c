@@ -8,6 +8,7 @@
  *   dupFd(fd) -> fd | -errno, closeFd(fd) -> 0 | -errno, shutdownFd(fd, how) -> 0 | -errno
  *   abstractSocket(name, listen)         -> fd | -errno             (Linux abstract namespace, exact length)
  *   new Poller(fd, callback(status, events)): start(events), stop(), close(), ref(), unref()
+ *   trimHeap()                           -> 1 | 0                      (malloc_trim(0): free pages back to the OS)
  *
  * Every call is synchronous and non-blocking; failures are returned as negative errno values so the
  * JavaScript side builds its own typed errors. Readiness comes from a libuv uv_poll_t on Node's loop.
@@ -18,6 +19,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -415,6 +419,17 @@ static napi_value poller_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* glibc keeps freed memory in its arenas; after a burst of large Buffers that is most of the growth of
+ * a Node process. 0 where there is nothing to trim or no glibc. */
+static napi_value trim_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+#ifdef __GLIBC__
+  return int_value(env, malloc_trim(0));
+#else
+  return int_value(env, 0);
+#endif
+}
+
 #define EXPORT_FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -430,6 +445,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT_FN("sendMsg", send_msg),          EXPORT_FN("socketPair", socket_pair),
       EXPORT_FN("dupFd", dup_fd),              EXPORT_FN("closeFd", close_fd),
       EXPORT_FN("shutdownFd", shutdown_fd),   EXPORT_FN("abstractSocket", abstract_socket),
+      EXPORT_FN("trimHeap", trim_heap),
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   CHECK(napi_set_named_property(env, exports, "Poller", poller_class));
