@@ -24,6 +24,7 @@ export interface BodyOptions {
 /** Node's Buffer with fast paths that need no argument juggling; they are public-but-undocumented. */
 export interface FastBuffer extends Buffer {
   utf8Write(s: string, offset: number): number;
+  latin1Write(s: string, offset: number): number;
   latin1Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
 }

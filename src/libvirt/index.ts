@@ -27,6 +27,7 @@ export type { EventTraits, ProcedureAnnotations, ProcedureInfo, ProcedureTable }
 export * from './qemu-protocol.gen.js';
 export * from './remote-protocol.gen.js';
 export { chooseMechanism, createMechanism, SASL_MECHANISMS, type SaslClientMechanism, type SaslCredentials, SaslError } from './sasl.js';
+export { decodeListAllDomainsUuids, listAllDomainUuids } from './uuid-lists.js';
 export { LibvirtStream, STREAM_CHUNK_MAX, StreamHole } from './stream.js';
 export {
   type ConnectPlan,

@@ -295,6 +295,25 @@ export class XdrReader {
     return s;
   }
 
+  /** Skips an XDR `string<max>`, checked as readString checks it (for decoders that need only some fields). */
+  skipString(max: number): void {
+    const n = this.readUint();
+    if (n > max) throw new XdrError('LIMIT', `string of ${n} bytes exceeds its maximum of ${max}`);
+    this.need(n);
+    this.offset += n;
+    this.skipPad(n);
+  }
+
+  /** XDR `opaque[size]` copied into `target` at `at` (no allocation). */
+  readFixedOpaqueInto(size: number, target: Uint8Array, at: number): void {
+    this.need(size);
+    const buf = this.buf;
+    const from = this.offset;
+    for (let i = 0; i < size; i++) target[at + i] = buf[from + i] as number;
+    this.offset += size;
+    this.skipPad(size);
+  }
+
   /** XDR `opaque[size]` (a copy, independent of the input buffer). */
   readFixedOpaque(size: number): Buffer {
     return this.readBytes(size);

@@ -29,7 +29,7 @@ function answersPath<R, K, A>(
 
 /** List*: the paths of every `kind` object (virConnectListAll* with the caller's flags). */
 function listsPaths<R, K>(kind: ObjectKind<R, K>): (c: ServiceObject, args: { readonly flags: number }) => Promise<[string[]]> {
-  return async (c, a) => [kind.pathsOf(c.connect.path, await kind.list(await c.connect.connection(), a.flags))];
+  return async (c, a) => [await kind.listPaths(await c.connect.connection(), c.connect.path, a.flags)];
 }
 
 /** *LookupByUUID: the UUID parsed as libvirt parses it (failing with its message), then looked up. */

@@ -7,20 +7,22 @@
 // Like the reference, every call looks the object up again from its path (by UUID, name, MAC or
 // key), so a path never goes stale and a vanished object answers with libvirt's own error.
 
-import type {
-  LibvirtConnection,
-  RemoteNonnullDomain,
-  RemoteNonnullDomainCheckpoint,
-  RemoteNonnullDomainSnapshot,
-  RemoteNonnullInterface,
-  RemoteNonnullNetwork,
-  RemoteNonnullNodeDevice,
-  RemoteNonnullNwfilter,
-  RemoteNonnullSecret,
-  RemoteNonnullStoragePool,
-  RemoteNonnullStorageVol,
+import {
+  type LibvirtConnection,
+  listAllDomainUuids,
+  type RemoteNonnullDomain,
+  type RemoteNonnullDomainCheckpoint,
+  type RemoteNonnullDomainSnapshot,
+  type RemoteNonnullInterface,
+  type RemoteNonnullNetwork,
+  type RemoteNonnullNodeDevice,
+  type RemoteNonnullNwfilter,
+  type RemoteNonnullSecret,
+  type RemoteNonnullStoragePool,
+  type RemoteNonnullStorageVol,
 } from '../libvirt/index.js';
 import { OrgLibvirtError } from './errors.js';
+import { PathCache, StringPathCache, UuidPathCache } from './path-cache.js';
 import { decodeString, encodeString, encodeUuid, lastElement, parseUuidLikeLibvirt, uuidArg, uuidTextOf, uuidToString } from './paths.js';
 
 /** The part of a Connect object that objects below it need. */
@@ -47,8 +49,8 @@ export interface Handle<R> {
 export interface KeyCodec<K> {
   encode(key: K): string;
   decode(element: string): K;
-  /** A short string naming the key, for caching built paths (absent: paths are built every time). */
-  cacheKey?(key: K): string;
+  /** A cache of built paths by key (absent: paths are built every time). */
+  newPathCache?(): PathCache<K>;
 }
 
 /** A UUID key, with the libvirt function whose parse errors a malformed one reports. */
@@ -62,24 +64,22 @@ export function uuidKey(fn: string): UuidCodec {
   return {
     encode: (uuid) => encodeUuid(uuidToString(uuid)),
     decode: (element) => uuidArg(uuidTextOf(element), fn),
-    cacheKey: uuidBytesKey,
+    newPathCache: () => new UuidPathCache(),
     parse: (text) => uuidArg(text, fn),
   };
 }
 
-/** The 16 bytes of a UUID as a 16-character string (cheaper than its text). */
-function uuidBytesKey(uuid: Uint8Array): string {
-  return (Buffer.isBuffer(uuid) ? uuid : Buffer.from(uuid.buffer, uuid.byteOffset, uuid.byteLength)).toString('latin1');
-}
-
 /** Any string, encoded ([A-Za-z0-9] kept, other bytes as _xx). */
-export const stringKey: KeyCodec<string> = { encode: encodeString, decode: decodeString, cacheKey: (s) => s };
+export const stringKey: KeyCodec<string> = { encode: encodeString, decode: decodeString, newPathCache: () => new StringPathCache() };
 
 /** The key of an object inside a domain (a snapshot or checkpoint): its domain's UUID (undefined when malformed) and its name. */
 export interface DomainChildKey {
   domain: Uint8Array | undefined;
   name: string;
 }
+
+/** Bytes of a UUID. */
+const UUID_BYTES = 16;
 
 /** Length of '_' + a UUID with dashes. */
 const UUID_ELEMENT_LENGTH = 37;
@@ -110,10 +110,9 @@ export interface KindSpec<R, K> {
   lookup(conn: LibvirtConnection, key: K): Promise<R>;
   /** Every object (virConnectListAll*, or over every parent for objects inside others). */
   list(conn: LibvirtConnection, flags: number): Promise<R[]>;
+  /** For a UUID kind, a cheaper list answering only the UUIDs, packed 16 bytes each (domains: hosts have thousands). */
+  listUuids?(conn: LibvirtConnection, flags: number): Promise<Buffer>;
 }
-
-/** Paths remembered per kind and Connect object; beyond it the cache starts over (a bound, not an LRU). */
-const PATH_CACHE_SIZE = 65_536;
 
 /** A kind, with what every kind does built on its table entry. */
 export class ObjectKind<R, K> implements KindSpec<R, K> {
@@ -123,10 +122,11 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
   readonly keyOf: (ref: R) => K;
   readonly lookup: (conn: LibvirtConnection, key: K) => Promise<R>;
   readonly list: (conn: LibvirtConnection, flags: number) => Promise<R[]>;
+  readonly listUuids: ((conn: LibvirtConnection, flags: number) => Promise<Buffer>) | undefined;
   /** Lookups of the objects of calls in progress (see lookupFrom). */
   private readonly lookups = new WeakMap<ServiceObject, Promise<Handle<R>>>();
-  /** Built paths by Connect path and key (see pathOf). */
-  private readonly paths = new Map<string, Map<string, string>>();
+  /** Built paths by Connect path and key. */
+  private readonly paths = new Map<string, PathCache<K>>();
 
   constructor(spec: KindSpec<R, K>) {
     this.segment = spec.segment;
@@ -135,6 +135,7 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
     this.keyOf = spec.keyOf;
     this.lookup = spec.lookup;
     this.list = spec.list;
+    this.listUuids = spec.listUuids;
   }
 
   /** Path of the subtree holding this kind's objects below `connectPath`. */
@@ -145,20 +146,11 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
   /** Object path of `ref` below `connectPath`. */
   pathOf(connectPath: string, ref: R): string {
     const key = this.keyOf(ref);
-    const cacheKey = this.key.cacheKey?.(key);
-    if (cacheKey === undefined) return `${connectPath}/${this.segment}/${this.key.encode(key)}`;
-    // A host's objects come back in every list and signal: their paths are built once (and, being
-    // the same strings each time, checked once by the encoder's object path memo).
-    let paths = this.paths.get(connectPath);
-    if (!paths) {
-      paths = new Map();
-      this.paths.set(connectPath, paths);
-    }
-    let path = paths.get(cacheKey);
+    const paths = this.pathCache(connectPath);
+    let path = paths?.get(key);
     if (path === undefined) {
-      if (paths.size >= PATH_CACHE_SIZE) paths.clear();
-      path = `${connectPath}/${this.segment}/${this.key.encode(key)}`;
-      paths.set(cacheKey, path);
+      path = this.build(connectPath, key);
+      paths?.set(key, path);
     }
     return path;
   }
@@ -166,6 +158,37 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
   /** Object paths of `refs` below `connectPath`. */
   pathsOf(connectPath: string, refs: readonly R[]): string[] {
     return refs.map((ref) => this.pathOf(connectPath, ref));
+  }
+
+  /** Object paths of every object below `connectPath` (list's, through listUuids where the kind has it). */
+  async listPaths(conn: LibvirtConnection, connectPath: string, flags: number): Promise<string[]> {
+    const paths = this.pathCache(connectPath);
+    if (!this.listUuids || !(paths instanceof UuidPathCache)) return this.pathsOf(connectPath, await this.list(conn, flags));
+    // Found from the packed bytes: nothing is allocated per object but for new paths.
+    const packed = await this.listUuids(conn, flags);
+    const out: string[] = new Array(packed.length / UUID_BYTES);
+    for (let i = 0, at = 0; at < packed.length; i++, at += UUID_BYTES) {
+      let path = paths.getAt(packed, at);
+      if (path === undefined) {
+        path = this.build(connectPath, packed.subarray(at, at + UUID_BYTES) as K);
+        paths.setAt(packed, at, path);
+      }
+      out[i] = path;
+    }
+    return out;
+  }
+
+  private build(connectPath: string, key: K): string {
+    return `${connectPath}/${this.segment}/${this.key.encode(key)}`;
+  }
+
+  private pathCache(connectPath: string): PathCache<K> | undefined {
+    let paths = this.paths.get(connectPath);
+    if (!paths) {
+      paths = this.key.newPathCache?.();
+      if (paths) this.paths.set(connectPath, paths);
+    }
+    return paths;
   }
 
   /** Looks up the object `obj`'s path names (after opening the connection, as the reference). */
@@ -249,6 +272,7 @@ export const Kinds = {
     lookupFunction: 'virDomainLookupByUUIDString',
     lookup: async (conn, uuid) => (await conn.domainLookupByUuid({ uuid })).dom,
     list: async (conn, flags) => (await conn.connectListAllDomains({ need_results: 1, flags })).domains,
+    listUuids: listAllDomainUuids,
   }),
   domainSnapshot: new ObjectKind<RemoteNonnullDomainSnapshot, DomainChildKey>({
     segment: 'domainsnapshot',
