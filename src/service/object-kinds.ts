@@ -22,7 +22,7 @@ import {
   type RemoteNonnullStorageVol,
 } from '../libvirt/index.js';
 import { OrgLibvirtError } from './errors.js';
-import { PathCache, StringPathCache, UuidPathCache } from './path-cache.js';
+import { type PathCache, StringPathCache, UuidPathCache } from './path-cache.js';
 import { decodeString, encodeString, encodeUuid, lastElement, parseUuidLikeLibvirt, uuidArg, uuidTextOf, uuidToString } from './paths.js';
 
 /** The part of a Connect object that objects below it need. */
