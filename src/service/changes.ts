@@ -120,6 +120,8 @@ export class ChangeNotifier {
   /** Known object paths of each child kind, by kind segment and then by parent path. */
   private children = new Map<string, Map<string, Set<string>>>();
   private readonly steps = new OrderedSteps();
+  /** Per interface: its methods with those of CALL_EFFECTS wrapped (see implementationFor). */
+  private readonly wrappedMethods = new Map<string, InterfaceImplementation['methods']>();
 
   /** The Connect object's signals pass through here on their way to `emit`. */
   readonly sink: SignalSink;
@@ -154,17 +156,25 @@ export class ChangeNotifier {
     const impl = iface.implementationFor(obj);
     const effects = CALL_EFFECTS.get(iface.name);
     if (!effects) return impl;
-    const methods = Object.create(impl.methods) as InterfaceImplementation['methods'];
-    for (const [member, effect] of effects) {
-      const call = impl.methods[member];
-      if (!call) throw new Error(`${iface.name} has no method ${member}`);
-      methods[member] = async (body, invocation) => {
-        const out = await call.call(impl.methods, body, invocation);
-        this.steps.after(this.relist(effect, obj.path));
-        return out;
-      };
+    // The bound methods (an object on the interface's methods, holding `obj`) are put on a
+    // prototype with the wrapped members, made once per interface: a call costs one object more.
+    let wrapped = this.wrappedMethods.get(iface.name);
+    if (!wrapped) {
+      wrapped = Object.create(Object.getPrototypeOf(impl.methods) as object) as InterfaceImplementation['methods'];
+      for (const [member, effect] of effects) {
+        const call = impl.methods[member];
+        if (!call) throw new Error(`${iface.name} has no method ${member}`);
+        const notifier = this;
+        wrapped[member] = async function (this: InterfaceImplementation['methods'], body, invocation) {
+          const out = await call.call(this, body, invocation);
+          notifier.steps.after(notifier.relist(effect, invocation.path));
+          return out;
+        };
+      }
+      this.wrappedMethods.set(iface.name, wrapped);
     }
-    return { ...impl, methods };
+    impl.methods = Object.assign(Object.create(wrapped) as InterfaceImplementation['methods'], impl.methods);
+    return impl;
   }
 
   private get path(): string {

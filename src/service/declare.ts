@@ -356,14 +356,25 @@ function buildInterface<O>(name: string, spec: InterfaceSpec<O>): DefinedInterfa
   }
   // Declaration order, as GetAll answers.
   readable.sort((a, b) => properties.indexOf(a[0]) - properties.indexOf(b[0]));
-  const bind = <T extends object>(proto: T, obj: O): T => Object.assign(Object.create(proto) as T, { [TARGET]: obj });
+  const bind = <T extends object>(proto: T, obj: O): T => {
+    const bound = Object.create(proto) as T & Bound;
+    bound[TARGET] = obj;
+    return bound;
+  };
+  // A property's accessor is bound when it is asked for: a method call reads none, Get reads one.
+  const propertiesProto = {} as InterfaceImplementation['properties'];
+  for (const [pname, proto] of accessorProtos) {
+    Object.defineProperty(propertiesProto, pname, {
+      get(this: Bound) {
+        return bind(proto, this[TARGET]);
+      },
+    });
+  }
 
   const implementationFor = (obj: O): InterfaceImplementation => {
-    const propImpls: InterfaceImplementation['properties'] = {};
-    for (const [pname, proto] of accessorProtos) propImpls[pname] = bind(proto, obj);
     return {
       methods: bind(methodsProto, obj),
-      properties: propImpls,
+      properties: bind(propertiesProto, obj),
       // Like the reference (observed: python-dbus sees variant_level=2, and a vanished domain
       // answers {}): every readable property in declaration order, each value wrapped twice, and a
       // property whose getter fails left out. The getters run concurrently: each is its own

@@ -2,7 +2,7 @@
 // uses any more: replies live in Buffers outside V8's heap, which V8 only weighs against a 64 MiB
 // external limit, so tens of MiB of dead Buffers wait for a collection; and glibc keeps the C
 // heap they were freed into. When the event loop has been idle for a whole interval and the
-// resident size has grown since the last time, one full collection and a malloc_trim give it back
+// resident size has grown since the last time, one full collection and then a malloc_trim give it back
 // (node dist/bench/service-calls.js prints the resident size after the load and once idle).
 import { performance } from 'node:perf_hooks';
 import { releaseFreeHeapMemory } from '../unix/index.js';
@@ -21,7 +21,7 @@ export interface IdleMemoryOptions {
   trim?: () => boolean;
   /** The resident size in bytes. */
   residentSize?: () => number;
-  /** Told after each reduction: the resident size before and after it. */
+  /** Told one look after each reduction: the resident size before it and then. */
   onReduced?: (before: number, after: number) => void;
 }
 
@@ -37,6 +37,8 @@ export class IdleMemoryReducer {
   private readonly residentSize: () => number;
   private readonly onReduced: ((before: number, after: number) => void) | undefined;
   private floor: number;
+  /** The resident size before the last collection, until the trim that follows it. */
+  private reducedFrom: number | undefined;
   private utilization = performance.eventLoopUtilization();
 
   constructor(options: IdleMemoryOptions = {}) {
@@ -56,14 +58,21 @@ export class IdleMemoryReducer {
   check(): void {
     const last = performance.eventLoopUtilization(this.utilization);
     this.utilization = performance.eventLoopUtilization();
+    if (this.reducedFrom !== undefined) {
+      // V8 frees what the collection found (unmaps its pages, frees Buffers' memory) on threads of
+      // its own: the C heap is trimmed, and the size read, a look later.
+      this.trim();
+      this.floor = this.residentSize();
+      this.onReduced?.(this.reducedFrom, this.floor);
+      this.reducedFrom = undefined;
+      return;
+    }
     if (last.utilization >= this.idleBelow) return;
     const before = this.residentSize();
     if (before - this.floor < this.growth) return;
     this.collect?.();
-    this.trim();
-    this.floor = this.residentSize();
     this.reductions++;
-    this.onReduced?.(before, this.floor);
+    this.reducedFrom = before;
   }
 
   /** Stops watching. */
