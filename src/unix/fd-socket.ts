@@ -340,6 +340,8 @@ export class UnixFdSocket extends EventEmitter<UnixFdSocketEvents> {
         this.onEnd();
         return;
       }
+      // A short read emptied the socket: asking again would only answer EAGAIN (the poll is level-triggered).
+      const drained = n < this.pool.length;
       let chunk: Buffer;
       if (n < COPY_BELOW) {
         chunk = Buffer.allocUnsafe(n);
@@ -351,6 +353,7 @@ export class UnixFdSocket extends EventEmitter<UnixFdSocketEvents> {
       this.bytesRead += n;
       if (this.listenerCount('data') === 0) closeAll(native, fds); // nobody to own them
       this.emit('data', chunk, fds);
+      if (drained) return;
     }
   }
 
