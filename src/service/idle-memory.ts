@@ -1,7 +1,7 @@
 // Memory back to the OS once a burst of calls is over. Under load the process holds memory nobody
 // uses any more: replies live in Buffers outside V8's heap, which V8 only weighs against a 64 MiB
 // external limit, so tens of MiB of dead Buffers wait for a collection; and glibc keeps the C
-// heap they were freed into. When the event loop has been idle for a whole interval and the
+// heap they were freed into. When the event loop has been idle for a whole interval (500 ms) and the
 // resident size has grown since the last time, one full collection and then a malloc_trim give it back
 // (node dist/bench/service-calls.js prints the resident size after the load and once idle).
 import { performance } from 'node:perf_hooks';
@@ -50,7 +50,7 @@ export class IdleMemoryReducer {
     this.onReduced = options.onReduced;
     this.floor = this.residentSize();
     if (!this.collect) return;
-    this.timer = setInterval(() => this.check(), options.intervalMs ?? 1000);
+    this.timer = setInterval(() => this.check(), options.intervalMs ?? 500);
     this.timer.unref(); // never what keeps the process alive
   }
 
