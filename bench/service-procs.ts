@@ -15,6 +15,8 @@ import type { PrivateLibvirtd } from '../tools/sandbox/libvirtd.js';
 export interface ServiceUnderTest {
   label: string;
   pid: number;
+  /** Address of its private bus (for more client connections). */
+  address: string;
   client: DBusConnection;
   stop(): Promise<void>;
 }
@@ -78,7 +80,7 @@ async function attach(label: string, bus: PrivateBus, child: ChildProcess): Prom
     await stop();
     throw err;
   }
-  return { label, pid: child.pid ?? -1, client, stop };
+  return { label, pid: child.pid ?? -1, address: bus.address, client, stop };
 }
 
 const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK))

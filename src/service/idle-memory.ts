@@ -21,6 +21,8 @@ export interface IdleMemoryOptions {
   trim?: () => boolean;
   /** The resident size in bytes. */
   residentSize?: () => number;
+  /** Event-loop utilisation (0–1) since the last time it was asked (default: node's measure). */
+  utilization?: () => number;
   /** Told one look after each reduction: the resident size before it and then. */
   onReduced?: (before: number, after: number) => void;
 }
@@ -39,7 +41,7 @@ export class IdleMemoryReducer {
   private floor: number;
   /** The resident size before the last collection, until the trim that follows it. */
   private reducedFrom: number | undefined;
-  private utilization = performance.eventLoopUtilization();
+  private readonly utilization: () => number;
 
   constructor(options: IdleMemoryOptions = {}) {
     this.growth = options.growthBytes ?? 4 * 1024 * 1024;
@@ -48,6 +50,7 @@ export class IdleMemoryReducer {
     this.trim = options.trim ?? releaseFreeHeapMemory;
     this.residentSize = options.residentSize ?? (() => process.memoryUsage.rss());
     this.onReduced = options.onReduced;
+    this.utilization = options.utilization ?? loopUtilization();
     this.floor = this.residentSize();
     if (!this.collect) return;
     this.timer = setInterval(() => this.check(), options.intervalMs ?? 500);
@@ -56,8 +59,7 @@ export class IdleMemoryReducer {
 
   /** One look: reduce if the last interval was idle and memory grew. */
   check(): void {
-    const last = performance.eventLoopUtilization(this.utilization);
-    this.utilization = performance.eventLoopUtilization();
+    const busy = this.utilization();
     if (this.reducedFrom !== undefined) {
       // V8 frees what the collection found (unmaps its pages, frees Buffers' memory) on threads of
       // its own: the C heap is trimmed, and the size read, a look later.
@@ -67,7 +69,7 @@ export class IdleMemoryReducer {
       this.reducedFrom = undefined;
       return;
     }
-    if (last.utilization >= this.idleBelow) return;
+    if (busy >= this.idleBelow) return;
     const before = this.residentSize();
     if (before - this.floor < this.growth) return;
     this.collect?.();
@@ -79,4 +81,15 @@ export class IdleMemoryReducer {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+/** Node's event-loop utilisation, each call measuring since the one before. */
+function loopUtilization(): () => number {
+  let since = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, since).utilization;
+    since = now;
+    return u;
+  };
 }

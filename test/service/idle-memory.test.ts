@@ -11,16 +11,14 @@ import { IdleMemoryReducer } from '../../src/service/idle-memory.js';
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 
-/** Lets the event loop idle for `ms` (the state under test is an idle loop). */
-const idle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A reducer whose collection, trim and resident size are counted and set by the test. */
-function counted(): { reducer: IdleMemoryReducer; calls: string[]; setSize(bytes: number): void } {
+function counted(): { reducer: IdleMemoryReducer; calls: string[]; setSize(bytes: number): void; setBusy(u: number): void } {
   let size = 100 * MiB;
+  let busy = 0;
   const calls: string[] = [];
   const reducer = new IdleMemoryReducer({
     intervalMs: 60_000, // the test calls check() itself
-    idleBelow: 0.1, // a short idle interval still has a little work of timers in it
+    utilization: () => busy,
     collect: () => calls.push('collect'),
     trim: () => {
       calls.push('trim');
@@ -30,44 +28,42 @@ function counted(): { reducer: IdleMemoryReducer; calls: string[]; setSize(bytes
     residentSize: () => size,
     onReduced: (before, after) => calls.push(`reduced ${before / MiB} -> ${after / MiB}`),
   });
-  return { reducer, calls, setSize: (bytes) => (size = bytes) };
+  return { reducer, calls, setSize: (bytes) => (size = bytes), setBusy: (u) => (busy = u) };
 }
 
-test('after growth and an idle interval: one collection, one trim, then nothing until it grows again', async (t) => {
+test('after growth and an idle interval: one collection, one trim, then nothing until it grows again', (t) => {
   const { reducer, calls, setSize } = counted();
   t.after(() => reducer.stop());
   setSize(110 * MiB);
-  await idle(100);
   reducer.check();
   assert.deepEqual(calls, ['collect']);
-  await idle(100);
   reducer.check(); // the trim, and the size after it, a look later
   assert.deepEqual(calls, ['collect', 'trim', 'reduced 110 -> 60']);
-  await idle(100);
   reducer.check();
   assert.equal(reducer.reductions, 1, 'no growth since: no second reduction');
   setSize(70 * MiB);
-  await idle(100);
   reducer.check();
   assert.equal(reducer.reductions, 2);
 });
 
-test('a busy interval does not reduce, however much memory grew', async (t) => {
-  const { reducer, calls, setSize } = counted();
+test('a busy interval does not reduce, however much memory grew', (t) => {
+  const { reducer, calls, setSize, setBusy } = counted();
   t.after(() => reducer.stop());
   setSize(500 * MiB);
-  reducer.check(); // starts an interval
-  const until = performance.now() + 60;
-  while (performance.now() < until); // the loop is busy for the whole interval
+  setBusy(0.5);
+  reducer.check();
+  setBusy(0.03); // a little over the default threshold of 2%
   reducer.check();
   assert.deepEqual(calls, []);
+  setBusy(0.01);
+  reducer.check();
+  assert.deepEqual(calls, ['collect'], 'the first idle interval does');
 });
 
-test('growth under the threshold does not reduce', async (t) => {
+test('growth under the threshold does not reduce', (t) => {
   const { reducer, calls, setSize } = counted();
   t.after(() => reducer.stop());
   setSize(102 * MiB);
-  await idle(100);
   reducer.check();
   assert.deepEqual(calls, []);
 });
