@@ -2,6 +2,7 @@
 // one-line reason, clean shutdown on SIGTERM, exit when the bus goes away, and --listen serving
 // the same objects peer to peer.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { parseArgs, UsageError } from '../../src/cli.js';
 import { OrgLibvirt } from '../../src/client/index.js';
@@ -187,6 +188,36 @@ test('--listen on an abstract socket: gdbus call --address answers; a peer of an
     const refused = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'gdbus', ...args]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.err, /authentication/i);
+  } finally {
+    assert.equal(await svc.stop(), 0);
+  }
+});
+
+test('bin/libvirt-dbus runs node from its start-up snapshot with its flags, two malloc arenas, and no NODE_EXTRA_CA_CERTS', async () => {
+  const saved = process.env.NODE_EXTRA_CA_CERTS;
+  // A caller's CA bundle (it costs node ~100 ms at every start) must not reach the service.
+  process.env.NODE_EXTRA_CA_CERTS = '/etc/ssl/certs/ca-certificates.crt';
+  let svc: Awaited<ReturnType<typeof startService>>;
+  try {
+    svc = await startService(bus.address, ['--session', '--connect', 'Test=test+unix:///default?socket=/nonexistent']);
+  } finally {
+    if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = saved;
+  }
+  try {
+    // The wrapper execs node: the spawned pid is node itself.
+    const pid = svc.child.pid as number;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of ['--max-semi-space-size=2', '--heap-growing-percent=50', '--expose-gc'])
+      assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
+    assert.match(
+      argv[argv.indexOf('--snapshot-blob') + 1] ?? '',
+      /libvirt-dbus-v[\d.]+\.blob$/,
+      'the snapshot (stale after a bare tsc: npm run build)',
+    );
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('MALLOC_ARENA_MAX=2'));
+    assert.equal(environ.filter((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')).length, 0);
   } finally {
     assert.equal(await svc.stop(), 0);
   }
