@@ -89,9 +89,10 @@ export function parseUuidLikeLibvirt(text: string): Uint8Array | undefined {
   const out = new Uint8Array(16);
   for (let n = 0; n < 16; n++) {
     while (text[i] === '-' || text[i] === ' ') i++;
-    const pair = text.slice(i, i + 2);
-    if (!/^[0-9a-fA-F]{2}$/.test(pair)) return undefined;
-    out[n] = Number.parseInt(pair, 16);
+    const hi = hexDigit(text.charCodeAt(i));
+    const lo = hexDigit(text.charCodeAt(i + 1));
+    if (hi < 0 || lo < 0) return undefined;
+    out[n] = hi * 16 + lo;
     i += 2;
   }
   while (i < text.length) {
@@ -99,6 +100,13 @@ export function parseUuidLikeLibvirt(text: string): Uint8Array | undefined {
     i++;
   }
   return out;
+}
+
+/** The value of a hex digit's character code, or -1 (also for NaN, past the end of a string). */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
 }
 
 /**

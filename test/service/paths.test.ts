@@ -91,3 +91,27 @@ test('UUID bytes and strings', () => {
   assert.equal(uuidToString(bytes), 'dd8fe884-6c02-601e-7551-cca97df1c5df');
   assert.equal(parseUuidLikeLibvirt('not-a-uuid'), undefined);
 });
+
+test('parseUuidLikeLibvirt reads what virUUIDParse reads: 32 hex digits among dashes and blanks, nothing else', () => {
+  // virUUIDParse, character by character as libvirt's util/viruuid.c does.
+  const expected = (text: string): Uint8Array | undefined => {
+    let i = 0;
+    while (text[i] === ' ') i++;
+    const out = new Uint8Array(16);
+    for (let n = 0; n < 16; n++) {
+      while (text[i] === '-' || text[i] === ' ') i++;
+      const pair = text.slice(i, i + 2);
+      if (!/^[0-9a-fA-F]{2}$/.test(pair)) return undefined;
+      out[n] = Number.parseInt(pair, 16);
+      i += 2;
+    }
+    return /^ *$/.test(text.slice(i)) ? out : undefined;
+  };
+  const char = fc.constantFrom(...'0123456789abcdefABCDEFgG- _@`/:'.split(''));
+  const text = fc.oneof(
+    fc.array(char, { maxLength: 45 }).map((a) => a.join('')),
+    fc.tuple(fc.uuid(), fc.constantFrom('-', ' ', '', '--')).map(([u, sep]) => u.replaceAll('-', sep)),
+  );
+  fc.assert(fc.property(text, (t) => assert.deepEqual(parseUuidLikeLibvirt(t), expected(t))));
+  assert.deepEqual(parseUuidLikeLibvirt('6695EB01f6a4830479aa97f2502e193f'), uuid('6695eb01-f6a4-8304-79aa-97f2502e193f'));
+});
