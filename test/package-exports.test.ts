@@ -21,4 +21,5 @@ test('libvirt-dbus/libvirt exports the libvirt RPC client', () => {
   assert.equal(typeof libvirt.LibvirtConnection, 'function');
   assert.equal(typeof libvirt.LibvirtError, 'function');
   assert.equal(typeof libvirt.LibvirtConnection.prototype.connectListAllDomains, 'function');
+  assert.equal(typeof libvirt.listAllDomainUuids, 'function');
 });
