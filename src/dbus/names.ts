@@ -42,10 +42,18 @@ export function isValidObjectPath(s: unknown): s is ObjectPath {
   return true;
 }
 
+// Bus names recently found valid: every reply is addressed to its caller's name, and callers are few.
+const validBusNames = new Set<string>();
+const VALID_BUS_NAMES_MAX = 1024;
+
 /** True if `s` is a valid unique (':1.42') or well-known ('org.libvirt') bus name. */
 export function isValidBusName(s: unknown): s is BusName {
   if (typeof s !== 'string' || s.length > MAX_NAME_LENGTH) return false;
-  return s.charCodeAt(0) === 0x3a ? UNIQUE_NAME.test(s) : WELL_KNOWN_NAME.test(s);
+  if (validBusNames.has(s)) return true;
+  if (!(s.charCodeAt(0) === 0x3a ? UNIQUE_NAME.test(s) : WELL_KNOWN_NAME.test(s))) return false;
+  if (validBusNames.size >= VALID_BUS_NAMES_MAX) validBusNames.clear();
+  validBusNames.add(s);
+  return true;
 }
 
 /** True if `s` is a valid unique connection name (starts with ':'). */
