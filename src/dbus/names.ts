@@ -27,33 +27,34 @@ const MEMBER_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const UNIQUE_NAME = /^:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+$/;
 const WELL_KNOWN_NAME = /^[A-Za-z_-][A-Za-z0-9_-]*(?:\.[A-Za-z_-][A-Za-z0-9_-]*)+$/;
 
-// Paths recently found valid: a service sends the same paths over and over (often the very same
-// strings, whose hash V8 keeps), and a set lookup costs less than the grammar check. Bounded.
-const validPaths = new Set<string>();
-const VALID_PATHS_MAX = 16_384;
+/**
+ * `check`, with the strings it passed remembered (at most `max`, then it starts over): a service
+ * sends the same paths and names over and over (often the very same strings, whose hash V8
+ * keeps), and a set lookup costs less than the grammar check.
+ */
+function remembered(check: (s: string) => boolean, max: number): (s: string) => boolean {
+  const valid = new Set<string>();
+  return (s) => {
+    if (valid.has(s)) return true;
+    if (!check(s)) return false;
+    if (valid.size >= max) valid.clear();
+    valid.add(s);
+    return true;
+  };
+}
+
+const objectPath = remembered((s) => OBJECT_PATH.test(s), 16_384);
+// Every reply is addressed to its caller's name, and callers are few.
+const busName = remembered((s) => (s.charCodeAt(0) === 0x3a ? UNIQUE_NAME.test(s) : WELL_KNOWN_NAME.test(s)), 1024);
 
 /** True if `s` is a valid object path. */
 export function isValidObjectPath(s: unknown): s is ObjectPath {
-  if (typeof s !== 'string') return false;
-  if (validPaths.has(s)) return true;
-  if (!OBJECT_PATH.test(s)) return false;
-  if (validPaths.size >= VALID_PATHS_MAX) validPaths.clear();
-  validPaths.add(s);
-  return true;
+  return typeof s === 'string' && objectPath(s);
 }
-
-// Bus names recently found valid: every reply is addressed to its caller's name, and callers are few.
-const validBusNames = new Set<string>();
-const VALID_BUS_NAMES_MAX = 1024;
 
 /** True if `s` is a valid unique (':1.42') or well-known ('org.libvirt') bus name. */
 export function isValidBusName(s: unknown): s is BusName {
-  if (typeof s !== 'string' || s.length > MAX_NAME_LENGTH) return false;
-  if (validBusNames.has(s)) return true;
-  if (!(s.charCodeAt(0) === 0x3a ? UNIQUE_NAME.test(s) : WELL_KNOWN_NAME.test(s))) return false;
-  if (validBusNames.size >= VALID_BUS_NAMES_MAX) validBusNames.clear();
-  validBusNames.add(s);
-  return true;
+  return typeof s === 'string' && s.length <= MAX_NAME_LENGTH && busName(s);
 }
 
 /** True if `s` is a valid unique connection name (starts with ':'). */

@@ -262,7 +262,7 @@ export class ChangeNotifier {
   private async relist(effect: CallEffect, path: string): Promise<Emission | undefined> {
     const conn = await this.connect().connection();
     if (effect.in === undefined) {
-      const now = new Set(effect.kind.pathsOf(this.path, await effect.kind.list(conn, 0)));
+      const now = new Set(await effect.kind.listPaths(conn, this.path, 0));
       return async () => {
         if (this.known !== undefined) await this.update(effect.kind, this.knownOf(effect.kind), now);
       };

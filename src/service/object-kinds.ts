@@ -10,6 +10,7 @@
 import {
   type LibvirtConnection,
   listAllDomainUuids,
+  VIR_UUID_BUFLEN,
   type RemoteNonnullDomain,
   type RemoteNonnullDomainCheckpoint,
   type RemoteNonnullDomainSnapshot,
@@ -77,9 +78,6 @@ export interface DomainChildKey {
   domain: Uint8Array | undefined;
   name: string;
 }
-
-/** Bytes of a UUID. */
-const UUID_BYTES = 16;
 
 /** Length of '_' + a UUID with dashes. */
 const UUID_ELEMENT_LENGTH = 37;
@@ -166,11 +164,11 @@ export class ObjectKind<R, K> implements KindSpec<R, K> {
     if (!this.listUuids || !(paths instanceof UuidPathCache)) return this.pathsOf(connectPath, await this.list(conn, flags));
     // Found from the packed bytes: nothing is allocated per object but for new paths.
     const packed = await this.listUuids(conn, flags);
-    const out: string[] = new Array(packed.length / UUID_BYTES);
-    for (let i = 0, at = 0; at < packed.length; i++, at += UUID_BYTES) {
+    const out: string[] = new Array(packed.length / VIR_UUID_BUFLEN);
+    for (let i = 0, at = 0; at < packed.length; i++, at += VIR_UUID_BUFLEN) {
       let path = paths.getAt(packed, at);
       if (path === undefined) {
-        path = this.build(connectPath, packed.subarray(at, at + UUID_BYTES) as K);
+        path = this.build(connectPath, packed.subarray(at, at + VIR_UUID_BUFLEN) as K);
         paths.setAt(packed, at, path);
       }
       out[i] = path;

@@ -2,6 +2,8 @@
 // and signal, so each path is built once (and, being the same string each time, checked once by the
 // encoder's object path memo). Both caches are bounded: when full they start over (not an LRU).
 
+import { VIR_UUID_BUFLEN } from '../libvirt/index.js';
+
 /** Paths remembered per kind and Connect object. */
 export const PATH_CACHE_SIZE = 65_536;
 
@@ -25,8 +27,6 @@ export class StringPathCache implements PathCache<string> {
   }
 }
 
-const UUID_BYTES = 16;
-
 /**
  * Paths by the 16 bytes of a UUID, found from the bytes where they lie (e.g. in a packed list of
  * UUIDs): no string or buffer is made per lookup. Open addressing over a hash of all 16 bytes
@@ -36,7 +36,7 @@ export class UuidPathCache implements PathCache<Uint8Array> {
   /** Slot → entry index + 1 (0: empty); kept at most half full. */
   private slots = new Int32Array(64);
   /** Entry i's UUID at i * 16. */
-  private uuids = Buffer.alloc(32 * UUID_BYTES);
+  private uuids = Buffer.alloc(32 * VIR_UUID_BUFLEN);
   private paths: string[] = [];
 
   get(uuid: Uint8Array): string | undefined {
@@ -54,7 +54,7 @@ export class UuidPathCache implements PathCache<Uint8Array> {
     for (let s = hashUuid(bytes, at) & mask; ; s = (s + 1) & mask) {
       const e = slots[s] as number;
       if (e === 0) return undefined;
-      if (sameUuid(this.uuids, (e - 1) * UUID_BYTES, bytes, at)) return this.paths[e - 1];
+      if (sameUuid(this.uuids, (e - 1) * VIR_UUID_BUFLEN, bytes, at)) return this.paths[e - 1];
     }
   }
 
@@ -66,12 +66,12 @@ export class UuidPathCache implements PathCache<Uint8Array> {
     }
     const index = this.paths.length;
     if ((index + 1) * 2 > this.slots.length) this.resize(this.slots.length * 2);
-    if ((index + 1) * UUID_BYTES > this.uuids.length) {
+    if ((index + 1) * VIR_UUID_BUFLEN > this.uuids.length) {
       const more = Buffer.alloc(this.uuids.length * 2);
       this.uuids.copy(more);
       this.uuids = more;
     }
-    for (let i = 0; i < UUID_BYTES; i++) this.uuids[index * UUID_BYTES + i] = bytes[at + i] as number;
+    for (let i = 0; i < VIR_UUID_BUFLEN; i++) this.uuids[index * VIR_UUID_BUFLEN + i] = bytes[at + i] as number;
     this.paths.push(path);
     this.place(index);
   }
@@ -84,7 +84,7 @@ export class UuidPathCache implements PathCache<Uint8Array> {
   private place(index: number): void {
     const slots = this.slots;
     const mask = slots.length - 1;
-    let s = hashUuid(this.uuids, index * UUID_BYTES) & mask;
+    let s = hashUuid(this.uuids, index * VIR_UUID_BUFLEN) & mask;
     while (slots[s] !== 0) s = (s + 1) & mask;
     slots[s] = index + 1;
   }
@@ -93,11 +93,11 @@ export class UuidPathCache implements PathCache<Uint8Array> {
 /** FNV-1a over the 16 bytes. */
 function hashUuid(b: Uint8Array, at: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < UUID_BYTES; i++) h = Math.imul(h ^ (b[at + i] as number), 0x01000193);
+  for (let i = 0; i < VIR_UUID_BUFLEN; i++) h = Math.imul(h ^ (b[at + i] as number), 0x01000193);
   return h >>> 0;
 }
 
 function sameUuid(a: Uint8Array, ai: number, b: Uint8Array, bi: number): boolean {
-  for (let i = 0; i < UUID_BYTES; i++) if (a[ai + i] !== b[bi + i]) return false;
+  for (let i = 0; i < VIR_UUID_BUFLEN; i++) if (a[ai + i] !== b[bi + i]) return false;
   return true;
 }
